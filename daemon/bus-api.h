@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's bus objects. Every method handler has one shape:
+ *   read arguments → validate (InvalidArgument) → polkit (mig_polkit_check; 0 means
+ *   "asked, the message comes back") → change state, committed first → emit
+ *   PropertiesChanged → reply.
+ * Work that can block (libvirt) goes to the worker and replies from its done(). */
+
+#include "manager.h"
+
+int bus_api_register(Manager *m);
+
+/* bus-manager.c */
+extern const sd_bus_vtable bus_manager_vtable[];
+/* Writes (name set) or clears a domain's group on the node that holds it; from_peer:
+ * a peer forwarded the call, so answer for this node only. Replies to msg itself. */
+int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const char *name, const char *policy,
+                  bool from_peer);
+
+/* bus-migration.c: /org/example/Migrate1/migration/<id> */
+char *bus_migration_path(const char *id);
+int bus_migration_register(Manager *m);
+void bus_migration_emit_added(Manager *m, const MigMigration *mig);
+void bus_migration_emit_changed(Manager *m, const MigMigration *mig);
+/* One ListMigrations entry. */
+int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig);
+
+/* bus-peer.c */
+extern const sd_bus_vtable bus_peer_vtable[];
+
+/* bus-domains.c: domains, hosts and groups of the whole cluster. */
+int bus_method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* This node's domain as an a{sv} (ListDomains entry; describe adds disks and migration). */
+int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d, bool describe);

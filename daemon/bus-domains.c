@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Domains, hosts and groups of the whole cluster: this node's answer from
+ * libvirt (on the worker) and each peer's answer over D-Bus-over-SSH, gathered
+ * and sent as one reply. An unreachable peer does not fail the listing: hosts
+ * show it as unreachable, domains and groups leave its domains out. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+#include "validate.h"
+#include "virt-call.h"
+
+#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
+
+typedef struct Gather Gather;
+typedef int (*GatherFinish)(Gather *g, sd_bus_message *reply);
+
+struct Gather {
+        Manager *m;
+        sd_bus_message *request;
+        unsigned pending;
+        GatherFinish finish;
+        /* this node's answer, moved out of its VirtCall */
+        int local_result;
+        MigVirtError local_error;
+        GPtrArray *list;
+        MigCapacity capacity;
+        /* per peer in config order; reply NULL when the peer failed */
+        sd_bus_message **peer_reply;
+        char **peer_error;
+};
+
+static void gather_free(Gather *g) {
+        unsigned n = mig_peers_count(g->m->peers);
+        for (unsigned i = 0; i < n; i++) {
+                sd_bus_message_unref(g->peer_reply[i]);
+                g_free(g->peer_error[i]);
+        }
+        g_free(g->peer_reply);
+        g_free(g->peer_error);
+        if (g->list)
+                g_ptr_array_unref(g->list);
+        mig_virt_error_clear(&g->local_error);
+        sd_bus_message_unref(g->request);
+        g_free(g);
+}
+
+static void gather_reply(Gather *g) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        int r = sd_bus_message_new_method_return(g->request, &reply);
+        if (r >= 0)
+                r = g->finish(g, reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0) {
+                sd_bus_error_setf(&error, MIG_ERROR_INTERNAL, "Could not build the reply: %s", strerror(-r));
+                (void) sd_bus_reply_method_error(g->request, &error);
+        }
+}
+
+static void gather_one_done(Gather *g) {
+        if (--g->pending > 0)
+                return;
+        if (g->local_result < 0) {
+                g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+                mig_virt_error_to_bus(&g->local_error, &error);
+                (void) sd_bus_reply_method_error(g->request, &error);
+        } else
+                gather_reply(g);
+        gather_free(g);
+}
+
+static void on_local(VirtCall *c) {
+        Gather *g = c->data;
+        g->local_result = c->result;
+        g->local_error = c->err;
+        c->err = (MigVirtError){0};
+        g->list = g_steal_pointer(&c->list);
+        g->capacity = c->capacity;
+        gather_one_done(g);
+}
+
+static void on_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        Gather *g = userdata;
+        for (unsigned i = 0; i < mig_peers_count(g->m->peers); i++)
+                if (mig_peers_get(g->m->peers, i) == peer) {
+                        g->peer_reply[i] = reply ? sd_bus_message_ref(reply) : NULL;
+                        g->peer_error[i] = error ? g_strdup(error->message) : NULL;
+                }
+        if (error)
+                g_message("%s", error->message);
+        gather_one_done(g);
+}
+
+/* Asks libvirt (kind) and every peer (peer_method), then finish() builds the reply. */
+static int gather_start(Manager *m, sd_bus_message *request, VirtCallKind kind, const char *peer_method,
+                        GatherFinish finish) {
+        unsigned n = mig_peers_count(m->peers);
+        Gather *g = g_new0(Gather, 1);
+        g->m = m;
+        g->request = sd_bus_message_ref(request);
+        g->finish = finish;
+        g->peer_reply = g_new0(sd_bus_message *, n + 1);
+        g->peer_error = g_new0(char *, n + 1);
+        g->pending = 1 + n + 1; /* +1: held until every call is started */
+        virt_call_submit(virt_call_new(m, kind, NULL, on_local, g));
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(m->peers, i), peer_method, PEER_TIMEOUT_USEC, on_peer, g, NULL);
+        gather_one_done(g);
+        return 1;
+}
+
+/* --- domains --- */
+
+static const char *domain_state(Manager *m, const MigDomainInfo *d, const char **task) {
+        MigMigration *mig = manager_find_inflight(m, d->uuid);
+        *task = mig ? mig->task_state : "";
+        if (!mig)
+                return mig_domain_state_name(d);
+        bool waits = strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "finished") == 0;
+        return waits ? "VERIFY_RESIZE" : "MIGRATING";
+}
+
+static int append_disks(sd_bus_message *reply, const MigDomainInfo *d) {
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "disks");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (guint i = 0; r >= 0 && i < d->disks->len; i++)
+                r = sd_bus_message_append(reply, "s", g_ptr_array_index(d->disks, i));
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int append_describe_extras(sd_bus_message *reply, Manager *m, const MigDomainInfo *d) {
+        MigMigration *latest = manager_find_latest(m, d->uuid);
+        int r = append_disks(reply, d);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}", "persistent", "b", d->persistent,
+                                          "migration-id", "s", latest ? latest->id : "");
+        return r;
+}
+
+int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d, bool describe) {
+        const char *task;
+        const char *state = domain_state(m, d, &task);
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "name", "s",
+                                          d->name, "uuid", "s", d->uuid, "node", "s", manager_node(m),
+                                          "state", "s", state, "task-state", "s", task, "memory", "t",
+                                          d->memory, "vcpus", "u", d->vcpus, "group", "s", d->group,
+                                          "group-policy", "s", d->group_policy);
+        if (r >= 0 && describe)
+                r = append_describe_extras(reply, m, d);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int append_local_domains(Gather *g, sd_bus_message *reply) {
+        int r = 0;
+        for (guint i = 0; r >= 0 && i < g->list->len; i++)
+                r = bus_append_domain(reply, g->m, g->list->pdata[i], false);
+        return r;
+}
+
+/* Copies a peer's aa{sv} list into the open array of reply. */
+static int append_peer_list(sd_bus_message *reply, sd_bus_message *peer_reply) {
+        int r = sd_bus_message_enter_container(peer_reply, 'a', "a{sv}");
+        if (r >= 0)
+                r = sd_bus_message_copy(reply, peer_reply, true);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(peer_reply);
+        return r;
+}
+
+static int finish_domains(Gather *g, sd_bus_message *reply) {
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r >= 0)
+                r = append_local_domains(g, reply);
+        for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
+                if (g->peer_reply[i])
+                        r = append_peer_list(reply, g->peer_reply[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+int bus_method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return gather_start(userdata, msg, VIRT_LIST, "ListDomains", finish_domains);
+}
+
+/* --- groups: built from the same gathered domains --- */
+
+typedef struct GroupRow {
+        char *policy;
+        GPtrArray *members; /* char* domain names */
+        GPtrArray *nodes;   /* char* node of each member */
+} GroupRow;
+
+static void group_row_free(gpointer p) {
+        GroupRow *row = p;
+        g_free(row->policy);
+        g_ptr_array_unref(row->members);
+        g_ptr_array_unref(row->nodes);
+        g_free(row);
+}
+
+static void add_member(GHashTable *groups, const char *group, const char *policy, const char *name,
+                       const char *node) {
+        if (!group || !*group)
+                return;
+        GroupRow *row = g_hash_table_lookup(groups, group);
+        if (!row) {
+                row = g_new0(GroupRow, 1);
+                row->policy = g_strdup(policy);
+                row->members = g_ptr_array_new_with_free_func(g_free);
+                row->nodes = g_ptr_array_new_with_free_func(g_free);
+                g_hash_table_insert(groups, g_strdup(group), row);
+        }
+        g_ptr_array_add(row->members, g_strdup(name));
+        g_ptr_array_add(row->nodes, g_strdup(node));
+}
+
+/* Reads the string values of one a{sv} into a table (other types are skipped). */
+static int read_string_dict(sd_bus_message *msg, GHashTable *out) {
+        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *contents, *value;
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(msg, NULL, &contents);
+                if (r >= 0 && strcmp(contents, "s") == 0) {
+                        r = sd_bus_message_read(msg, "v", "s", &value);
+                        if (r >= 0)
+                                g_hash_table_replace(out, g_strdup(key), g_strdup(value));
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(msg, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(msg);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(msg);
+}
+
+static int collect_peer_groups(sd_bus_message *peer_reply, GHashTable *groups) {
+        int r = sd_bus_message_enter_container(peer_reply, 'a', "a{sv}");
+        while (r > 0) {
+                g_autoptr(GHashTable) d = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+                r = sd_bus_message_at_end(peer_reply, false);
+                if (r != 0)
+                        break;
+                r = read_string_dict(peer_reply, d);
+                if (r >= 0)
+                        add_member(groups, g_hash_table_lookup(d, "group"),
+                                   g_hash_table_lookup(d, "group-policy"), g_hash_table_lookup(d, "name"),
+                                   g_hash_table_lookup(d, "node"));
+                r = r < 0 ? r : 1;
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(peer_reply);
+}
+
+static int append_group(sd_bus_message *reply, const char *name, const GroupRow *row) {
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}", "name", "s", name, "policy", "s", row->policy);
+        const char *keys[] = {"members", "nodes"};
+        GPtrArray *lists[] = {row->members, row->nodes};
+        for (int k = 0; r >= 0 && k < 2; k++) {
+                g_ptr_array_add(lists[k], NULL);
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", keys[k]);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, (char **) lists[k]->pdata);
+                for (int c = 0; r >= 0 && c < 2; c++)
+                        r = sd_bus_message_close_container(reply);
+                g_ptr_array_remove_index(lists[k], lists[k]->len - 1);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int finish_groups(Gather *g, sd_bus_message *reply) {
+        g_autoptr(GHashTable) groups =
+                g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_row_free);
+        for (guint i = 0; i < g->list->len; i++) {
+                const MigDomainInfo *d = g->list->pdata[i];
+                add_member(groups, d->group, d->group_policy, d->name, manager_node(g->m));
+        }
+        int r = 0;
+        for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
+                if (g->peer_reply[i])
+                        r = collect_peer_groups(g->peer_reply[i], groups);
+        g_autoptr(GList) names = g_list_sort(g_hash_table_get_keys(groups), (GCompareFunc) strcmp);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (GList *l = names; r >= 0 && l; l = l->next)
+                r = append_group(reply, l->data, g_hash_table_lookup(groups, l->data));
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return gather_start(userdata, msg, VIRT_LIST, "ListDomains", finish_groups);
+}
+
+/* --- hosts --- */
+
+static int append_capacity(sd_bus_message *reply, Manager *m, const MigCapacity *c) {
+        bool enabled = true;
+        g_autofree char *reason = NULL;
+        g_autoptr(GError) e = NULL;
+        if (mig_store_get_host_state(m->store, manager_node(m), &enabled, &reason, &e) < 0)
+                g_warning("%s", e->message);
+        return sd_bus_message_append(
+                reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "node", "s", manager_node(m), "enabled", "b",
+                enabled, "disabled-reason", "s", reason ? reason : "", "memory-total", "t", c->memory_total,
+                "memory-free", "t", c->memory_free, "vcpus", "u", c->vcpus, "vcpus-used", "u", c->vcpus_used,
+                "disk-free", "t", c->disk_free, "domains-running", "u", c->domains_running);
+}
+
+static int append_peer_host(sd_bus_message *reply, MigPeer *peer, sd_bus_message *capacity,
+                            const char *why) {
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "address", "s", mig_peer_address(peer),
+                                          "local", "b", false, "reachable", "b", capacity != NULL);
+        if (r >= 0 && capacity) {
+                r = sd_bus_message_enter_container(capacity, 'a', "{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_copy(reply, capacity, true);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(capacity);
+        } else if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}", "node", "s", mig_peer_name(peer), "error", "s",
+                                          why ? why : "no answer");
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int finish_hosts(Gather *g, sd_bus_message *reply) {
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "address", "s", "", "local", "b", true,
+                                          "reachable", "b", true);
+        if (r >= 0)
+                r = append_capacity(reply, g->m, &g->capacity);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
+                r = append_peer_host(reply, mig_peers_get(g->m->peers, i), g->peer_reply[i],
+                                     g->peer_error[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return gather_start(userdata, msg, VIRT_CAPACITY, "GetCapacity", finish_hosts);
+}
+
+/* --- Peer side: this node only --- */
+
+static void reply_virt_error(VirtCall *c) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        mig_virt_error_to_bus(&c->err, &error);
+        (void) sd_bus_reply_method_error(c->request, &error);
+}
+
+static void send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r) {
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(request, MIG_ERROR_INTERNAL,
+                                                  "Could not build the reply: %s", strerror(-r));
+}
+
+static void on_peer_list(VirtCall *c) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        if (c->result < 0)
+                return reply_virt_error(c);
+        int r = sd_bus_message_new_method_return(c->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < c->list->len; i++)
+                r = bus_append_domain(reply, c->m, c->list->pdata[i], false);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        send_or_fail(c->request, reply, r);
+}
+
+int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        virt_call_submit(virt_call_new(userdata, VIRT_LIST, msg, on_peer_list, NULL));
+        return 1;
+}
+
+static void on_peer_capacity(VirtCall *c) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        if (c->result < 0)
+                return reply_virt_error(c);
+        int r = sd_bus_message_new_method_return(c->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = append_capacity(reply, c->m, &c->capacity);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        send_or_fail(c->request, reply, r);
+}
+
+int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        virt_call_submit(virt_call_new(userdata, VIRT_CAPACITY, msg, on_peer_capacity, NULL));
+        return 1;
+}
+
+static void on_describe_local(VirtCall *c) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        if (c->result < 0)
+                return reply_virt_error(c);
+        int r = sd_bus_message_new_method_return(c->request, &reply);
+        if (r >= 0)
+                r = bus_append_domain(reply, c->m, c->info, true);
+        send_or_fail(c->request, reply, r);
+}
+
+int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *domain;
+        int r = sd_bus_message_read(msg, "s", &domain);
+        if (r < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
+        VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_local, NULL);
+        c->domain = g_strdup(domain);
+        virt_call_submit(c);
+        return 1;
+}
+
+/* --- DescribeDomain on the Manager: this node first, then every peer --- */
+
+typedef struct Describe {
+        Manager *m;
+        sd_bus_message *request;
+        char *domain;
+        unsigned pending;
+        bool answered;
+        GString *unreachable;
+} Describe;
+
+static void describe_free(Describe *d) {
+        sd_bus_message_unref(d->request);
+        g_free(d->domain);
+        g_string_free(d->unreachable, TRUE);
+        g_free(d);
+}
+
+static void describe_peer_done(Describe *d) {
+        if (--d->pending > 0)
+                return;
+        if (!d->answered)
+                (void) sd_bus_reply_method_errorf(
+                        d->request, MIG_ERROR_NOT_FOUND, "No domain '%s' on any node of the cluster%s%s.",
+                        d->domain, d->unreachable->len ? "; unreachable: " : "", d->unreachable->str);
+        describe_free(d);
+}
+
+static void on_describe_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata) {
+        Describe *d = userdata;
+        if (reply && !d->answered) {
+                g_autoptr(sd_bus_message) out = NULL;
+                int r = sd_bus_message_new_method_return(d->request, &out);
+                if (r >= 0)
+                        r = sd_bus_message_copy(out, reply, true);
+                send_or_fail(d->request, out, r);
+                d->answered = true;
+        } else if (error && strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0)
+                g_string_append_printf(d->unreachable, "%s%s", d->unreachable->len ? ", " : "",
+                                       mig_peer_name(peer));
+        describe_peer_done(d);
+}
+
+static void on_describe_manager(VirtCall *c) {
+        if (c->result == 0 || g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
+                return on_describe_local(c);
+        Describe *d = g_new0(Describe, 1);
+        unsigned n = mig_peers_count(c->m->peers);
+        *d = (Describe){
+                c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), n + 1, false, g_string_new("")};
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(c->m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
+                              on_describe_peer, d, "s", d->domain);
+        describe_peer_done(d);
+}
+
+int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *domain;
+        int r = sd_bus_message_read(msg, "s", &domain);
+        if (r < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
+        VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_manager, NULL);
+        c->domain = g_strdup(domain);
+        virt_call_submit(c);
+        return 1;
+}

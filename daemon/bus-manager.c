@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.example.Migrate1.Manager: the operator's methods. Every handler:
+ * read → validate → polkit → act (committed first) → reply. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "buildconfig.h"
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+#include "validate.h"
+#include "virt-call.h"
+
+#define ACTION_MIGRATE "org.example.migrate1.migrate"
+#define ACTION_EVACUATE "org.example.migrate1.evacuate"
+#define ACTION_HOSTS "org.example.migrate1.manage-hosts"
+#define ACTION_GROUPS "org.example.migrate1.manage-groups"
+#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
+
+static int invalid_domain(sd_bus_error *error) {
+        return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
+}
+
+/* The node must be this one or a configured peer. */
+static int check_node(Manager *m, const char *node, sd_bus_error *error) {
+        if (!mig_node_name_valid(node))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid node: " MIG_NODE_NAME_RULE ".");
+        if (!mig_config_knows_node(m->config, node))
+                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                         "Unknown node '%s': it is neither this node (%s) nor a peer in %s.",
+                                         node, manager_node(m),
+                                         m->config->path ? m->config->path : "the config");
+        return 0;
+}
+
+/* --- options: a{sv} with known keys of known types only --- */
+
+typedef struct OptionSpec {
+        const char *key;
+        char type; /* 'b' only for now */
+        int *value;
+} OptionSpec;
+
+static int read_options(sd_bus_message *msg, OptionSpec *specs, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                OptionSpec *spec = NULL;
+                if ((r = sd_bus_message_read(msg, "s", &key)) < 0 ||
+                    (r = sd_bus_message_peek_type(msg, NULL, &contents)) < 0)
+                        return r;
+                for (OptionSpec *s = specs; s->key; s++)
+                        if (strcmp(s->key, key) == 0)
+                                spec = s;
+                if (!spec)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown option '%s'.",
+                                                 key);
+                if (strcmp(contents, "b") != 0)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                                 "Option '%s' takes a boolean (b), not '%s'.", key,
+                                                 contents);
+                if ((r = sd_bus_message_read(msg, "v", "b", spec->value)) < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(msg);
+}
+
+/* --- Migrate --- */
+
+typedef struct MigrateRequest {
+        char *destination;
+        bool live;
+} MigrateRequest;
+
+/* No engine is built in yet: the request is recorded as a failed migration, so that
+ * it shows in the history, and the caller is told plainly. */
+static void record_unsupported(VirtCall *c, const MigrateRequest *req) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(MigMigration) mig = mig_migration_new();
+        mig->id = mig_migration_id_new();
+        mig->domain_name = g_strdup(c->info->name);
+        mig->domain_uuid = g_strdup(c->info->uuid);
+        mig->kind = g_strdup(req->live ? "live" : "cold");
+        mig->role = g_strdup("source");
+        mig->source = g_strdup(manager_node(c->m));
+        mig->destination = g_strdup(req->destination);
+        mig_set_string(&mig->status, req->live ? "failed" : "error");
+        mig_set_string(&mig->error_name, MIG_ERROR_NOT_SUPPORTED);
+        g_autofree char *why = g_strdup_printf("%s migration is not available in migrated %s yet.",
+                                               req->live ? "Live" : "Cold", PACKAGE_VERSION);
+        mig_set_string(&mig->error_message, why);
+        mig->created_usec = mig->updated_usec = mig->finished_usec = mig_now_usec();
+        g_autofree char *id = g_strdup(mig->id);
+        if (manager_add_migration(c->m, g_steal_pointer(&mig), why, &error) >= 0)
+                sd_bus_error_setf(&error, MIG_ERROR_NOT_SUPPORTED, "%s Recorded as migration %s.", why, id);
+        (void) sd_bus_reply_method_error(c->request, &error);
+}
+
+static void on_migrate_lookup(VirtCall *c) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        MigrateRequest *req = c->data;
+        if (c->result < 0) {
+                mig_virt_error_to_bus(&c->err, &error);
+                (void) sd_bus_reply_method_error(c->request, &error);
+        } else if (manager_find_inflight(c->m, c->info->uuid)) {
+                MigMigration *busy = manager_find_inflight(c->m, c->info->uuid);
+                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_CONFLICT,
+                                                  "Domain %s is already being migrated (migration %s, %s).",
+                                                  c->info->name, busy->id, busy->status);
+        } else
+                record_unsupported(c, req);
+        g_free(req->destination);
+        g_free(req);
+}
+
+static int check_destination(Manager *m, const char *destination, sd_bus_error *error) {
+        if (!*destination)
+                return 0;
+        int r = check_node(m, destination, error);
+        if (r < 0)
+                return r;
+        if (strcmp(destination, manager_node(m)) == 0)
+                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                         "Cannot migrate to %s: the domain is already on that node.",
+                                         destination);
+        return 0;
+}
+
+static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *domain, *destination;
+        int live = false, block = false, interactive;
+        OptionSpec specs[] = {{"live", 'b', &live}, {"block-migration", 'b', &block}, {NULL}};
+        int r = sd_bus_message_read(msg, "ss", &domain, &destination);
+        if (r < 0 || (r = read_options(msg, specs, error)) < 0 ||
+            (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return invalid_domain(error);
+        if ((r = check_destination(m, destination, error)) < 0)
+                return r;
+        if (block && !live)
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "block-migration applies to live migrations only (cold migrations always copy "
+                        "the disks).");
+        r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
+        if (r <= 0)
+                return r;
+        MigrateRequest *req = g_new0(MigrateRequest, 1);
+        *req = (MigrateRequest){g_strdup(destination), live};
+        VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, req);
+        c->domain = g_strdup(domain);
+        virt_call_submit(c);
+        return 1;
+}
+
+/* --- Confirm, Revert, Abort, ForceComplete: act on the domain's migration in flight --- */
+
+typedef struct InflightVerb {
+        const char *name;
+        const char *need; /* the statuses the verb applies to, for the message */
+        bool (*applies)(const MigMigration *mig);
+} InflightVerb;
+
+static bool waits_for_verify(const MigMigration *mig) {
+        return strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "finished") == 0;
+}
+
+static bool abortable(const MigMigration *mig) {
+        return !mig_status_is_final(mig->status) && !waits_for_verify(mig);
+}
+
+static bool live_running(const MigMigration *mig) {
+        return strcmp(mig->kind, "live") == 0 && strcmp(mig->status, "running") == 0;
+}
+
+static const InflightVerb verb_confirm = {"confirm", "a cold migration waiting in VERIFY_RESIZE",
+                                          waits_for_verify};
+static const InflightVerb verb_revert = {"revert", "a cold migration waiting in VERIFY_RESIZE",
+                                         waits_for_verify};
+static const InflightVerb verb_abort = {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable};
+static const InflightVerb verb_force = {"force-complete", "a running live migration", live_running};
+
+static int inflight_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, sd_bus_error *error) {
+        const char *domain;
+        int interactive;
+        int r = sd_bus_message_read(msg, "sb", &domain, &interactive);
+        if (r < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return invalid_domain(error);
+        r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
+        if (r <= 0)
+                return r;
+        MigMigration *mig = manager_find_inflight(m, domain);
+        MigMigration *latest = mig ? mig : manager_find_latest(m, domain);
+        if (!latest)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
+                                         "No migration of domain '%s' is recorded on node %s.", domain,
+                                         manager_node(m));
+        if (!mig || !verb->applies(mig))
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Cannot %s: %s needs %s, but its latest migration %s is '%s'.",
+                                         verb->name, domain, verb->need, latest->id, latest->status);
+        return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
+                                 "The %s migration engine is not available yet.", mig->kind);
+}
+
+static int method_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return inflight_verb(msg, userdata, &verb_confirm, error);
+}
+
+static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return inflight_verb(msg, userdata, &verb_revert, error);
+}
+
+static int method_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return inflight_verb(msg, userdata, &verb_abort, error);
+}
+
+static int method_force_complete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return inflight_verb(msg, userdata, &verb_force, error);
+}
+
+/* --- Evacuate --- */
+
+static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *node;
+        int live = false, interactive;
+        OptionSpec specs[] = {{"live", 'b', &live}, {NULL}};
+        int r = sd_bus_message_read(msg, "s", &node);
+        if (r < 0 || (r = read_options(msg, specs, error)) < 0 ||
+            (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
+                return r;
+        if ((r = check_node(m, node, error)) < 0)
+                return r;
+        r = mig_polkit_check(m->polkit, msg, ACTION_EVACUATE, interactive, error);
+        if (r <= 0)
+                return r;
+        return sd_bus_error_setf(
+                error, MIG_ERROR_NOT_SUPPORTED,
+                "Evacuation of %s is not available yet: it needs the migration engines and the "
+                "scheduler.",
+                node);
+}
+
+/* --- migrations --- */
+
+typedef struct MigrationFilter {
+        const char *domain;
+        const char *status;
+} MigrationFilter;
+
+static int read_filter(sd_bus_message *msg, MigrationFilter *f, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, **slot;
+                if ((r = sd_bus_message_read(msg, "s", &key)) < 0)
+                        return r;
+                slot = strcmp(key, "domain") == 0   ? &f->domain
+                       : strcmp(key, "status") == 0 ? &f->status
+                                                    : NULL;
+                if (!slot)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown filter '%s'.",
+                                                 key);
+                if (sd_bus_message_read(msg, "v", "s", slot) < 0)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                                 "Filter '%s' takes a string.", key);
+                r = sd_bus_message_exit_container(msg);
+        }
+        if (r < 0)
+                return r;
+        if (f->domain && !mig_domain_name_valid(f->domain))
+                return invalid_domain(error);
+        if (f->status && !mig_status_is_known(f->status))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Unknown migration status in filter.");
+        return sd_bus_message_exit_container(msg);
+}
+
+static gint by_created(gconstpointer a, gconstpointer b) {
+        const MigMigration *x = *(MigMigration *const *) a, *y = *(MigMigration *const *) b;
+        return x->created_usec < y->created_usec ? -1 : x->created_usec > y->created_usec;
+}
+
+static bool matches(const MigMigration *mig, const MigrationFilter *f) {
+        bool domain_ok = !f->domain || strcmp(mig->domain_name, f->domain) == 0 ||
+                         g_ascii_strcasecmp(mig->domain_uuid, f->domain) == 0;
+        return domain_ok && (!f->status || strcmp(mig->status, f->status) == 0);
+}
+
+static int method_list_migrations(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        MigrationFilter f = {0};
+        int r = read_filter(msg, &f, error);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) list = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_ptr_array_add(list, value);
+        g_ptr_array_sort(list, by_created);
+        g_autoptr(sd_bus_message) reply = NULL;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                if (matches(list->pdata[i], &f))
+                        r = bus_append_migration_entry(reply, list->pdata[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *key;
+        int r = sd_bus_message_read(msg, "s", &key);
+        if (r < 0)
+                return r;
+        if (!mig_migration_id_valid(key) && !mig_domain_name_valid(key))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Expected a migration ID (32 hex digits) or a domain name or UUID.");
+        MigMigration *mig = manager_find_migration(m, key);
+        if (!mig)
+                mig = manager_find_latest(m, key);
+        if (!mig)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
+                                         "No migration '%s' is recorded on node %s.", key, manager_node(m));
+        g_autofree char *path = bus_migration_path(mig->id);
+        return sd_bus_reply_method_return(msg, "o", path);
+}
+
+/* --- hosts --- */
+
+static void on_peer_host_state(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                               void *userdata) {
+        g_autoptr(sd_bus_message) request = userdata;
+        if (error)
+                (void) sd_bus_reply_method_error(request, error);
+        else
+                (void) sd_bus_reply_method_return(request, NULL);
+}
+
+static int set_host_state(sd_bus_message *msg, Manager *m, const char *node, bool enabled,
+                          const char *reason, sd_bus_error *error) {
+        if (strcmp(node, manager_node(m)) != 0) {
+                mig_peer_call(mig_peers_find(m->peers, node), "SetHostState", PEER_TIMEOUT_USEC,
+                              on_peer_host_state, sd_bus_message_ref(msg), "bs", enabled, reason);
+                return 1;
+        }
+        g_autoptr(GError) e = NULL;
+        int r = mig_store_set_host_state(m->store, node, enabled, reason, &e);
+        if (r < 0)
+                return manager_store_error(error, r, e);
+        g_message("Node %s %s%s%s.", node, enabled ? "enabled" : "disabled", *reason ? ": " : "", reason);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_disable_host(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *node, *reason;
+        int interactive;
+        int r = sd_bus_message_read(msg, "ssb", &node, &reason, &interactive);
+        if (r < 0 || (r = check_node(m, node, error)) < 0)
+                return r;
+        if (!mig_reason_valid(reason))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid reason: " MIG_REASON_RULE
+                                        " (say why the node is disabled).");
+        r = mig_polkit_check(m->polkit, msg, ACTION_HOSTS, interactive, error);
+        if (r <= 0)
+                return r;
+        return set_host_state(msg, m, node, false, reason, error);
+}
+
+static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *node;
+        int interactive;
+        int r = sd_bus_message_read(msg, "sb", &node, &interactive);
+        if (r < 0 || (r = check_node(m, node, error)) < 0)
+                return r;
+        r = mig_polkit_check(m->polkit, msg, ACTION_HOSTS, interactive, error);
+        if (r <= 0)
+                return r;
+        return set_host_state(msg, m, node, true, "", error);
+}
+
+/* --- groups: written on the node that holds the domain --- */
+
+typedef struct GroupForward {
+        sd_bus_message *request;
+        char *domain;
+        unsigned pending;
+        bool done;
+} GroupForward;
+
+static void group_forward_done(GroupForward *f) {
+        if (--f->pending > 0)
+                return;
+        if (!f->done)
+                (void) sd_bus_reply_method_errorf(f->request, MIG_ERROR_NOT_FOUND,
+                                                  "No reachable node of the cluster has a domain '%s'.",
+                                                  f->domain);
+        sd_bus_message_unref(f->request);
+        g_free(f->domain);
+        g_free(f);
+}
+
+static void on_peer_group(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        GroupForward *f = userdata;
+        if (!f->done && (reply || (error && strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0 &&
+                                   strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) != 0))) {
+                f->done = true;
+                if (reply)
+                        (void) sd_bus_reply_method_return(f->request, NULL);
+                else
+                        (void) sd_bus_reply_method_error(f->request, error);
+        }
+        group_forward_done(f);
+}
+
+static void on_local_group(VirtCall *c) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        if (c->result == 0) {
+                (void) sd_bus_reply_method_return(c->request, NULL);
+                return;
+        }
+        if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0 || c->data /* called by a peer */) {
+                mig_virt_error_to_bus(&c->err, &error);
+                (void) sd_bus_reply_method_error(c->request, &error);
+                return;
+        }
+        unsigned n = mig_peers_count(c->m->peers);
+        GroupForward *f = g_new0(GroupForward, 1);
+        *f = (GroupForward){sd_bus_message_ref(c->request), g_strdup(c->domain), n + 1, false};
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(c->m->peers, i), "SetGroup", PEER_TIMEOUT_USEC, on_peer_group, f,
+                              "sss", c->domain, c->group ? c->group : "", c->policy ? c->policy : "");
+        group_forward_done(f);
+}
+
+/* Writes the group locally, or on the peer that holds the domain (not when a peer asked). */
+int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const char *name, const char *policy,
+                  bool from_peer) {
+        VirtCall *c = virt_call_new(m, VIRT_SET_GROUP, msg, on_local_group, from_peer ? m : NULL);
+        c->domain = g_strdup(domain);
+        c->group = name ? g_strdup(name) : NULL;
+        c->policy = policy ? g_strdup(policy) : NULL;
+        virt_call_submit(c);
+        return 1;
+}
+
+static int method_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *domain, *name, *policy;
+        int interactive;
+        int r = sd_bus_message_read(msg, "sssb", &domain, &name, &policy, &interactive);
+        if (r < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return invalid_domain(error);
+        if (!mig_group_name_valid(name))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid group: " MIG_GROUP_NAME_RULE ".");
+        if (!mig_group_policy_valid(policy))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid policy: " MIG_POLICY_RULE ".");
+        r = mig_polkit_check(m->polkit, msg, ACTION_GROUPS, interactive, error);
+        if (r <= 0)
+                return r;
+        return bus_set_group(m, msg, domain, name, policy, false);
+}
+
+static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *domain;
+        int interactive;
+        int r = sd_bus_message_read(msg, "sb", &domain, &interactive);
+        if (r < 0)
+                return r;
+        if (!mig_domain_name_valid(domain))
+                return invalid_domain(error);
+        r = mig_polkit_check(m->polkit, msg, ACTION_GROUPS, interactive, error);
+        if (r <= 0)
+                return r;
+        return bus_set_group(m, msg, domain, NULL, NULL, false);
+}
+
+/* --- properties --- */
+
+static int property_node_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_node(userdata));
+}
+
+static int property_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_active(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "u", manager_inflight_count(userdata));
+}
+
+#define U SD_BUS_VTABLE_UNPRIVILEGED
+
+const sd_bus_vtable bus_manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("NodeName", "s", property_node_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ActiveMigrations", "u", property_active, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS(
+                "Migrate", SD_BUS_ARGS("s", domain, "s", destination, "a{sv}", options, "b", interactive),
+                SD_BUS_RESULT("o", migration), method_migrate, U),
+        SD_BUS_METHOD_WITH_ARGS("Confirm", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,
+                                method_confirm, U),
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,
+                                method_revert, U),
+        SD_BUS_METHOD_WITH_ARGS("Abort", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,
+                                method_abort, U),
+        SD_BUS_METHOD_WITH_ARGS("ForceComplete", SD_BUS_ARGS("s", domain, "b", interactive),
+                                SD_BUS_NO_RESULT, method_force_complete, U),
+        SD_BUS_METHOD_WITH_ARGS("Evacuate", SD_BUS_ARGS("s", node, "a{sv}", options, "b", interactive),
+                                SD_BUS_RESULT("ao", migrations), method_evacuate, U),
+        SD_BUS_METHOD_WITH_ARGS("ListMigrations", SD_BUS_ARGS("a{sv}", filter),
+                                SD_BUS_RESULT("aa{sv}", migrations), method_list_migrations, U),
+        SD_BUS_METHOD_WITH_ARGS("GetMigration", SD_BUS_ARGS("s", id_or_domain),
+                                SD_BUS_RESULT("o", migration), method_get_migration, U),
+        SD_BUS_METHOD_WITH_ARGS("ListHosts", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", hosts),
+                                bus_method_list_hosts, U),
+        SD_BUS_METHOD_WITH_ARGS("DisableHost", SD_BUS_ARGS("s", node, "s", reason, "b", interactive),
+                                SD_BUS_NO_RESULT, method_disable_host, U),
+        SD_BUS_METHOD_WITH_ARGS("EnableHost", SD_BUS_ARGS("s", node, "b", interactive), SD_BUS_NO_RESULT,
+                                method_enable_host, U),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", domains),
+                                bus_method_list_domains, U),
+        SD_BUS_METHOD_WITH_ARGS("DescribeDomain", SD_BUS_ARGS("s", domain),
+                                SD_BUS_RESULT("a{sv}", description), bus_method_describe_domain, U),
+        SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", groups),
+                                bus_method_list_groups, U),
+        SD_BUS_METHOD_WITH_ARGS("SetGroup",
+                                SD_BUS_ARGS("s", domain, "s", name, "s", policy, "b", interactive),
+                                SD_BUS_NO_RESULT, method_set_group, U),
+        SD_BUS_METHOD_WITH_ARGS("ClearGroup", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,
+                                method_clear_group, U),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <string.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+
+/* The objects found by path are MigMigration records (their properties are read
+ * by offset); methods reach the manager through this pointer. One per process. */
+static Manager *migration_manager;
+
+char *bus_migration_path(const char *id) {
+        char *path = NULL;
+        if (sd_bus_path_encode(MIG_MIGRATION_PREFIX, id, &path) < 0)
+                return NULL;
+        return path;
+}
+
+static int find_migration(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                          sd_bus_error *error) {
+        Manager *m = userdata;
+        g_autofree char *id = NULL;
+        if (sd_bus_path_decode(path, MIG_MIGRATION_PREFIX, &id) <= 0)
+                return 0;
+        MigMigration *mig = manager_find_migration(m, id);
+        if (!mig)
+                return 0;
+        *found = mig;
+        return 1;
+}
+
+static int enumerate_migrations(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                sd_bus_error *error) {
+        Manager *m = userdata;
+        g_autoptr(GPtrArray) paths = g_ptr_array_new();
+        GHashTableIter it;
+        const char *id;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, (gpointer *) &id, NULL)) {
+                char *p = bus_migration_path(id);
+                if (p)
+                        g_ptr_array_add(paths, p);
+        }
+        g_ptr_array_add(paths, NULL);
+        /* sd-bus frees the list with free(): copy into malloc'ed memory. */
+        char **out = calloc(paths->len, sizeof(char *));
+        if (!out)
+                return -ENOMEM;
+        for (guint i = 0; i < paths->len; i++)
+                out[i] = g_ptr_array_index(paths, i);
+        *nodes = out;
+        return 0;
+}
+
+#define MIGRATION_STRING_PROPERTY(name, field)                                                              \
+        static int property_##name(sd_bus *bus, const char *path, const char *interface,                    \
+                                   const char *property, sd_bus_message *reply, void *userdata,             \
+                                   sd_bus_error *error) {                                                   \
+                const MigMigration *mig = userdata;                                                         \
+                return sd_bus_message_append(reply, "s", mig->field ? mig->field : "");                     \
+        }
+
+MIGRATION_STRING_PROPERTY(id, id)
+MIGRATION_STRING_PROPERTY(domain_name, domain_name)
+MIGRATION_STRING_PROPERTY(domain_uuid, domain_uuid)
+MIGRATION_STRING_PROPERTY(kind, kind)
+MIGRATION_STRING_PROPERTY(source, source)
+MIGRATION_STRING_PROPERTY(destination, destination)
+MIGRATION_STRING_PROPERTY(status, status)
+MIGRATION_STRING_PROPERTY(task_state, task_state)
+MIGRATION_STRING_PROPERTY(error_name, error_name)
+MIGRATION_STRING_PROPERTY(error_message, error_message)
+
+static int method_get_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        MigMigration *mig = userdata;
+        Manager *m = migration_manager;
+        g_autoptr(GPtrArray) events = NULL;
+        g_autoptr(GError) e = NULL;
+        int r = mig_store_load_events(m->store, mig->id, &events, &e);
+        if (r < 0)
+                return manager_store_error(error, r, e);
+        g_autoptr(sd_bus_message) reply = NULL;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tss)");
+        for (guint i = 0; r >= 0 && i < events->len; i++) {
+                const MigEvent *ev = g_ptr_array_index(events, i);
+                r = sd_bus_message_append(reply, "(tss)", ev->time_usec, ev->status, ev->message);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+#define P(name, sig, getter, offset)                                                                        \
+        SD_BUS_PROPERTY(name, sig, getter, offset, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+
+static const sd_bus_vtable migration_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", property_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DomainName", "s", property_domain_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DomainUUID", "s", property_domain_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", property_kind, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Source", "s", property_source, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Destination", "s", property_destination, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("Status", "s", property_status, 0),
+        P("TaskState", "s", property_task_state, 0),
+        P("BytesProcessed", "t", NULL, offsetof(MigMigration, bytes_processed)),
+        P("BytesRemaining", "t", NULL, offsetof(MigMigration, bytes_remaining)),
+        P("BytesTotal", "t", NULL, offsetof(MigMigration, bytes_total)),
+        P("Progress", "d", NULL, offsetof(MigMigration, progress)),
+        SD_BUS_PROPERTY("CreatedUSec", "t", NULL, offsetof(MigMigration, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        P("UpdatedUSec", "t", NULL, offsetof(MigMigration, updated_usec)),
+        P("FinishedUSec", "t", NULL, offsetof(MigMigration, finished_usec)),
+        P("ErrorName", "s", property_error_name, 0),
+        P("ErrorMessage", "s", property_error_message, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetEvents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tss)", events),
+                                method_get_events, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_migration_register(Manager *m) {
+        migration_manager = m;
+        int r = sd_bus_add_fallback_vtable(m->bus, NULL, MIG_MIGRATION_PREFIX, MIG_IFACE_MIGRATION,
+                                           migration_vtable, find_migration, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, NULL, MIG_MIGRATION_PREFIX, enumerate_migrations, m);
+}
+
+void bus_migration_emit_added(Manager *m, const MigMigration *mig) {
+        g_autofree char *path = bus_migration_path(mig->id);
+        if (path && m->bus)
+                (void) sd_bus_emit_object_added(m->bus, path);
+}
+
+void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
+        g_autofree char *path = bus_migration_path(mig->id);
+        if (path && m->bus)
+                (void) sd_bus_emit_properties_changed(m->bus, path, MIG_IFACE_MIGRATION, "Status",
+                                                      "TaskState", "BytesProcessed", "BytesRemaining",
+                                                      "BytesTotal", "Progress", "UpdatedUSec",
+                                                      "FinishedUSec", "ErrorName", "ErrorMessage", NULL);
+}
+
+int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig) {
+        g_autofree char *path = bus_migration_path(mig->id);
+        return sd_bus_message_append(
+                reply, "a{sv}", 13, "id", "s", mig->id, "object", "o", path, "domain", "s", mig->domain_name,
+                "domain-uuid", "s", mig->domain_uuid, "kind", "s", mig->kind, "source", "s", mig->source,
+                "destination", "s", mig->destination, "status", "s", mig->status, "task-state", "s",
+                mig->task_state, "progress", "d", mig->progress, "created-usec", "t", mig->created_usec,
+                "updated-usec", "t", mig->updated_usec, "error", "s", mig->error_message);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.example.Migrate1.Peer: what the other nodes' daemons call. They arrive over
+ * SSH as root; the busconfig admits only root and every handler checks again. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+#include "validate.h"
+
+static int require_root(sd_bus_message *msg, sd_bus_error *error) {
+        g_autoptr(sd_bus_creds) creds = NULL;
+        uid_t uid = (uid_t) -1;
+        int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0 || uid != 0)
+                return sd_bus_error_set(
+                        error, MIG_ERROR_ACCESS_DENIED,
+                        "The Peer interface is for migrated daemons on other nodes (root) only.");
+        return 0;
+}
+
+static int peer_ping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : sd_bus_reply_method_return(msg, "s", manager_node(userdata));
+}
+
+static int peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_get_capacity(msg, userdata, error);
+}
+
+static int peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_list_domains(msg, userdata, error);
+}
+
+static int peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_describe_domain(msg, userdata, error);
+}
+
+static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int enabled;
+        const char *reason;
+        int r = require_root(msg, error);
+        if (r < 0 || (r = sd_bus_message_read(msg, "bs", &enabled, &reason)) < 0)
+                return r;
+        if (!enabled && !mig_reason_valid(reason))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid reason: " MIG_REASON_RULE ".");
+        g_autoptr(GError) e = NULL;
+        r = mig_store_set_host_state(m->store, manager_node(m), enabled, enabled ? "" : reason, &e);
+        if (r < 0)
+                return manager_store_error(error, r, e);
+        g_message("Node %s %s by a peer%s%s.", manager_node(m), enabled ? "enabled" : "disabled",
+                  enabled ? "" : ": ", enabled ? "" : reason);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *domain, *name, *policy;
+        int r = require_root(msg, error);
+        if (r < 0 || (r = sd_bus_message_read(msg, "sss", &domain, &name, &policy)) < 0)
+                return r;
+        bool clear = !*name;
+        if (!mig_domain_name_valid(domain) || (!clear && !mig_group_name_valid(name)) ||
+            (!clear && !mig_group_policy_valid(policy)))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid domain, group or policy.");
+        return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
+}
+
+const sd_bus_vtable bus_peer_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Ping", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", node), peer_ping, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetCapacity", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", capacity),
+                                peer_get_capacity, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", domains),
+                                peer_list_domains, 0),
+        SD_BUS_METHOD_WITH_ARGS("DescribeDomain", SD_BUS_ARGS("s", domain),
+                                SD_BUS_RESULT("a{sv}", description), peer_describe_domain, 0),
+        SD_BUS_METHOD_WITH_ARGS("SetHostState", SD_BUS_ARGS("b", enabled, "s", reason), SD_BUS_NO_RESULT,
+                                peer_set_host_state, 0),
+        SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),
+                                SD_BUS_NO_RESULT, peer_set_group, 0),
+        SD_BUS_VTABLE_END,
+};

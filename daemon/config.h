@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* /etc/migrated/migrated.conf, read with GKeyFile. A file that cannot be used is
+ * refused whole: the daemon never runs half-configured. */
+
+#include <glib.h>
+#include <stdbool.h>
+
+typedef struct MigPeerConfig {
+        char *name;              /* from the group name "Peer NAME" */
+        char *address;           /* SSH destination: [user@]host */
+        char *migration_address; /* where QEMU streams go */
+} MigPeerConfig;
+
+typedef struct MigConfig {
+        char *path;
+        char *text; /* the file as read, to point errors at their line */
+        char *node_name;
+        char *libvirt_uri;
+        char *image_directory;
+        unsigned resize_confirm_window;
+        unsigned max_concurrent_migrations;
+        GPtrArray *peers; /* MigPeerConfig* */
+} MigConfig;
+
+/* A missing file gives the defaults (a node without peers). Returns NULL with
+ * error set (naming file, line or group and key) when the file is unusable. */
+MigConfig *mig_config_load(const char *path, GError **error);
+MigConfig *mig_config_new_defaults(void);
+void mig_config_free(MigConfig *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigConfig, mig_config_free)
+
+const MigPeerConfig *mig_config_find_peer(const MigConfig *c, const char *name);
+/* True for this node's own name or a configured peer. */
+bool mig_config_knows_node(const MigConfig *c, const char *name);

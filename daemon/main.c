@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* migrated: the VM migration daemon of one node. Started by D-Bus activation
+ * (or systemd); exits when idle and nothing is in flight. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buildconfig.h"
+#include "config.h"
+#include "errors.h"
+#include "manager.h"
+
+#define DEFAULT_IDLE_SEC 60
+#define EXIT_CONFIG 78 /* sysexits' EX_CONFIG: systemd shows it as a config problem */
+
+static void help(void) {
+        printf("migrated [OPTIONS]\n\n"
+               "The VM migration daemon of this node, on the system bus as org.example.Migrate1.\n\n"
+               "  -h --help                Show this help\n"
+               "     --version             Show the version\n"
+               "     --config=FILE         Read FILE instead of %s\n"
+               "     --state-dir=DIR       Keep state in DIR instead of %s\n"
+               "     --idle-timeout=SEC    Exit after SEC seconds without work (0: never; default %d)\n"
+               "     --check-config        Read the config, report problems, and exit\n"
+               "     --user                Use the user bus (tests only)\n",
+               MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, DEFAULT_IDLE_SEC);
+}
+
+typedef struct Args {
+        ManagerOptions o;
+        bool check_config;
+} Args;
+
+static int parse_args(int argc, char **argv, Args *a) {
+        enum { ARG_VERSION = 0x100, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_CHECK, ARG_USER };
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, ARG_VERSION},
+                                                {"config", required_argument, NULL, ARG_CONFIG},
+                                                {"state-dir", required_argument, NULL, ARG_STATE},
+                                                {"idle-timeout", required_argument, NULL, ARG_IDLE},
+                                                {"check-config", no_argument, NULL, ARG_CHECK},
+                                                {"user", no_argument, NULL, ARG_USER},
+                                                {}};
+        int c;
+        guint64 sec;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("migrated %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_CONFIG:
+                        a->o.config_path = optarg;
+                        break;
+                case ARG_STATE:
+                        a->o.state_dir = optarg;
+                        break;
+                case ARG_IDLE:
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 0, 86400, &sec, NULL)) {
+                                fprintf(stderr, "--idle-timeout takes seconds from 0 to 86400.\n");
+                                return -EINVAL;
+                        }
+                        a->o.idle_usec = sec * 1000000ULL;
+                        break;
+                case ARG_CHECK:
+                        a->check_config = true;
+                        break;
+                case ARG_USER:
+                        a->o.user_bus = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        return 1;
+}
+
+static int check_config(const char *path) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(MigConfig) c = mig_config_load(path, &e);
+        if (!c) {
+                fprintf(stderr, "%s\n", e->message);
+                return EXIT_CONFIG;
+        }
+        printf("%s: node %s, %u peer(s), libvirt %s\n", path, c->node_name, c->peers->len, c->libvirt_uri);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+        Args a = {.o = {MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, DEFAULT_IDLE_SEC * 1000000ULL, false}};
+        int r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (a.check_config)
+                return check_config(a.o.config_path);
+        mig_errors_register();
+        g_autoptr(Manager) m = NULL;
+        r = manager_new(&a.o, &m);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
+        r = manager_start(m, a.o.user_bus);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_run(m);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

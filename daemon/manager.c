@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "manager.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+
+#define WORKER_THREADS 4
+
+static int load_migrations(Manager *m) {
+        g_autoptr(GPtrArray) list = NULL;
+        g_autoptr(GError) e = NULL;
+        int r = mig_store_load_migrations(m->store, &list, &e);
+        if (r < 0) {
+                g_printerr("%s\n", e->message);
+                return r;
+        }
+        for (guint i = 0; i < list->len; i++) {
+                MigMigration *mig = g_ptr_array_steal_index(list, i--);
+                if (!mig_status_is_final(mig->status))
+                        g_message("Migration %s of %s is unfinished (%s); it stays in flight.", mig->id,
+                                  mig->domain_name, mig->status);
+                g_hash_table_replace(m->migrations, mig->id, mig);
+        }
+        return 0;
+}
+
+static int open_store(Manager *m, const char *state_dir) {
+        g_autoptr(GError) e = NULL;
+        if (g_mkdir_with_parents(state_dir, 0700) < 0) {
+                g_printerr("Cannot create %s: %s\n", state_dir, g_strerror(errno));
+                return -errno;
+        }
+        g_autofree char *path = g_build_filename(state_dir, "migrated.sqlite", NULL);
+        int r = mig_store_open(path, &m->store, &e);
+        if (r < 0)
+                g_printerr("%s\n", e->message);
+        return r;
+}
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        g_autoptr(Manager) m = g_new0(Manager, 1);
+        g_autoptr(GError) e = NULL;
+        m->config = mig_config_load(o->config_path, &e);
+        if (!m->config) {
+                g_printerr("Refusing to start: %s\n", e->message);
+                return -EINVAL;
+        }
+        m->migrations =
+                g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) mig_migration_free);
+        m->idle_usec = o->idle_usec;
+        int r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = open_store(m, o->state_dir);
+        if (r < 0)
+                return r;
+        r = load_migrations(m);
+        if (r < 0)
+                return r;
+        r = mig_worker_new(m->event, WORKER_THREADS, &m->worker);
+        if (r < 0)
+                return r;
+        m->virt = mig_virt_new(m->config->libvirt_uri);
+        m->polkit = mig_polkit_new();
+        m->peers = mig_peers_new(m->event, m->config);
+        *ret = g_steal_pointer(&m);
+        return 0;
+}
+
+void manager_free(Manager *m) {
+        if (!m)
+                return;
+        /* Threads first: they may still hold libvirt connections. */
+        mig_worker_free(m->worker);
+        mig_polkit_free(m->polkit);
+        mig_peers_free(m->peers);
+        sd_event_source_disable_unref(m->idle_timer);
+        sd_bus_flush_close_unref(m->bus);
+        mig_virt_free(m->virt);
+        mig_store_close(m->store);
+        if (m->migrations)
+                g_hash_table_unref(m->migrations);
+        mig_config_free(m->config);
+        sd_event_unref(m->event);
+        g_free(m);
+}
+
+const char *manager_node(const Manager *m) {
+        return m->config->node_name;
+}
+
+static int count_message(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        m->messages++;
+        return 0;
+}
+
+static bool manager_idle(Manager *m) {
+        return m->messages == m->messages_seen && mig_worker_pending(m->worker) == 0 &&
+               mig_polkit_pending(m->polkit) == 0 && manager_inflight_count(m) == 0;
+}
+
+static int on_exit_grace(sd_event_source *s, uint64_t usec, void *userdata) {
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        if (!manager_idle(m)) {
+                m->messages_seen = m->messages;
+                return sd_event_source_set_time_relative(s, m->idle_usec);
+        }
+        g_message("Idle, exiting; D-Bus activation starts migrated again when it is needed.");
+        /* Give up the name first, then answer what is already queued for us. */
+        (void) sd_bus_release_name(m->bus, MIG_BUS_NAME);
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
+                                          on_exit_grace, m);
+}
+
+static int connect_bus(Manager *m, bool user_bus) {
+        int r = user_bus ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        return sd_bus_add_filter(m->bus, NULL, count_message, m);
+}
+
+int manager_start(Manager *m, bool user_bus) {
+        int r = connect_bus(m, user_bus);
+        if (r < 0) {
+                g_printerr("Cannot connect to the %s bus: %s\n", user_bus ? "user" : "system", strerror(-r));
+                return r;
+        }
+        r = bus_api_register(m);
+        if (r < 0) {
+                g_printerr("Cannot publish the bus objects: %s\n", strerror(-r));
+                return r;
+        }
+        r = sd_bus_request_name(m->bus, MIG_BUS_NAME, 0);
+        if (r < 0) {
+                g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
+                return r;
+        }
+        if (m->idle_usec > 0)
+                r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_usec, 0,
+                                               on_idle_check, m);
+        return r;
+}
+
+int manager_run(Manager *m) {
+        (void) sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        (void) sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        g_message("Node %s ready on the bus as %s.", manager_node(m), MIG_BUS_NAME);
+        return sd_event_loop(m->event);
+}
+
+MigMigration *manager_find_migration(Manager *m, const char *id) {
+        return id ? g_hash_table_lookup(m->migrations, id) : NULL;
+}
+
+static bool migration_of(const MigMigration *mig, const char *domain) {
+        return strcmp(mig->domain_name, domain) == 0 || g_ascii_strcasecmp(mig->domain_uuid, domain) == 0;
+}
+
+MigMigration *manager_find_inflight(Manager *m, const char *domain) {
+        GHashTableIter it;
+        MigMigration *mig;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (!mig_status_is_final(mig->status) && migration_of(mig, domain))
+                        return mig;
+        return NULL;
+}
+
+MigMigration *manager_find_latest(Manager *m, const char *domain) {
+        GHashTableIter it;
+        MigMigration *mig, *best = NULL;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (migration_of(mig, domain) && (!best || mig->created_usec > best->created_usec))
+                        best = mig;
+        return best;
+}
+
+unsigned manager_inflight_count(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                n += !mig_status_is_final(mig->status);
+        return n;
+}
+
+int manager_store_error(sd_bus_error *error, int r, const GError *e) {
+        return sd_bus_error_set(error, r == -ENOSPC ? MIG_ERROR_NO_SPACE : MIG_ERROR_STORE,
+                                e ? e->message : "The state database failed");
+}
+
+int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error) {
+        g_autoptr(MigMigration) owned = mig;
+        g_autoptr(GError) e = NULL;
+        int r = mig_store_insert_migration(m->store, mig, message, &e);
+        if (r < 0)
+                return manager_store_error(error, r, e);
+        g_hash_table_replace(m->migrations, mig->id, g_steal_pointer(&owned));
+        bus_migration_emit_added(m, mig);
+        return 0;
+}
+
+int manager_save_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+        mig->updated_usec = mig_now_usec();
+        int r = mig_store_update_migration(m->store, mig, message, &e);
+        if (r < 0)
+                return manager_store_error(error, r, e);
+        bus_migration_emit_changed(m, mig);
+        return 0;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's state: one Manager per process, owned by main(). */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "migration.h"
+#include "peers.h"
+#include "polkit.h"
+#include "store.h"
+#include "virt.h"
+#include "worker.h"
+
+typedef struct ManagerOptions {
+        const char *config_path;
+        const char *state_dir;
+        uint64_t idle_usec; /* 0: never exit on idle */
+        bool user_bus;      /* unit tests: the session bus instead of the system bus */
+} ManagerOptions;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        MigConfig *config;
+        MigStore *store;
+        MigWorker *worker;
+        MigVirt *virt;
+        MigPolkit *polkit;
+        MigPeers *peers;
+        GHashTable *migrations; /* id → MigMigration* */
+        sd_event_source *idle_timer;
+        uint64_t idle_usec;
+        uint64_t messages;      /* incoming bus messages, to detect idleness */
+        uint64_t messages_seen; /* the count at the previous idle check */
+} Manager;
+
+int manager_new(const ManagerOptions *o, Manager **ret);
+void manager_free(Manager *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
+
+/* Connects to the bus, publishes the objects and takes the bus name. */
+int manager_start(Manager *m, bool user_bus);
+int manager_run(Manager *m);
+
+const char *manager_node(const Manager *m);
+MigMigration *manager_find_migration(Manager *m, const char *id);
+/* The migration of this domain (name or UUID) that is not final, if any. */
+MigMigration *manager_find_inflight(Manager *m, const char *domain);
+/* The newest migration of a domain (name or UUID), final or not. */
+MigMigration *manager_find_latest(Manager *m, const char *domain);
+unsigned manager_inflight_count(Manager *m);
+
+/* Commits a new migration (takes it), then publishes its object. */
+int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error);
+/* Commits a change of mig (with an event when message is set), then emits PropertiesChanged. */
+int manager_save_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error);
+
+/* Turns a store failure into a named bus error (NoSpace for a full disk). */
+int manager_store_error(sd_bus_error *error, int r, const GError *e);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "migration.h"
+
+#include <string.h>
+#include <systemd/sd-id128.h>
+#include <time.h>
+
+MigMigration *mig_migration_new(void) {
+        MigMigration *m = g_new0(MigMigration, 1);
+        m->status = g_strdup("");
+        m->task_state = g_strdup("");
+        m->error_name = g_strdup("");
+        m->error_message = g_strdup("");
+        return m;
+}
+
+void mig_migration_free(MigMigration *m) {
+        if (!m)
+                return;
+        g_free(m->id);
+        g_free(m->domain_name);
+        g_free(m->domain_uuid);
+        g_free(m->kind);
+        g_free(m->role);
+        g_free(m->source);
+        g_free(m->destination);
+        g_free(m->status);
+        g_free(m->task_state);
+        g_free(m->error_name);
+        g_free(m->error_message);
+        g_free(m);
+}
+
+void mig_event_free(MigEvent *e) {
+        if (!e)
+                return;
+        g_free(e->status);
+        g_free(e->message);
+        g_free(e);
+}
+
+char *mig_migration_id_new(void) {
+        sd_id128_t id;
+        char s[SD_ID128_STRING_MAX];
+        if (sd_id128_randomize(&id) < 0)
+                return NULL;
+        return g_strdup(sd_id128_to_string(id, s));
+}
+
+static const char *const final_statuses[] = {
+        "confirmed", "reverted", "error", "cancelled", "completed", "failed", NULL,
+};
+
+/* "finished" is in flight: the cold migration waits in VERIFY_RESIZE for confirm or revert. */
+static const char *const in_flight_statuses[] = {
+        "pre-migrating", "migrating", "post-migrating", "finished", "confirming",
+        "reverting",     "queued",    "preparing",      "running",  NULL,
+};
+
+bool mig_status_is_final(const char *status) {
+        return status && g_strv_contains(final_statuses, status);
+}
+
+bool mig_status_is_known(const char *status) {
+        return status &&
+               (g_strv_contains(final_statuses, status) || g_strv_contains(in_flight_statuses, status));
+}
+
+bool mig_set_string(char **field, const char *value) {
+        if (g_strcmp0(*field, value) == 0)
+                return false;
+        g_free(*field);
+        *field = g_strdup(value ? value : "");
+        return true;
+}
+
+uint64_t mig_now_usec(void) {
+        return (uint64_t) g_get_real_time();
+}

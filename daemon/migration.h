@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One migration as this node records it. The store persists it; bus-migration.c
+ * exposes it as /org/example/Migrate1/migration/<id>. */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct MigMigration {
+        char *id;
+        char *domain_name;
+        char *domain_uuid;
+        char *kind; /* "cold" or "live" */
+        char *role; /* "source" or "destination": which side this node plays */
+        char *source;
+        char *destination;
+        char *status;
+        char *task_state;
+        char *error_name;
+        char *error_message;
+        uint64_t bytes_processed;
+        uint64_t bytes_remaining;
+        uint64_t bytes_total;
+        double progress;
+        uint64_t created_usec;
+        uint64_t updated_usec;
+        uint64_t finished_usec;
+} MigMigration;
+
+typedef struct MigEvent {
+        uint64_t time_usec;
+        char *status;
+        char *message;
+} MigEvent;
+
+MigMigration *mig_migration_new(void);
+void mig_migration_free(MigMigration *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigMigration, mig_migration_free)
+void mig_event_free(MigEvent *e);
+
+/* A fresh random ID: 32 lower-case hex digits. */
+char *mig_migration_id_new(void);
+
+/* Final statuses: nothing more happens to the migration. */
+bool mig_status_is_final(const char *status);
+bool mig_status_is_known(const char *status);
+/* Sets a string field and reports whether it changed. */
+bool mig_set_string(char **field, const char *value);
+
+uint64_t mig_now_usec(void);

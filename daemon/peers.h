@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Connections to the other nodes' daemons: D-Bus over SSH (ssh runs
+ * systemd-stdio-bridge on the peer, which speaks to the peer's system bus as
+ * root). Opened on first use, reused, and opened again after a failure. */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+typedef struct MigPeer MigPeer;
+typedef struct MigPeers MigPeers;
+
+/* Called once with the reply or with a PeerUnreachable/peer error already named. */
+typedef void (*MigPeerReply)(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata);
+
+MigPeers *mig_peers_new(sd_event *event, const MigConfig *config);
+void mig_peers_free(MigPeers *ps);
+MigPeer *mig_peers_find(MigPeers *ps, const char *name);
+unsigned mig_peers_count(const MigPeers *ps);
+MigPeer *mig_peers_get(MigPeers *ps, unsigned i);
+
+const char *mig_peer_name(const MigPeer *p);
+const char *mig_peer_address(const MigPeer *p);
+
+/* Calls METHOD of org.example.Migrate1.Peer on the peer. args: a message
+ * prepared by the caller (may be NULL for no arguments); its body is copied. */
+int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                  const char *types, ...);

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "polkit.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "errors.h"
+#include "macro.h"
+
+typedef enum { QUERY_PENDING, QUERY_ALLOWED, QUERY_DENIED, QUERY_CHALLENGE, QUERY_FAILED } QueryState;
+
+typedef struct Query {
+        MigPolkit *owner;
+        sd_bus_message *request;
+        sd_bus_slot *slot;
+        char *action;
+        QueryState state;
+        char *failure; /* why polkit could not answer */
+} Query;
+
+struct MigPolkit {
+        GHashTable *queries; /* sd_bus_message* request → Query* */
+};
+
+static void query_free(gpointer data) {
+        Query *q = data;
+        sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->request);
+        g_free(q->action);
+        g_free(q->failure);
+        g_free(q);
+}
+
+MigPolkit *mig_polkit_new(void) {
+        MigPolkit *p = g_new0(MigPolkit, 1);
+        p->queries = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, query_free);
+        return p;
+}
+
+void mig_polkit_free(MigPolkit *p) {
+        if (!p)
+                return;
+        g_hash_table_unref(p->queries);
+        g_free(p);
+}
+
+unsigned mig_polkit_pending(const MigPolkit *p) {
+        return g_hash_table_size(p->queries);
+}
+
+static bool sender_is_root(sd_bus_message *m) {
+        g_autoptr(sd_bus_creds) creds = NULL;
+        uid_t uid;
+        if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) < 0)
+                return false;
+        return sd_bus_creds_get_euid(creds, &uid) >= 0 && uid == 0;
+}
+
+/* Whether the caller is still connected: a request whose sender left is dropped. */
+static bool sender_still_here(sd_bus_message *m) {
+        g_autoptr(sd_bus_creds) creds = NULL;
+        return sd_bus_get_name_creds(sd_bus_message_get_bus(m), sd_bus_message_get_sender(m),
+                                     SD_BUS_CREDS_UNIQUE_NAME, &creds) >= 0;
+}
+
+static void read_answer(Query *q, sd_bus_message *reply) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e) {
+                q->state = QUERY_FAILED;
+                q->failure = g_strdup(e->message ? e->message : e->name);
+                return;
+        }
+        int authorized, challenge;
+        if (sd_bus_message_read(reply, "(bb", &authorized, &challenge) < 0) {
+                q->state = QUERY_FAILED;
+                q->failure = g_strdup("polkit sent an answer that could not be read");
+                return;
+        }
+        q->state = authorized ? QUERY_ALLOWED : challenge ? QUERY_CHALLENGE : QUERY_DENIED;
+}
+
+static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Query *q = userdata;
+        q->slot = sd_bus_slot_unref(q->slot);
+        read_answer(q, reply);
+        if (!sender_still_here(q->request)) {
+                g_hash_table_remove(q->owner->queries, q->request);
+                return 0;
+        }
+        /* Run the handler again with the same message; it finds the answer. */
+        int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
+        if (r < 0)
+                g_hash_table_remove(q->owner->queries, q->request);
+        return 0;
+}
+
+static int ask_polkit(MigPolkit *p, sd_bus_message *m, const char *action, bool interactive) {
+        g_autoptr(sd_bus_message) call = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        int r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
+                                               "/org/freedesktop/PolicyKit1/Authority",
+                                               "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
+                                  sd_bus_message_get_sender(m), action, 0, (uint32_t) (interactive ? 1 : 0),
+                                  "");
+        if (r < 0)
+                return r;
+        Query *q = g_new0(Query, 1);
+        q->owner = p;
+        q->request = sd_bus_message_ref(m);
+        q->action = g_strdup(action);
+        /* Interactive authentication can take as long as a person needs. */
+        r = sd_bus_call_async(bus, &q->slot, call, on_answer, q, interactive ? 600 * USEC_PER_SEC : 0);
+        if (r < 0) {
+                query_free(q);
+                return r;
+        }
+        g_hash_table_insert(p->queries, m, q);
+        return 0;
+}
+
+static const char *action_description(const char *action) {
+        static const char *const table[][2] = {
+                {"org.example.migrate1.migrate",
+                 "to migrate, confirm, revert, abort or force-complete migrations"},
+                {"org.example.migrate1.evacuate", "to evacuate a node"},
+                {"org.example.migrate1.manage-hosts", "to enable or disable nodes"},
+                {"org.example.migrate1.manage-groups", "to change server groups"},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
+                if (strcmp(table[i][0], action) == 0)
+                        return table[i][1];
+        return "this action";
+}
+
+static int finish(MigPolkit *p, Query *q, sd_bus_message *m, sd_bus_error *error) {
+        QueryState state = q->state;
+        g_autofree char *failure = g_strdup(q->failure);
+        g_autofree char *action = g_strdup(q->action);
+        g_hash_table_remove(p->queries, m);
+        switch (state) {
+        case QUERY_ALLOWED:
+                return 1;
+        case QUERY_CHALLENGE:
+                return sd_bus_error_setf(
+                        error, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
+                        "Authentication is required for %s; call again interactively.", action);
+        case QUERY_FAILED:
+                return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED,
+                                         "Cannot check authorization for %s, so it is denied: %s", action,
+                                         failure);
+        default:
+                return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED,
+                                         "polkit does not allow this caller %s (action %s).",
+                                         action_description(action), action);
+        }
+}
+
+int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, bool interactive,
+                     sd_bus_error *error) {
+        Query *q = g_hash_table_lookup(p->queries, m);
+        if (q && q->state != QUERY_PENDING)
+                return finish(p, q, m, error);
+        if (q) /* dispatched again before polkit answered: should not happen */
+                return 0;
+        if (sender_is_root(m))
+                return 1;
+        int r = ask_polkit(p, m, action, interactive);
+        if (r < 0)
+                return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED,
+                                         "Cannot ask polkit about %s, so it is denied: %s", action,
+                                         strerror(-r));
+        return 0;
+}

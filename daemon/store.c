@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "macro.h"
+
+/* GError domain of the store; the code is the positive errno. */
+#define STORE_ERROR g_quark_from_static_string("migrated-store")
+
+struct MigStore {
+        sqlite3 *db;
+        char *path;
+};
+
+/* Schema versions, applied in order; user_version says how many ran. Never edit
+ * a shipped step: add a new one. */
+static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
+        "CREATE TABLE migrations ("
+        "  id TEXT PRIMARY KEY, domain_name TEXT NOT NULL, domain_uuid TEXT NOT NULL,"
+        "  kind TEXT NOT NULL, role TEXT NOT NULL, source TEXT NOT NULL, destination TEXT NOT NULL,"
+        "  status TEXT NOT NULL, task_state TEXT NOT NULL DEFAULT '',"
+        "  error_name TEXT NOT NULL DEFAULT '', error_message TEXT NOT NULL DEFAULT '',"
+        "  bytes_processed INTEGER NOT NULL DEFAULT 0, bytes_remaining INTEGER NOT NULL DEFAULT 0,"
+        "  bytes_total INTEGER NOT NULL DEFAULT 0, progress REAL NOT NULL DEFAULT 0,"
+        "  created_usec INTEGER NOT NULL, updated_usec INTEGER NOT NULL,"
+        "  finished_usec INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX migrations_domain ON migrations(domain_uuid);"
+        "CREATE TABLE events ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT, migration_id TEXT NOT NULL,"
+        "  time_usec INTEGER NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX events_migration ON events(migration_id);"
+        "CREATE TABLE hosts ("
+        "  node TEXT PRIMARY KEY, enabled INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+        "  updated_usec INTEGER NOT NULL);",
+};
+
+static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
+        int r = (rc == SQLITE_FULL) ? -ENOSPC : -EIO;
+        g_set_error(error, STORE_ERROR, -r, "%s in %s: %s%s", what, s->path, sqlite3_errmsg(s->db),
+                    r == -ENOSPC ? " (the disk is full)" : "");
+        return r;
+}
+
+static int exec_sql(MigStore *s, const char *sql, GError **error) {
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : store_fail(s, rc, error, "Could not write the state database");
+}
+
+static int prepare(MigStore *s, const char *sql, sqlite3_stmt **ret, GError **error) {
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        return rc == SQLITE_OK ? 0 : store_fail(s, rc, error, "Could not prepare a query");
+}
+
+static int user_version(MigStore *s, int *ret, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "PRAGMA user_version", &st, error);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return store_fail(s, SQLITE_ERROR, error, "Could not read the schema version");
+        *ret = sqlite3_column_int(st, 0);
+        return 0;
+}
+
+static int migrate_schema(MigStore *s, GError **error) {
+        int version, r = user_version(s, &version, error);
+        if (r < 0)
+                return r;
+        if (version > MIG_STORE_SCHEMA_VERSION) {
+                g_set_error(error, STORE_ERROR, EPROTO,
+                            "%s has schema version %d, newer than this migrated knows (%d)", s->path,
+                            version, MIG_STORE_SCHEMA_VERSION);
+                return -EPROTO;
+        }
+        for (int v = version; v < MIG_STORE_SCHEMA_VERSION; v++) {
+                g_autofree char *sql = g_strdup_printf(
+                        "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", schema_steps[v], v + 1);
+                r = exec_sql(s, sql, error);
+                if (r < 0) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int mig_store_open(const char *path, MigStore **ret, GError **error) {
+        g_autoptr(MigStore) s = g_new0(MigStore, 1);
+        s->path = g_strdup(path);
+        int rc = sqlite3_open_v2(path, &s->db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc, error, "Could not open the state database");
+        sqlite3_busy_timeout(s->db, 5000);
+        int r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                         error);
+        if (r < 0)
+                return r;
+        r = migrate_schema(s, error);
+        if (r < 0)
+                return r;
+        *ret = g_steal_pointer(&s);
+        return 0;
+}
+
+void mig_store_close(MigStore *s) {
+        if (!s)
+                return;
+        sqlite3_close(s->db);
+        g_free(s->path);
+        g_free(s);
+}
+
+static int step_done(MigStore *s, sqlite3_stmt *st, GError **error) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, error, "Could not write the state database");
+}
+
+static int insert_event(MigStore *s, const MigMigration *m, const char *message, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "INSERT INTO events (migration_id, time_usec, status, message) VALUES (?,?,?,?)",
+                        &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) m->updated_usec);
+        sqlite3_bind_text(st, 3, m->status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, message, -1, SQLITE_STATIC);
+        return step_done(s, st, error);
+}
+
+/* Runs fn inside one IMMEDIATE transaction: all of it is on disk, or none. */
+static int in_transaction(MigStore *s, int (*fn)(MigStore *, const MigMigration *, const char *, GError **),
+                          const MigMigration *m, const char *message, GError **error) {
+        int r = exec_sql(s, "BEGIN IMMEDIATE", error);
+        if (r < 0)
+                return r;
+        r = fn(s, m, message, error);
+        if (r >= 0 && message)
+                r = insert_event(s, m, message, error);
+        if (r >= 0)
+                r = exec_sql(s, "COMMIT", error);
+        if (r < 0)
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
+        sqlite3_bind_text(st, first + 0, m->status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 1, m->task_state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 2, m->error_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 3, m->error_message, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, first + 4, (sqlite3_int64) m->bytes_processed);
+        sqlite3_bind_int64(st, first + 5, (sqlite3_int64) m->bytes_remaining);
+        sqlite3_bind_int64(st, first + 6, (sqlite3_int64) m->bytes_total);
+        sqlite3_bind_double(st, first + 7, m->progress);
+        sqlite3_bind_int64(st, first + 8, (sqlite3_int64) m->updated_usec);
+        sqlite3_bind_int64(st, first + 9, (sqlite3_int64) m->finished_usec);
+}
+
+static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(
+                s,
+                "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
+                " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, id, domain_name,"
+                " domain_uuid, kind, role, source, destination, created_usec)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                &st, error);
+        if (r < 0)
+                return r;
+        bind_mutable(st, m, 1);
+        const char *fixed[] = {m->id,   m->domain_name, m->domain_uuid, m->kind,
+                               m->role, m->source,      m->destination};
+        for (int i = 0; i < (int) G_N_ELEMENTS(fixed); i++)
+                sqlite3_bind_text(st, 11 + i, fixed[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 18, (sqlite3_int64) m->created_usec);
+        return step_done(s, st, error);
+}
+
+static int do_update(MigStore *s, const MigMigration *m, const char *message, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s,
+                        "UPDATE migrations SET status=?, task_state=?, error_name=?, error_message=?,"
+                        " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
+                        " finished_usec=? WHERE id=?",
+                        &st, error);
+        if (r < 0)
+                return r;
+        bind_mutable(st, m, 1);
+        sqlite3_bind_text(st, 11, m->id, -1, SQLITE_STATIC);
+        r = step_done(s, st, error);
+        if (r == 0 && sqlite3_changes(s->db) != 1) {
+                g_set_error(error, STORE_ERROR, ENOENT, "Migration %s is not in %s", m->id, s->path);
+                return -ENOENT;
+        }
+        return r;
+}
+
+int mig_store_insert_migration(MigStore *s, const MigMigration *m, const char *message, GError **error) {
+        return in_transaction(s, do_insert, m, message ? message : "", error);
+}
+
+int mig_store_update_migration(MigStore *s, const MigMigration *m, const char *message, GError **error) {
+        return in_transaction(s, do_update, m, message, error);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return g_strdup(t ? (const char *) t : "");
+}
+
+static MigMigration *row_to_migration(sqlite3_stmt *st) {
+        MigMigration *m = mig_migration_new();
+        char **strings[] = {&m->id,         &m->domain_name, &m->domain_uuid,  &m->kind,
+                            &m->role,       &m->source,      &m->destination,  &m->status,
+                            &m->task_state, &m->error_name,  &m->error_message};
+        for (int i = 0; i < (int) G_N_ELEMENTS(strings); i++) {
+                g_free(*strings[i]);
+                *strings[i] = column_strdup(st, i);
+        }
+        m->bytes_processed = (uint64_t) sqlite3_column_int64(st, 11);
+        m->bytes_remaining = (uint64_t) sqlite3_column_int64(st, 12);
+        m->bytes_total = (uint64_t) sqlite3_column_int64(st, 13);
+        m->progress = sqlite3_column_double(st, 14);
+        m->created_usec = (uint64_t) sqlite3_column_int64(st, 15);
+        m->updated_usec = (uint64_t) sqlite3_column_int64(st, 16);
+        m->finished_usec = (uint64_t) sqlite3_column_int64(st, 17);
+        return m;
+}
+
+int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(
+                s,
+                "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
+                " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
+                " progress, created_usec, updated_usec, finished_usec FROM migrations"
+                " ORDER BY created_usec, id",
+                &st, error);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_migration_free);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                g_ptr_array_add(list, row_to_migration(st));
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read migrations");
+        *ret = g_steal_pointer(&list);
+        return 0;
+}
+
+int mig_store_load_events(MigStore *s, const char *migration_id, GPtrArray **ret, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "SELECT time_usec, status, message FROM events WHERE migration_id=? ORDER BY seq",
+                        &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, migration_id, -1, SQLITE_STATIC);
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_event_free);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                MigEvent *e = g_new0(MigEvent, 1);
+                e->time_usec = (uint64_t) sqlite3_column_int64(st, 0);
+                e->status = column_strdup(st, 1);
+                e->message = column_strdup(st, 2);
+                g_ptr_array_add(list, e);
+        }
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read events");
+        *ret = g_steal_pointer(&list);
+        return 0;
+}
+
+int mig_store_get_host_state(MigStore *s, const char *node, bool *enabled, char **reason, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "SELECT enabled, reason FROM hosts WHERE node=?", &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read the host state");
+        *enabled = rc == SQLITE_DONE || sqlite3_column_int(st, 0) != 0;
+        *reason = rc == SQLITE_ROW ? column_strdup(st, 1) : g_strdup("");
+        return 0;
+}
+
+int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const char *reason,
+                             GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(
+                s, "INSERT OR REPLACE INTO hosts (node, enabled, reason, updated_usec) VALUES (?,?,?,?)",
+                &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, enabled);
+        sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) mig_now_usec());
+        return step_done(s, st, error);
+}

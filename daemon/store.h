@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The durable state of this node in one sqlite file: migrations, their events,
+ * and this node's enabled/disabled state. WAL + synchronous=FULL: a record that a
+ * call returned for is on disk. Every function returns 0 or a negative errno
+ * (-ENOSPC for a full disk) with error set to a sentence. */
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "migration.h"
+
+typedef struct MigStore MigStore;
+
+#define MIG_STORE_SCHEMA_VERSION 1
+
+int mig_store_open(const char *path, MigStore **ret, GError **error);
+void mig_store_close(MigStore *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigStore, mig_store_close)
+
+/* Inserts a new migration and its first event in one transaction. */
+int mig_store_insert_migration(MigStore *s, const MigMigration *m, const char *message, GError **error);
+/* Writes every mutable field of m; with message, also records an event (a status change). */
+int mig_store_update_migration(MigStore *s, const MigMigration *m, const char *message, GError **error);
+/* All migrations, oldest first. */
+int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error);
+/* The events of one migration, oldest first (MigEvent*). */
+int mig_store_load_events(MigStore *s, const char *migration_id, GPtrArray **ret, GError **error);
+
+/* This node's state; a node never recorded is enabled. */
+int mig_store_get_host_state(MigStore *s, const char *node, bool *enabled, char **reason, GError **error);
+int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const char *reason,
+                             GError **error);

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Access to this node's libvirtd. Every function here may block: call them only
+ * from worker threads (worker.h). Failures fill a MigVirtError, which
+ * mig_virt_error_to_bus() turns into our named D-Bus error on the loop thread:
+ * the one place where libvirt errors become bus errors. */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define MIG_GROUP_NS_URI "http://example.org/migrate/1"
+#define MIG_GROUP_NS_PREFIX "mig"
+
+typedef struct MigVirt MigVirt;
+
+typedef struct MigVirtError {
+        const char *name; /* one of MIG_ERROR_* */
+        char *message;
+} MigVirtError;
+
+typedef struct MigDomainInfo {
+        char *name;
+        char *uuid;
+        int state; /* virDomainState */
+        bool active;
+        bool persistent;
+        uint64_t memory; /* bytes */
+        unsigned vcpus;
+        char *group;        /* "" when the domain is in no group */
+        char *group_policy; /* "" likewise */
+        GPtrArray *disks;   /* char*: source files of file-backed disks */
+} MigDomainInfo;
+
+typedef struct MigCapacity {
+        uint64_t memory_total; /* bytes */
+        uint64_t memory_free;
+        unsigned vcpus;
+        unsigned vcpus_used; /* by running domains */
+        uint64_t disk_free;  /* in the image folder */
+        unsigned domains_running;
+} MigCapacity;
+
+MigVirt *mig_virt_new(const char *uri);
+void mig_virt_free(MigVirt *v);
+
+void mig_virt_error_clear(MigVirtError *e);
+/* Sets a bus error from e; returns the negative errno sd-bus handlers return. */
+int mig_virt_error_to_bus(const MigVirtError *e, sd_bus_error *error);
+
+void mig_domain_info_free(MigDomainInfo *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigDomainInfo, mig_domain_info_free)
+/* The operator's view: ACTIVE, SHUTOFF, PAUSED, ERROR (before migration overlays). */
+const char *mig_domain_state_name(const MigDomainInfo *d);
+
+/* All domains of this node, active and defined (MigDomainInfo*). */
+int mig_virt_list_domains(MigVirt *v, GPtrArray **ret, MigVirtError *err);
+/* One domain by name or UUID; NotFound when this node has no such domain. */
+int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, MigVirtError *err);
+int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVirtError *err);
+/* Writes the group element into the domain's metadata (live and config); NULL name clears it. */
+int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const char *policy,
+                       MigVirtError *err);
+
+/* Parsers, exposed for unit tests: the <mig:group> element and the disks of a domain XML. */
+bool mig_parse_group_metadata(const char *xml, char **name, char **policy);
+GPtrArray *mig_parse_disk_sources(const char *domain_xml);

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# The daemon on a private bus (no root needed): its live introspection matches
+# dbus/*.xml, bad input gets InvalidArgument and changes nothing, and a SIGKILL
+# loses no committed record. libvirt is the test:///default driver; polkit is
+# not on this bus, so only checks that need no polkit are made here (the bench
+# tests polkit for real).
+import json, os, signal, subprocess, sys, tempfile, time
+import xml.etree.ElementTree as ET
+
+daemon, srcdir = sys.argv[1], sys.argv[2]
+tmp = tempfile.mkdtemp(prefix="migrated-busapi-")
+bus_sock = os.path.join(tmp, "bus")
+conf = os.path.join(tmp, "migrated.conf")
+state = os.path.join(tmp, "state")
+with open(conf, "w") as f:
+    f.write("[Node]\nName=unit\nLibvirtURI=test:///default\n")
+
+procs = []
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    subprocess.run(["rm", "-rf", tmp])
+
+failures = []
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=" + bus_sock)
+bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--address=unix:path=" + bus_sock])
+procs.append(bus)
+
+def start_daemon():
+    p = subprocess.Popen([daemon, "--user", "--config=" + conf, "--state-dir=" + state, "--idle-timeout=0"],
+                         env=env)
+    procs.append(p)
+    for _ in range(100):
+        if busctl("status", "org.example.Migrate1", quiet=True).returncode == 0:
+            return p
+        time.sleep(0.05)
+    raise SystemExit("daemon did not appear on the bus")
+
+def busctl(*args, quiet=False):
+    return subprocess.run(["busctl", "--user", *args], env=env, capture_output=True, text=True)
+
+def call(method, sig=None, *args, iface="org.example.Migrate1.Manager", path="/org/example/Migrate1"):
+    cmd = ["--json=short", "call", "org.example.Migrate1", path, iface, method]
+    if sig:
+        cmd += [sig, *[str(a) for a in args]]
+    r = busctl(*cmd)
+    return r.returncode, (json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None), r.stderr
+
+def error_of(method, *gvariant_args):
+    """Calls a Manager method with gdbus (GVariant text arguments) and returns the
+    D-Bus error name ('' on success) and message."""
+    r = subprocess.run(["gdbus", "call", "--session", "--dest", "org.example.Migrate1", "--object-path",
+                        "/org/example/Migrate1", "--method", "org.example.Migrate1.Manager." + method,
+                        *gvariant_args], env=env, capture_output=True, text=True)
+    if r.returncode == 0:
+        return "", ""
+    text = r.stderr.split("GDBus.Error:", 1)[-1]
+    name, _, message = text.partition(": ")
+    return name.strip(), message.strip()
+
+def interfaces_of(xml_text):
+    out = {}
+    for iface in ET.fromstring(xml_text).findall("interface"):
+        name = iface.get("name")
+        if not name.startswith("org.example."):
+            continue
+        methods = {m.get("name"): [(a.get("name"), a.get("type"), a.get("direction", "in"))
+                                   for a in m.findall("arg")] for m in iface.findall("method")}
+        props = {p.get("name"): (p.get("type"), p.get("access")) for p in iface.findall("property")}
+        out[name] = (methods, props)
+    return out
+
+def contract(name):
+    with open(os.path.join(srcdir, "dbus", name + ".xml")) as f:
+        return interfaces_of(f.read())
+
+def live(path):
+    r = busctl("introspect", "--xml-interface", "org.example.Migrate1", path)
+    return interfaces_of(r.stdout)
+
+try:
+    for _ in range(100):
+        if os.path.exists(bus_sock):
+            break
+        time.sleep(0.05)
+    d = start_daemon()
+
+    # 1. The contract: dbus/*.xml equals what the daemon exposes.
+    root = live("/org/example/Migrate1")
+    for iface in ("org.example.Migrate1.Manager", "org.example.Migrate1.Peer"):
+        check(root.get(iface) == contract(iface).get(iface), iface + " matches dbus/" + iface + ".xml")
+
+    # 2. Bad input: InvalidArgument, nothing recorded.
+    empty = "@a{sv} {}"
+    bad = [
+        ("Migrate", "''", "''", empty, "false"),
+        ("Migrate", "'a;reboot'", "''", empty, "false"),
+        ("Migrate", "'" + "x" * 201 + "'", "''", empty, "false"),
+        ("Migrate", "'$(id)'", "''", empty, "false"),
+        ("Migrate", "'../../etc/passwd'", "''", empty, "false"),
+        ("Migrate", "'test'", "'nosuchnode'", empty, "false"),
+        ("Migrate", "'test'", "'unit'", empty, "false"),
+        ("Migrate", "'test'", "''", "{'colour': <'blue'>}", "false"),
+        ("Migrate", "'test'", "''", "{'live': <'yes'>}", "false"),
+        ("Migrate", "'test'", "''", "{'block-migration': <true>}", "false"),
+        ("DisableHost", "'unit'", "''", "false"),
+        ("DisableHost", "'-oProxyCommand=x'", "'r'", "false"),
+        ("EnableHost", "'nosuchnode'", "false"),
+        ("SetGroup", "'test'", "'web'", "'sometimes'", "false"),
+        ("SetGroup", "'test'", "'a b'", "'affinity'", "false"),
+        ("ClearGroup", "'a|b'", "false"),
+        ("ListMigrations", "{'colour': <'x'>}"),
+        ("ListMigrations", "{'status': <'dancing'>}"),
+        ("Evacuate", "'nosuchnode'", empty, "false"),
+        ("Confirm", "'a b'", "false"),
+        ("DescribeDomain", "'`reboot`'"),
+        ("GetMigration", "'ZZZ;'"),
+    ]
+    for method, *args in bad:
+        name, message = error_of(method, *args)
+        check(name == "org.example.Migrate1.Error.InvalidArgument" and len(message) > 10,
+              "%s(%s) refused: %s: %s" % (method, ", ".join(a[:20] for a in args), name, message))
+    rc, out, _ = call("ListMigrations", "a{sv}", 0)
+    check(rc == 0 and out["data"][0] == [], "nothing was recorded by refused calls")
+
+    # 3. A refusal that is recorded (no engine yet) and committed state survive SIGKILL.
+    name, message = error_of("Migrate", "'test'", "''", empty, "false")
+    check(name == "org.example.Migrate1.Error.NotSupported", "cold migrate answers NotSupported: " + message)
+    name, message = error_of("Migrate", "'test'", "''", "{'live': <true>}", "false")
+    check(name == "org.example.Migrate1.Error.NotSupported", "live migrate answers NotSupported: " + message)
+    name, message = error_of("Migrate", "'nosuchdomain'", "''", empty, "false")
+    check(name == "org.example.Migrate1.Error.NotFound", "migrate of an unknown domain: " + message)
+    rc, _, err = call("Migrate", "ssa{sv}b", "test", "", 0, "false")
+    rc, out, _ = call("DisableHost", "ssb", "unit", "kernel upgrade", "false")
+    check(rc == 0, "DisableHost of this node")
+    rc, out, _ = call("ListMigrations", "a{sv}", 0)
+    before = out["data"][0]
+    check(len(before) == 3, "three refused migrations recorded")
+    obj = before[0]["object"]["data"]
+    mig = live(obj)
+    check(mig.get("org.example.Migrate1.Migration") ==
+          contract("org.example.Migrate1.Migration").get("org.example.Migrate1.Migration"),
+          "Migration object matches dbus/org.example.Migrate1.Migration.xml")
+    rc, ev, _ = call("GetEvents", None, iface="org.example.Migrate1.Migration", path=obj)
+    check(rc == 0 and len(ev["data"][0]) >= 1, "the migration has its events")
+
+    d.send_signal(signal.SIGKILL)
+    d.wait()
+    d = start_daemon()
+    rc, out, _ = call("ListMigrations", "a{sv}", 0)
+    check(rc == 0 and out["data"][0] == before, "after SIGKILL every committed migration is back, unchanged")
+    rc, out, _ = call("ListHosts")
+    host = out["data"][0][0]
+    check(host["enabled"]["data"] is False and host["disabled-reason"]["data"] == "kernel upgrade",
+          "after SIGKILL the node is still disabled with its reason")
+    rc, out, _ = call("GetMigration", "s", "test")
+    check(rc == 0 and out["data"][0] == before[-1]["object"]["data"], "GetMigration by domain gives the newest")
+    name, message = error_of("Confirm", "'test'", "false")
+    check(name == "org.example.Migrate1.Error.Conflict", "confirm without VERIFY_RESIZE: " + message)
+    name, message = error_of("Revert", "'nosuchdomain'", "false")
+    check(name == "org.example.Migrate1.Error.NotFound", "revert of an unknown domain: " + message)
+    name, message = error_of("Abort", "'test'", "false")
+    check(name == "org.example.Migrate1.Error.Conflict", "abort with nothing in flight: " + message)
+finally:
+    cleanup()
+
+print("%d checks failed" % len(failures) if failures else "all checks passed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char *write_conf(const char *text) {
+        g_autoptr(GError) e = NULL;
+        char *path = NULL;
+        int fd = g_file_open_tmp("migrated-XXXXXX.conf", &path, &e);
+        g_assert_no_error(e);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        close(fd);
+        return path;
+}
+
+/* Loads text; returns the config or NULL with *message set. */
+static MigConfig *load(const char *text, char **message) {
+        g_autofree char *path = write_conf(text);
+        g_autoptr(GError) e = NULL;
+        MigConfig *c = mig_config_load(path, &e);
+        if (message)
+                *message = e ? g_strdup(e->message) : NULL;
+        g_unlink(path);
+        return c;
+}
+
+static void test_full(void) {
+        g_autoptr(MigConfig) c =
+                load("[Node]\nName=hosta\nResizeConfirmWindow=30\nMaxConcurrentMigrations=1\n"
+                     "[Peer hostb]\nAddress=root@10.88.0.12\nMigrationAddress=10.88.0.12\n",
+                     NULL);
+        g_assert_nonnull(c);
+        g_assert_cmpstr(c->node_name, ==, "hosta");
+        g_assert_cmpuint(c->resize_confirm_window, ==, 30);
+        g_assert_cmpuint(c->max_concurrent_migrations, ==, 1);
+        g_assert_cmpuint(c->peers->len, ==, 1);
+        const MigPeerConfig *p = mig_config_find_peer(c, "hostb");
+        g_assert_nonnull(p);
+        g_assert_cmpstr(p->address, ==, "root@10.88.0.12");
+        g_assert_true(mig_config_knows_node(c, "hosta"));
+        g_assert_false(mig_config_knows_node(c, "hostc"));
+}
+
+static void test_missing_file(void) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(MigConfig) c = mig_config_load("/nonexistent/migrated.conf", &e);
+        g_assert_no_error(e);
+        g_assert_nonnull(c);
+        g_assert_cmpuint(c->max_concurrent_migrations, ==, 2);
+        g_assert_cmpstr(c->libvirt_uri, ==, "qemu:///system");
+}
+
+/* Each bad file is refused and the message names the group and key. */
+static void test_refusals(void) {
+        struct {
+                const char *text, *expect;
+        } cases[] = {
+                {"[Node]\nMaxConcurrentMigrations=0\n", ".conf:2: [Node] MaxConcurrentMigrations"},
+                {"[Node]\nMaxConcurrentMigrations=two\n", "'two' is not a whole number"},
+                {"[Node]\nColour=blue\n", "[Node] Colour: unknown key"},
+                {"[Nodes]\nName=a\n", "[Nodes] unknown group"},
+                {"[Peer hostb]\nMigrationAddress=10.0.0.1\n", "[Peer hostb] Address: missing"},
+                {"[Peer hostb]\nAddress=-oProxyCommand=x\n", "[Peer hostb] Address"},
+                {"[Peer b;c]\nAddress=root@x\n", "not a valid node name"},
+                {"[Node]\nName=a\n[Peer a]\nAddress=root@x\n", "already used"},
+                {"[Node]\nName=a\nnot a key value line\n", ".conf:3:"},
+                {"[Node]\nImageDirectory=relative/dir\n", "absolute path"},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *msg = NULL;
+                g_autoptr(MigConfig) c = load(cases[i].text, &msg);
+                g_assert_null(c);
+                g_assert_nonnull(msg);
+                if (!strstr(msg, cases[i].expect))
+                        g_error("case %zu: '%s' does not contain '%s'", i, msg, cases[i].expect);
+                g_assert_nonnull(strstr(msg, ".conf"));
+        }
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/config/full", test_full);
+        g_test_add_func("/config/missing-file", test_missing_file);
+        g_test_add_func("/config/refusals", test_refusals);
+        return g_test_run();
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "store.h"
+
+static char *tmpdir(void) {
+        g_autoptr(GError) e = NULL;
+        char *d = g_dir_make_tmp("migrated-store-XXXXXX", &e);
+        g_assert_no_error(e);
+        return d;
+}
+
+static MigMigration *sample(const char *id) {
+        MigMigration *m = mig_migration_new();
+        m->id = g_strdup(id);
+        m->domain_name = g_strdup("vm1");
+        m->domain_uuid = g_strdup("c7a5fdbd-cdaf-9455-926a-d65c16db1809");
+        m->kind = g_strdup("cold");
+        m->role = g_strdup("source");
+        m->source = g_strdup("hosta");
+        m->destination = g_strdup("hostb");
+        mig_set_string(&m->status, "pre-migrating");
+        m->created_usec = m->updated_usec = 1000;
+        return m;
+}
+
+static void test_roundtrip(void) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        {
+                g_autoptr(MigStore) s = NULL;
+                g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+                g_autoptr(MigMigration) m = sample("0123456789abcdef0123456789abcdef");
+                g_assert_cmpint(mig_store_insert_migration(s, m, "requested", &e), ==, 0);
+                mig_set_string(&m->status, "migrating");
+                mig_set_string(&m->task_state, "resize_migrating");
+                m->bytes_processed = 42;
+                m->progress = 12.5;
+                m->updated_usec = 2000;
+                g_assert_cmpint(mig_store_update_migration(s, m, "copying disks", &e), ==, 0);
+                g_assert_cmpint(mig_store_set_host_state(s, "hosta", false, "maintenance", &e), ==, 0);
+        }
+        /* Reopened, as after a restart: everything committed is there. */
+        g_autoptr(MigStore) s = NULL;
+        g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+        g_autoptr(GPtrArray) list = NULL;
+        g_assert_cmpint(mig_store_load_migrations(s, &list, &e), ==, 0);
+        g_assert_cmpuint(list->len, ==, 1);
+        MigMigration *m = list->pdata[0];
+        g_assert_cmpstr(m->status, ==, "migrating");
+        g_assert_cmpstr(m->task_state, ==, "resize_migrating");
+        g_assert_cmpuint(m->bytes_processed, ==, 42);
+        g_assert_cmpfloat(m->progress, ==, 12.5);
+        g_autoptr(GPtrArray) events = NULL;
+        g_assert_cmpint(mig_store_load_events(s, m->id, &events, &e), ==, 0);
+        g_assert_cmpuint(events->len, ==, 2);
+        g_assert_cmpstr(((MigEvent *) events->pdata[0])->status, ==, "pre-migrating");
+        g_assert_cmpstr(((MigEvent *) events->pdata[1])->message, ==, "copying disks");
+        bool enabled = true;
+        g_autofree char *reason = NULL;
+        g_assert_cmpint(mig_store_get_host_state(s, "hosta", &enabled, &reason, &e), ==, 0);
+        g_assert_false(enabled);
+        g_assert_cmpstr(reason, ==, "maintenance");
+        g_autofree char *other_reason = NULL;
+        g_assert_cmpint(mig_store_get_host_state(s, "hostz", &enabled, &other_reason, &e), ==, 0);
+        g_assert_true(enabled);
+}
+
+static void test_update_unknown(void) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(MigStore) s = NULL;
+        g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+        g_autoptr(MigMigration) m = sample("ffffffffffffffffffffffffffffffff");
+        g_assert_cmpint(mig_store_update_migration(s, m, "x", &e), ==, -ENOENT);
+        g_assert_nonnull(e);
+        /* The failed transaction left no event behind. */
+        g_autoptr(GPtrArray) events = NULL;
+        g_clear_error(&e);
+        g_assert_cmpint(mig_store_load_events(s, m->id, &events, &e), ==, 0);
+        g_assert_cmpuint(events->len, ==, 0);
+}
+
+static void test_newer_schema_refused(void) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        {
+                g_autoptr(MigStore) s = NULL;
+                g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+        }
+        sqlite3 *db;
+        g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+        g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==, SQLITE_OK);
+        sqlite3_close(db);
+        g_autoptr(MigStore) s = NULL;
+        g_assert_cmpint(mig_store_open(path, &s, &e), <, 0);
+        g_assert_nonnull(strstr(e->message, "newer"));
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/store/roundtrip", test_roundtrip);
+        g_test_add_func("/store/update-unknown", test_update_unknown);
+        g_test_add_func("/store/newer-schema-refused", test_newer_schema_refused);
+        return g_test_run();
+}
