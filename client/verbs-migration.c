@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* migrate, confirm, revert, abort, force-complete, migrations, show. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "errors.h"
+#include "log.h"
+#include "output.h"
+#include "validate.h"
+#include "verbs.h"
+
+static const char *const migration_statuses[] = {
+        /* cold */
+        "pre-migrating", "migrating", "post-migrating", "finished", "confirming", "confirmed", "reverting",
+        "reverted", "error", "cancelled",
+        /* live */
+        "queued", "preparing", "running", "completed", "failed", NULL};
+
+static const char *const event_fields[] = {"usec", "status", "message", NULL};
+
+/* ---- argument checks ---- */
+
+int mig_check_domain(const char *domain) {
+        if (mig_domain_name_valid(domain) || mig_uuid_valid(domain))
+                return 0;
+        return log_invalid_argument(
+                "Invalid domain name or UUID '%s': expected 1 to %d printable characters "
+                "without '/', spaces or shell characters, not starting with '-' or '.'.",
+                domain, MIG_DOMAIN_NAME_MAX);
+}
+
+int mig_check_node(const char *node) {
+        if (mig_node_name_valid(node))
+                return 0;
+        return log_invalid_argument("Invalid node name '%s': expected a host name of at most %d letters, "
+                                    "digits, '.', '-' and '_', starting with a letter or digit.",
+                                    node, MIG_NODE_NAME_MAX);
+}
+
+int mig_check_migration_ref(const char *ref) {
+        if (mig_migration_id_valid(ref) || mig_domain_name_valid(ref) || mig_uuid_valid(ref))
+                return 0;
+        return log_invalid_argument("'%s' is neither a migration ID nor a valid domain name or UUID.", ref);
+}
+
+static int check_status(const char *status) {
+        if (g_strv_contains(migration_statuses, status))
+                return 0;
+        g_autofree char *known = g_strjoinv(" ", (char **) migration_statuses);
+        return log_invalid_argument("Unknown migration status '%s'; known: %s.", status, known);
+}
+
+/* ---- resolving ID | DOMAIN ---- */
+
+static bool looks_like_id_prefix(const char *s) {
+        size_t n = strlen(s);
+        if (n < 4 || n >= 32)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!g_ascii_isxdigit(s[i]) || g_ascii_isupper(s[i]))
+                        return false;
+        return true;
+}
+
+static char *migration_object(JsonObject *o) {
+        const char *object = mig_json_string(o, "object");
+        const char *id = mig_json_string(o, "id");
+        char *path = NULL;
+
+        if (object)
+                return g_strdup(object);
+        if (!id || sd_bus_path_encode(MIG_MIGRATION_PREFIX, id, &path) < 0)
+                return NULL;
+        char *copy = g_strdup(path);
+        free(path);
+        return copy;
+}
+
+/* All migrations whose ID starts with prefix; NULL when they cannot be listed. */
+static GPtrArray *find_by_id_prefix(MigCtl *ctl, const char *prefix) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(JsonNode) list = NULL;
+
+        if (mig_call_manager_try(ctl, MIG_CALL_READ, &error, "ListMigrations", &reply, "a{sv}", 0) < 0)
+                return NULL;
+        if (mig_json_from_message(reply, NULL, &list) < 0 || !JSON_NODE_HOLDS_ARRAY(list))
+                return NULL;
+
+        GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
+        JsonArray *a = json_node_get_array(list);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                JsonObject *o = mig_json_array_object(a, i);
+                const char *id = o ? mig_json_string(o, "id") : NULL;
+                char *path = id && g_str_has_prefix(id, prefix) ? migration_object(o) : NULL;
+                if (path)
+                        g_ptr_array_add(paths, path);
+        }
+        return paths;
+}
+
+int mig_resolve_migration(MigCtl *ctl, const char *ref, sd_bus_error *ret_error, char **ret_path) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        const char *path = NULL;
+        int r;
+
+        r = mig_call_manager_try(ctl, MIG_CALL_READ, ret_error, "GetMigration", &reply, "s", ref);
+        if (r >= 0) {
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r < 0)
+                        return log_parse_error(r);
+                *ret_path = g_strdup(path);
+                return 0;
+        }
+        if (!sd_bus_error_has_name(ret_error, MIG_ERROR_NOT_FOUND) || !looks_like_id_prefix(ref))
+                return r;
+
+        /* A shortened ID, as the tables print it. */
+        g_autoptr(GPtrArray) matches = find_by_id_prefix(ctl, ref);
+        if (!matches || matches->len == 0)
+                return r;
+        sd_bus_error_free(ret_error);
+        if (matches->len > 1)
+                return sd_bus_error_setf(ret_error, MIG_ERROR_INVALID_ARGUMENT,
+                                         "Migration ID prefix '%s' is ambiguous: %u migrations match.", ref,
+                                         matches->len);
+        *ret_path = g_strdup(matches->pdata[0]);
+        return 0;
+}
+
+/* ---- migrate ---- */
+
+static void print_started(MigCtl *ctl, const char *domain, const char *path) {
+        g_autofree char *id = mig_migration_id_from_path(path);
+
+        if (ctl->json) {
+                g_autoptr(JsonBuilder) b = json_builder_new();
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "id");
+                json_builder_add_string_value(b, id);
+                json_builder_set_member_name(b, "object");
+                json_builder_add_string_value(b, path);
+                json_builder_end_object(b);
+                g_autoptr(JsonNode) node = json_builder_get_root(b);
+                mig_json_print(node, true);
+                return;
+        }
+
+        g_autofree char *to = ctl->opt.host ? g_strdup_printf(" to %s", ctl->opt.host) : g_strdup("");
+        g_autofree char *clean_id = mig_sanitize(id), *clean_path = mig_sanitize(path);
+        printf("Started %s migration of %s%s: %s (%s)\n", ctl->opt.live ? "live" : "cold", domain, to,
+               clean_id, clean_path);
+        fflush(stdout);
+}
+
+int verb_migrate(MigCtl *ctl, int argc, char **argv) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        const char *domain = argv[1], *path = NULL;
+        int r;
+
+        r = mig_check_domain(domain);
+        if (r < 0)
+                return r;
+        if (ctl->opt.host) {
+                r = mig_check_node(ctl->opt.host);
+                if (r < 0)
+                        return r;
+        }
+
+        r = mig_call_manager(ctl, MIG_CALL_AUTH, "Migrate", &reply, "ssa{sv}b", domain,
+                             ctl->opt.host ? ctl->opt.host : "", 2, "live", "b", (int) ctl->opt.live,
+                             "block-migration", "b", (int) ctl->opt.block_migration,
+                             (int) ctl->ask_password);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return log_parse_error(r);
+
+        if (!(ctl->json && ctl->opt.wait)) /* with --json --wait the watch lines say it all */
+                print_started(ctl, domain, path);
+        if (ctl->opt.wait)
+                return mig_watch_migration(ctl, path);
+        return 0;
+}
+
+/* ---- confirm, revert, abort, force-complete ---- */
+
+int verb_domain_action(MigCtl *ctl, int argc, char **argv) {
+        static const struct {
+                const char *verb;
+                const char *method;
+        } actions[] = {
+                {"confirm", "Confirm"},
+                {"revert", "Revert"},
+                {"abort", "Abort"},
+                {"force-complete", "ForceComplete"},
+        };
+        const char *method = NULL;
+        int r;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(actions); i++)
+                if (strcmp(actions[i].verb, argv[0]) == 0)
+                        method = actions[i].method;
+        if (!method)
+                return log_usage_error("Unknown verb '%s'.", argv[0]);
+
+        r = mig_check_domain(argv[1]);
+        if (r < 0)
+                return r;
+        return mig_call_manager(ctl, MIG_CALL_AUTH, method, NULL, "sb", argv[1], (int) ctl->ask_password);
+}
+
+/* ---- migrations ---- */
+
+static int append_filter(sd_bus_message *m, const MigVerbOptions *opt) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (opt->domain) {
+                r = sd_bus_message_append(m, "{sv}", "domain", "s", opt->domain);
+                if (r < 0)
+                        return r;
+        }
+        if (opt->status) {
+                r = sd_bus_message_append(m, "{sv}", "status", "s", opt->status);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+static void migrations_add_row(MigTable *t, JsonObject *o, bool full) {
+        const char *id = mig_json_string(o, "id");
+        uint64_t created = 0;
+        double progress = 0;
+
+        if (id && !full)
+                mig_table_add_cellf(t, "%.8s", id);
+        else
+                mig_table_add_cell(t, id);
+        mig_table_add_cell(t, mig_json_string(o, "domain"));
+        mig_table_add_cell(t, mig_json_string(o, "kind"));
+        mig_table_add_cell(t, mig_json_string(o, "source"));
+        mig_table_add_cell(t, mig_json_string(o, "destination"));
+        mig_table_add_cell(t, mig_json_string(o, "status"));
+        mig_table_add_cell(t, mig_json_string(o, "task-state"));
+        if (mig_json_double(o, "progress", &progress))
+                mig_table_add_cellf(t, "%d%%", (int) progress);
+        else
+                mig_table_add_cell(t, NULL);
+        g_autofree char *when =
+                mig_json_uint(o, "created-usec", &created) ? mig_format_timestamp_short(created) : NULL;
+        mig_table_add_cell(t, when);
+}
+
+int verb_migrations(MigCtl *ctl, int argc, char **argv) {
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(JsonNode) list = NULL;
+        int r;
+
+        if (ctl->opt.domain && (r = mig_check_domain(ctl->opt.domain)) < 0)
+                return r;
+        if (ctl->opt.status && (r = check_status(ctl->opt.status)) < 0)
+                return r;
+
+        r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "ListMigrations", &m);
+        if (r < 0)
+                return r;
+        r = append_filter(m, &ctl->opt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build ListMigrations call: %m");
+        r = mig_call_to_json(ctl, MIG_CALL_READ, m, NULL, &list);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_ARRAY(list))
+                return log_parse_error(-EBADMSG);
+
+        if (ctl->json) {
+                mig_json_print(list, true);
+                return 0;
+        }
+
+        g_autoptr(MigTable) t = mig_table_new("ID", "DOMAIN", "KIND", "SOURCE", "DESTINATION", "STATUS",
+                                              "TASK", "PROGRESS", "CREATED", NULL);
+        mig_table_set_right_aligned(t, 7, true);
+        JsonArray *a = json_node_get_array(list);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                JsonObject *o = mig_json_array_object(a, i);
+                if (o)
+                        migrations_add_row(t, o, ctl->opt.full);
+        }
+        mig_table_print(t, ctl->legend, "migration", "migrations");
+        return 0;
+}
+
+/* ---- show ---- */
+
+static void print_time_field(const char *key, JsonObject *o, const char *member) {
+        uint64_t usec = 0;
+
+        if (!mig_json_uint(o, member, &usec) || usec == 0) {
+                mig_print_field(key, NULL);
+                return;
+        }
+        g_autofree char *when = mig_format_timestamp(usec);
+        g_autofree char *ago = mig_format_relative(usec, mig_now_usec());
+        if (ago)
+                mig_print_fieldf(key, "%s; %s", when, ago);
+        else
+                mig_print_field(key, when);
+}
+
+static void print_with_detail(const char *key, const char *value, const char *detail) {
+        if (detail)
+                mig_print_fieldf(key, "%s (%s)", value ? value : "-", detail);
+        else
+                mig_print_field(key, value);
+}
+
+static void print_progress(JsonObject *o) {
+        double progress = 0;
+        uint64_t done = 0, total = 0;
+
+        if (!mig_json_double(o, "Progress", &progress)) {
+                mig_print_field("Progress", NULL);
+                return;
+        }
+        if (mig_json_uint(o, "BytesProcessed", &done) && mig_json_uint(o, "BytesTotal", &total) &&
+            total > 0) {
+                g_autofree char *d = mig_format_bytes(done), *t = mig_format_bytes(total);
+                mig_print_fieldf("Progress", "%.1f%% (%s of %s)", progress, d, t);
+        } else
+                mig_print_fieldf("Progress", "%.1f%%", progress);
+}
+
+static void print_events(JsonNode *events, bool legend) {
+        g_autoptr(MigTable) t = mig_table_new("TIME", "STATUS", "MESSAGE", NULL);
+        JsonArray *a = events && JSON_NODE_HOLDS_ARRAY(events) ? json_node_get_array(events) : NULL;
+
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                JsonObject *e = mig_json_array_object(a, i);
+                uint64_t usec = 0;
+                if (!e)
+                        continue;
+                g_autofree char *when = mig_json_uint(e, "usec", &usec) ? mig_format_timestamp(usec) : NULL;
+                mig_table_add_cell(t, when);
+                mig_table_add_cell(t, mig_json_string(e, "status"));
+                mig_table_add_cell(t, mig_json_string(e, "message"));
+        }
+        printf("\n");
+        if (mig_table_rows(t) == 0) {
+                printf("No events.\n");
+                return;
+        }
+        g_autofree char *text = mig_table_format(t, legend);
+        fputs(text, stdout);
+}
+
+static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
+        const char *error_name = mig_json_string(p, "ErrorName");
+        const char *error_message = mig_json_string(p, "ErrorMessage");
+
+        mig_print_field("Migration", mig_json_string(p, "Id"));
+        print_with_detail("Domain", mig_json_string(p, "DomainName"), mig_json_string(p, "DomainUUID"));
+        mig_print_field("Kind", mig_json_string(p, "Kind"));
+        mig_print_field("Source", mig_json_string(p, "Source"));
+        mig_print_field("Destination", mig_json_string(p, "Destination"));
+        print_with_detail("Status", mig_json_string(p, "Status"), mig_json_string(p, "TaskState"));
+        print_progress(p);
+        print_time_field("Created", p, "CreatedUSec");
+        print_time_field("Updated", p, "UpdatedUSec");
+        print_time_field("Finished", p, "FinishedUSec");
+        if (error_name || error_message)
+                print_with_detail("Error", error_message ? error_message : error_name,
+                                  error_message ? error_name : NULL);
+        print_events(events, legend);
+}
+
+static int show_migration(MigCtl *ctl, const char *path) {
+        g_autoptr(JsonObject) props = NULL;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(JsonNode) events = NULL;
+        int r;
+
+        r = mig_get_all_properties(ctl, path, MIG_IFACE_MIGRATION, &props);
+        if (r < 0)
+                return r;
+        r = mig_message_new(ctl, path, MIG_IFACE_MIGRATION, "GetEvents", &m);
+        if (r < 0)
+                return r;
+        r = mig_call_to_json(ctl, MIG_CALL_READ, m, event_fields, &events);
+        if (r < 0)
+                return r;
+
+        if (ctl->json) {
+                json_object_set_member(props, "Events", json_node_ref(events));
+                g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), props);
+                mig_json_print(node, true);
+                return 0;
+        }
+        print_migration(props, events, ctl->legend);
+        return 0;
+}
+
+static void print_domain(JsonObject *d) {
+        const char *group = mig_json_string(d, "group");
+        uint64_t memory = 0;
+        int64_t vcpus = 0;
+
+        mig_print_field("Domain", mig_json_string(d, "name"));
+        mig_print_field("UUID", mig_json_string(d, "uuid"));
+        mig_print_field("Node", mig_json_string(d, "node"));
+        print_with_detail("State", mig_json_string(d, "state"), mig_json_string(d, "task-state"));
+        g_autofree char *mem = mig_json_uint(d, "memory", &memory) ? mig_format_bytes(memory) : NULL;
+        mig_print_field("Memory", mem);
+        if (mig_json_int(d, "vcpus", &vcpus))
+                mig_print_fieldf("VCPUs", "%" PRIi64, vcpus);
+        else
+                mig_print_field("VCPUs", NULL);
+        print_with_detail("Group", group, group ? mig_json_string(d, "group-policy") : NULL);
+
+        JsonNode *disks = json_object_get_member(d, "disks");
+        JsonArray *a = disks && JSON_NODE_HOLDS_ARRAY(disks) ? json_node_get_array(disks) : NULL;
+        guint n = a ? json_array_get_length(a) : 0;
+        mig_print_field("Disks", n > 0 ? mig_json_array_string(a, 0) : NULL);
+        for (guint i = 1; i < n; i++)
+                mig_print_field_continued(mig_json_array_string(a, i));
+        mig_print_field("Migration", mig_json_string(d, "migration-id"));
+}
+
+static int show_domain(MigCtl *ctl, const char *domain) {
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(JsonNode) node = NULL;
+        int r;
+
+        r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "DescribeDomain", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", domain);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build DescribeDomain call: %m");
+        r = mig_call_to_json(ctl, MIG_CALL_READ, m, NULL, &node);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return log_parse_error(-EBADMSG);
+
+        if (ctl->json)
+                mig_json_print(node, true);
+        else
+                print_domain(json_node_get_object(node));
+        return 0;
+}
+
+int verb_show(MigCtl *ctl, int argc, char **argv) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autofree char *path = NULL;
+        const char *ref = argv[1];
+        int r;
+
+        r = mig_check_migration_ref(ref);
+        if (r < 0)
+                return r;
+
+        r = mig_resolve_migration(ctl, ref, &error, &path);
+        if (r >= 0)
+                return show_migration(ctl, path);
+
+        /* No migration by that name: maybe a domain that never migrated. */
+        if (sd_bus_error_has_name(&error, MIG_ERROR_NOT_FOUND) && !mig_migration_id_valid(ref) &&
+            (mig_domain_name_valid(ref) || mig_uuid_valid(ref)))
+                return show_domain(ctl, ref);
+        return mig_log_call_error(ctl, "GetMigration", &error, r);
+}

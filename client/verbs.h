@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The verbs. Each gets argv[0] = the verb's name and argv[1..argc-1] = its positional
+ * arguments (counts checked by the dispatcher, options already parsed into ctl->opt),
+ * validates them locally, calls the daemon and prints. Returns 0 or negative errno after
+ * printing why (the exit status is recorded by log.h). */
+
+#include <systemd/sd-bus.h>
+
+#include "migratectl.h"
+
+/* verbs-migration.c */
+int verb_migrate(MigCtl *ctl, int argc, char **argv);
+int verb_domain_action(MigCtl *ctl, int argc, char **argv); /* confirm revert abort force-complete */
+int verb_migrations(MigCtl *ctl, int argc, char **argv);
+int verb_show(MigCtl *ctl, int argc, char **argv);
+
+/* verbs-cluster.c */
+int verb_evacuate(MigCtl *ctl, int argc, char **argv);
+int verb_hosts(MigCtl *ctl, int argc, char **argv);
+int verb_host_disable(MigCtl *ctl, int argc, char **argv);
+int verb_host_enable(MigCtl *ctl, int argc, char **argv);
+int verb_domains(MigCtl *ctl, int argc, char **argv);
+int verb_groups(MigCtl *ctl, int argc, char **argv);
+int verb_group_set(MigCtl *ctl, int argc, char **argv);
+int verb_group_clear(MigCtl *ctl, int argc, char **argv);
+
+/* watch.c */
+int verb_watch(MigCtl *ctl, int argc, char **argv);
+/* Follows the migration object at path until its Status is final. Returns 0 when it ended
+ * well (finished, completed, confirmed); otherwise records the failure's exit status. */
+int mig_watch_migration(MigCtl *ctl, const char *path);
+/* Whether a migration status is final (nothing more will happen without an operator). */
+bool mig_status_is_final(const char *status);
+/* Whether a final status counts as success. */
+bool mig_status_is_success(const char *status);
+
+/* Shared argument checks (common/validate.h), printing and returning -EINVAL (exit 8). */
+int mig_check_domain(const char *domain);
+int mig_check_node(const char *node);
+/* ID | domain name | domain UUID (show, watch). */
+int mig_check_migration_ref(const char *ref);
+
+/* GetMigration(ref) → object path; an unambiguous prefix of a migration ID (as the tables
+ * show it) is resolved through ListMigrations when the daemon does not know ref as such.
+ * Quiet: failures are returned in ret_error (see mig_call_manager_try()). */
+int mig_resolve_migration(MigCtl *ctl, const char *ref, sd_bus_error *ret_error, char **ret_path);
