@@ -134,7 +134,7 @@ static int append_disks(sd_bus_message *reply, const MigDomainInfo *d) {
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "s");
         for (guint i = 0; r >= 0 && i < d->disks->len; i++)
-                r = sd_bus_message_append(reply, "s", g_ptr_array_index(d->disks, i));
+                r = sd_bus_message_append(reply, "s", ((MigDisk *) g_ptr_array_index(d->disks, i))->path);
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(reply);
         return r;

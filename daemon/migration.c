@@ -11,6 +11,8 @@ MigMigration *mig_migration_new(void) {
         m->task_state = g_strdup("");
         m->error_name = g_strdup("");
         m->error_message = g_strdup("");
+        m->domain_xml = g_strdup("");
+        m->disks_json = g_strdup("[]");
         return m;
 }
 
@@ -28,6 +30,8 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->task_state);
         g_free(m->error_name);
         g_free(m->error_message);
+        g_free(m->domain_xml);
+        g_free(m->disks_json);
         g_free(m);
 }
 

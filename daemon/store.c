@@ -35,6 +35,12 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "CREATE TABLE hosts ("
         "  node TEXT PRIMARY KEY, enabled INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',"
         "  updated_usec INTEGER NOT NULL);",
+        /* 2: what the cold engine needs to resume or roll back */
+        "ALTER TABLE migrations ADD COLUMN domain_xml TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE migrations ADD COLUMN was_running INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE migrations ADD COLUMN disks TEXT NOT NULL DEFAULT '[]';"
+        "ALTER TABLE migrations ADD COLUMN claim_memory INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE migrations ADD COLUMN claim_vcpus INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -159,16 +165,22 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_double(st, first + 7, m->progress);
         sqlite3_bind_int64(st, first + 8, (sqlite3_int64) m->updated_usec);
         sqlite3_bind_int64(st, first + 9, (sqlite3_int64) m->finished_usec);
+        sqlite3_bind_text(st, first + 10, m->domain_xml, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, first + 11, m->was_running);
+        sqlite3_bind_text(st, first + 12, m->disks_json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, first + 13, (sqlite3_int64) m->claim_memory);
+        sqlite3_bind_int(st, first + 14, (int) m->claim_vcpus);
 }
+#define MUTABLE_COLUMNS 15
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
         int r = prepare(
                 s,
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
-                " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, id, domain_name,"
-                " domain_uuid, kind, role, source, destination, created_usec)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
+                " was_running, disks, claim_memory, claim_vcpus, id, domain_name, domain_uuid, kind, role,"
+                " source, destination, created_usec) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
@@ -176,8 +188,8 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
         const char *fixed[] = {m->id,   m->domain_name, m->domain_uuid, m->kind,
                                m->role, m->source,      m->destination};
         for (int i = 0; i < (int) G_N_ELEMENTS(fixed); i++)
-                sqlite3_bind_text(st, 11 + i, fixed[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 18, (sqlite3_int64) m->created_usec);
+                sqlite3_bind_text(st, MUTABLE_COLUMNS + 1 + i, fixed[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, MUTABLE_COLUMNS + 8, (sqlite3_int64) m->created_usec);
         return step_done(s, st, error);
 }
 
@@ -186,12 +198,13 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
         int r = prepare(s,
                         "UPDATE migrations SET status=?, task_state=?, error_name=?, error_message=?,"
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
-                        " finished_usec=? WHERE id=?",
+                        " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
+                        " claim_vcpus=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;
         bind_mutable(st, m, 1);
-        sqlite3_bind_text(st, 11, m->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, MUTABLE_COLUMNS + 1, m->id, -1, SQLITE_STATIC);
         r = step_done(s, st, error);
         if (r == 0 && sqlite3_changes(s->db) != 1) {
                 g_set_error(error, STORE_ERROR, ENOENT, "Migration %s is not in %s", m->id, s->path);
@@ -229,6 +242,13 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         m->created_usec = (uint64_t) sqlite3_column_int64(st, 15);
         m->updated_usec = (uint64_t) sqlite3_column_int64(st, 16);
         m->finished_usec = (uint64_t) sqlite3_column_int64(st, 17);
+        g_free(m->domain_xml);
+        m->domain_xml = column_strdup(st, 18);
+        m->was_running = sqlite3_column_int(st, 19) != 0;
+        g_free(m->disks_json);
+        m->disks_json = column_strdup(st, 20);
+        m->claim_memory = (uint64_t) sqlite3_column_int64(st, 21);
+        m->claim_vcpus = (unsigned) sqlite3_column_int(st, 22);
         return m;
 }
 
@@ -238,7 +258,8 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 s,
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
-                " progress, created_usec, updated_usec, finished_usec FROM migrations"
+                " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
+                " claim_memory, claim_vcpus FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
         if (r < 0)

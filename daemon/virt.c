@@ -175,10 +175,20 @@ bool mig_parse_group_metadata(const char *xml, char **name, char **policy) {
         return ok;
 }
 
+void mig_disk_free(MigDisk *d) {
+        if (!d)
+                return;
+        g_free(d->path);
+        g_free(d->format);
+        g_free(d);
+}
+
 typedef struct DiskParse {
         GPtrArray *disks;
         int depth;
         int disk_depth; /* depth of the <disk device='disk'> we are in, or 0 */
+        char *format;   /* <driver type=> of that disk */
+        char *path;     /* <source file=> of that disk */
 } DiskParse;
 
 static const char *attr(const char **names, const char **values, const char *key) {
@@ -188,35 +198,51 @@ static const char *attr(const char **names, const char **values, const char *key
         return NULL;
 }
 
-static void disk_start(GMarkupParseContext *ctx, const char *element, const char **names,
-                       const char **values, gpointer user_data, GError **error) {
+static void disk_start(GMarkupParseContext *ctx, const char *element, const char **names, const char **values,
+                       gpointer user_data, GError **error) {
         DiskParse *p = user_data;
         p->depth++;
         if (strcmp(element, "disk") == 0) {
                 const char *device = attr(names, values, "device");
                 if (!device || strcmp(device, "disk") == 0)
                         p->disk_depth = p->depth;
-        } else if (p->disk_depth && p->depth == p->disk_depth + 1 && strcmp(element, "source") == 0) {
-                const char *file = attr(names, values, "file");
-                if (file)
-                        g_ptr_array_add(p->disks, g_strdup(file));
+                return;
+        }
+        if (!p->disk_depth || p->depth != p->disk_depth + 1)
+                return;
+        const char *v = NULL;
+        if (strcmp(element, "source") == 0 && (v = attr(names, values, "file"))) {
+                g_free(p->path);
+                p->path = g_strdup(v);
+        } else if (strcmp(element, "driver") == 0 && (v = attr(names, values, "type"))) {
+                g_free(p->format);
+                p->format = g_strdup(v);
         }
 }
 
 static void disk_end(GMarkupParseContext *ctx, const char *element, gpointer user_data, GError **error) {
         DiskParse *p = user_data;
-        if (p->depth == p->disk_depth)
+        if (p->depth == p->disk_depth) {
+                if (p->path) {
+                        MigDisk *d = g_new0(MigDisk, 1);
+                        d->path = g_steal_pointer(&p->path);
+                        d->format = p->format ? g_steal_pointer(&p->format) : g_strdup("raw");
+                        g_ptr_array_add(p->disks, d);
+                }
+                g_clear_pointer(&p->format, g_free);
                 p->disk_depth = 0;
+        }
         p->depth--;
 }
 
-GPtrArray *mig_parse_disk_sources(const char *domain_xml) {
-        static const GMarkupParser parser = {.start_element = disk_start, .end_element = disk_end};
-        DiskParse p = {.disks = g_ptr_array_new_with_free_func(g_free)};
+GPtrArray *mig_parse_disks(const char *domain_xml) {
+        static const GMarkupParser parser = { .start_element = disk_start, .end_element = disk_end };
+        DiskParse p = { .disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free) };
         g_autoptr(GMarkupParseContext) ctx = g_markup_parse_context_new(&parser, 0, &p, NULL);
-        if (!g_markup_parse_context_parse(ctx, domain_xml, -1, NULL) ||
-            !g_markup_parse_context_end_parse(ctx, NULL))
+        if (!g_markup_parse_context_parse(ctx, domain_xml, -1, NULL) || !g_markup_parse_context_end_parse(ctx, NULL))
                 g_ptr_array_set_size(p.disks, 0);
+        g_free(p.path);
+        g_free(p.format);
         return p.disks;
 }
 
@@ -245,7 +271,7 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         d->vcpus = info.nrVirtCpu;
         read_group(dom, d);
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-        d->disks = xml ? mig_parse_disk_sources(xml) : g_ptr_array_new_with_free_func(g_free);
+        d->disks = xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
         *ret = g_steal_pointer(&d);
         return 0;
 }
@@ -352,4 +378,130 @@ int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const c
                                  MIG_GROUP_NS_URI, flags) < 0)
                 return fail_from_libvirt(err, "Cannot write the domain's group metadata");
         return 0;
+}
+
+/* --- cold migration --- */
+
+static virDomainPtr lookup_uuid(virConnectPtr c, const char *uuid, MigVirtError *err) {
+        virDomainPtr dom = virDomainLookupByUUIDString(c, uuid);
+        if (!dom) {
+                const virError *ve = virGetLastError();
+                if (ve && ve->code == VIR_ERR_NO_DOMAIN)
+                        fail_with(err, MIG_ERROR_NOT_FOUND, g_strdup_printf("No domain %s on this node", uuid));
+                else
+                        fail_from_libvirt(err, "Cannot look the domain up");
+        }
+        return dom;
+}
+
+int mig_virt_get_definition(MigVirt *v, const char *uuid, char **ret_xml, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        if (!xml)
+                return fail_from_libvirt(err, "Cannot read the domain's definition");
+        *ret_xml = g_strdup(xml);
+        free(xml);
+        return 0;
+}
+
+int mig_virt_shutdown(MigVirt *v, const char *uuid, unsigned timeout_sec, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainIsActive(dom) != 1)
+                return 0;
+        /* A guest that ignores ACPI is destroyed after the timeout, as Nova does. */
+        if (timeout_sec > 0 && virDomainShutdown(dom) == 0)
+                for (unsigned i = 0; i < timeout_sec * 10 && virDomainIsActive(dom) == 1; i++)
+                        g_usleep(100 * 1000);
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1)
+                return fail_from_libvirt(err, "Cannot stop the domain");
+        return 0;
+}
+
+int mig_virt_start(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainIsActive(dom) == 1)
+                return 0;
+        if (virDomainCreate(dom) < 0)
+                return fail_from_libvirt(err, "Cannot start the domain");
+        return 0;
+}
+
+#define UNDEFINE_FLAGS                                                                                          \
+        (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |                             \
+         VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM)
+
+int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        if (!c)
+                return -EIO;
+        g_autoptr(MigVirDomain) dom = lookup_uuid(c, uuid, err);
+        if (!dom)
+                return g_strcmp0(err->name, MIG_ERROR_NOT_FOUND) == 0 ? (mig_virt_error_clear(err), 0) : -EIO;
+        if (virDomainIsActive(dom) == 1)
+                return fail_with(err, MIG_ERROR_CONFLICT,
+                                 g_strdup_printf("Domain %s is running on this node, where it should be off; "
+                                                 "refusing to remove it",
+                                                 uuid));
+        if (virDomainUndefineFlags(dom, UNDEFINE_FLAGS) < 0)
+                return fail_from_libvirt(err, "Cannot undefine the domain");
+        return 0;
+}
+
+static int check_uuid(virDomainPtr dom, const char *uuid, MigVirtError *err) {
+        char got[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(dom, got) < 0 || g_ascii_strcasecmp(got, uuid) != 0)
+                return fail_with(err, MIG_ERROR_INVALID_ARGUMENT,
+                                 g_strdup_printf("The definition's UUID is not %s", uuid));
+        return 0;
+}
+
+int mig_virt_define(MigVirt *v, const char *xml, const char *uuid, bool start, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        if (!c)
+                return -EIO;
+        g_autoptr(MigVirDomain) dom = virDomainLookupByUUIDString(c, uuid);
+        bool defined_here = !dom;
+        if (!dom && !(dom = virDomainDefineXML(c, xml)))
+                return fail_from_libvirt(err, "Cannot define the domain");
+        if (check_uuid(dom, uuid, err) < 0) {
+                if (defined_here)
+                        virDomainUndefineFlags(dom, UNDEFINE_FLAGS);
+                return -EINVAL;
+        }
+        if (!start || virDomainIsActive(dom) == 1)
+                return 0;
+        if (virDomainCreate(dom) < 0) {
+                int r = fail_from_libvirt(err, "Cannot start the domain");
+                if (defined_here)
+                        virDomainUndefineFlags(dom, UNDEFINE_FLAGS);
+                return r;
+        }
+        return 0;
+}
+
+int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        if (!c)
+                return -EIO;
+        g_autoptr(MigVirDomain) dom = virDomainLookupByUUIDString(c, uuid);
+        if (!dom)
+                return 0;
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+                return fail_from_libvirt(err, "Cannot stop the domain");
+        if (virDomainIsPersistent(dom) == 1 && virDomainUndefineFlags(dom, UNDEFINE_FLAGS) < 0)
+                return fail_from_libvirt(err, "Cannot undefine the domain");
+        return 0;
+}
+
+virConnectPtr mig_virt_connection(MigVirt *v, MigVirtError *err) {
+        return get_conn(v, err);
 }

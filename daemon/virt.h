@@ -7,6 +7,7 @@
  * the one place where libvirt errors become bus errors. */
 
 #include <glib.h>
+#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -21,6 +22,15 @@ typedef struct MigVirtError {
         char *message;
 } MigVirtError;
 
+typedef struct MigDisk {
+        char *path;
+        char *format;        /* "qcow2", "raw", ... as the domain's <driver type=> says */
+        uint64_t size;       /* apparent size of the file */
+        uint64_t data_bytes; /* bytes in data regions (what a sparse copy moves) */
+} MigDisk;
+
+void mig_disk_free(MigDisk *d);
+
 typedef struct MigDomainInfo {
         char *name;
         char *uuid;
@@ -31,7 +41,7 @@ typedef struct MigDomainInfo {
         unsigned vcpus;
         char *group;        /* "" when the domain is in no group */
         char *group_policy; /* "" likewise */
-        GPtrArray *disks;   /* char*: source files of file-backed disks */
+        GPtrArray *disks;   /* MigDisk*: file-backed disks (path and format only) */
 } MigDomainInfo;
 
 typedef struct MigCapacity {
@@ -64,6 +74,25 @@ int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVi
 int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const char *policy,
                        MigVirtError *err);
 
+/* Cold migration, source side. The domain's persistent definition (with secrets)
+ * for the destination. */
+int mig_virt_get_definition(MigVirt *v, const char *uuid, char **ret_xml, MigVirtError *err);
+/* Shuts the domain down: ACPI first, destroy after timeout_sec. Off already is fine. */
+int mig_virt_shutdown(MigVirt *v, const char *uuid, unsigned timeout_sec, MigVirtError *err);
+/* Starts a defined domain (running already is fine). */
+int mig_virt_start(MigVirt *v, const char *uuid, MigVirtError *err);
+/* Undefines a shut-off domain (with its managed save and snapshot metadata). Refuses a
+ * running one: that would be a domain on two nodes, reported, never destroyed here. */
+int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err);
+/* Destination side: define xml (its UUID must be uuid), start it if asked;
+ * an existing definition of the same UUID is reused. If the start fails, a
+ * definition made here is removed again. */
+int mig_virt_define(MigVirt *v, const char *xml, const char *uuid, bool start, MigVirtError *err);
+/* Destroys (if running) and undefines the domain; a missing domain is fine. */
+int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err);
+/* A connection of this thread's own to this node's libvirt, for disk work. */
+virConnectPtr mig_virt_connection(MigVirt *v, MigVirtError *err);
+
 /* Parsers, exposed for unit tests: the <mig:group> element and the disks of a domain XML. */
 bool mig_parse_group_metadata(const char *xml, char **name, char **policy);
-GPtrArray *mig_parse_disk_sources(const char *domain_xml);
+GPtrArray *mig_parse_disks(const char *domain_xml);

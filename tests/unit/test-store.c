@@ -41,6 +41,11 @@ static void test_roundtrip(void) {
                 mig_set_string(&m->task_state, "resize_migrating");
                 m->bytes_processed = 42;
                 m->progress = 12.5;
+                mig_set_string(&m->domain_xml, "<domain/>");
+                mig_set_string(&m->disks_json, "[{\"path\":\"/x\"}]");
+                m->was_running = true;
+                m->claim_memory = 1 << 30;
+                m->claim_vcpus = 2;
                 m->updated_usec = 2000;
                 g_assert_cmpint(mig_store_update_migration(s, m, "copying disks", &e), ==, 0);
                 g_assert_cmpint(mig_store_set_host_state(s, "hosta", false, "maintenance", &e), ==, 0);
@@ -56,6 +61,11 @@ static void test_roundtrip(void) {
         g_assert_cmpstr(m->task_state, ==, "resize_migrating");
         g_assert_cmpuint(m->bytes_processed, ==, 42);
         g_assert_cmpfloat(m->progress, ==, 12.5);
+        g_assert_cmpstr(m->domain_xml, ==, "<domain/>");
+        g_assert_cmpstr(m->disks_json, ==, "[{\"path\":\"/x\"}]");
+        g_assert_true(m->was_running);
+        g_assert_cmpuint(m->claim_memory, ==, 1 << 30);
+        g_assert_cmpuint(m->claim_vcpus, ==, 2);
         g_autoptr(GPtrArray) events = NULL;
         g_assert_cmpint(mig_store_load_events(s, m->id, &events, &e), ==, 0);
         g_assert_cmpuint(events->len, ==, 2);

@@ -25,10 +25,13 @@ static void test_disks(void) {
                 "<disk type='file' device='cdrom'><source file='/iso/x.iso'/></disk>"
                 "<disk type='file' device='disk'><source file='/var/lib/libvirt/images/vm1-b.raw'/></disk>"
                 "</devices></domain>";
-        g_autoptr(GPtrArray) disks = mig_parse_disk_sources(xml);
+        g_autoptr(GPtrArray) disks = mig_parse_disks(xml);
         g_assert_cmpuint(disks->len, ==, 2);
-        g_assert_cmpstr(disks->pdata[0], ==, "/var/lib/libvirt/images/vm1.qcow2");
-        g_assert_cmpstr(disks->pdata[1], ==, "/var/lib/libvirt/images/vm1-b.raw");
+        MigDisk *a = disks->pdata[0], *b = disks->pdata[1];
+        g_assert_cmpstr(a->path, ==, "/var/lib/libvirt/images/vm1.qcow2");
+        g_assert_cmpstr(a->format, ==, "qcow2");
+        g_assert_cmpstr(b->path, ==, "/var/lib/libvirt/images/vm1-b.raw");
+        g_assert_cmpstr(b->format, ==, "raw");
 }
 
 /* libvirt's test:///default driver has one running domain, "test". */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Disk files of a cold migration: their size and data, a sparse-aware copy to
+ * the destination through libvirt storage streams, and a checksum that is the
+ * same for two files with the same content whatever their hole layout. All of
+ * it blocks: worker threads only. */
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virt.h"
+
+/* Shared between the copying thread and the loop: bytes_done with __atomic_*, cancel with g_atomic_int_*. */
+typedef struct MigCopyProgress {
+        gint64 bytes_done;
+        gint cancel; /* set to 1 to stop the copy */
+} MigCopyProgress;
+
+/* Fills size and data_bytes from the file. */
+int mig_disk_measure(MigDisk *d, MigVirtError *err);
+
+/* Copies the file at d->path into the volume of the same path on the node of dconn. */
+int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, MigCopyProgress *p, MigVirtError *err);
+/* SHA-256 over the non-zero 64 KiB blocks (with their offsets) and the size. */
+int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
+
+/* Destination side: an empty sparse volume at path (raw, size bytes) in a pool for
+ * its folder (a transient dir pool is started when none covers it). Refuses an
+ * existing file. */
+int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, MigVirtError *err);
+/* Removes the file at path (through its pool when it has one); a missing file is fine. */
+int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
+
+/* disks <-> JSON text, for the store. */
+char *mig_disks_to_json(GPtrArray *disks);
+GPtrArray *mig_disks_from_json(const char *json);
