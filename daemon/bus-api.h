@@ -18,6 +18,10 @@ extern const sd_bus_vtable bus_manager_vtable[];
 int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const char *name, const char *policy,
                   bool from_peer);
 
+/* Runs confirm, revert, abort or force-complete on migration id (forwarded to its
+ * source node when this node is the destination); replies to msg itself. */
+int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb, const char *id, sd_bus_error *error);
+
 /* bus-migration.c: /org/example/Migrate1/migration/<id> */
 char *bus_migration_path(const char *id);
 int bus_migration_register(Manager *m);

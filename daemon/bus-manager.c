@@ -7,6 +7,7 @@
 
 #include "buildconfig.h"
 #include "bus-api.h"
+#include "cold.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
@@ -151,6 +152,8 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
         if (r <= 0)
                 return r;
+        if (!live)
+                return cold_source_start(m, msg, domain, destination, error);
         MigrateRequest *req = g_new0(MigrateRequest, 1);
         *req = (MigrateRequest){g_strdup(destination), live};
         VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, req);
@@ -165,6 +168,7 @@ typedef struct InflightVerb {
         const char *name;
         const char *need; /* the statuses the verb applies to, for the message */
         bool (*applies)(const MigMigration *mig);
+        int (*cold)(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
 } InflightVerb;
 
 static bool waits_for_verify(const MigMigration *mig) {
@@ -172,21 +176,74 @@ static bool waits_for_verify(const MigMigration *mig) {
 }
 
 static bool abortable(const MigMigration *mig) {
-        return !mig_status_is_final(mig->status) && !waits_for_verify(mig);
+        return !mig_status_is_final(mig->status) && !waits_for_verify(mig) &&
+               strcmp(mig->status, "confirming") != 0 && strcmp(mig->status, "reverting") != 0;
 }
 
 static bool live_running(const MigMigration *mig) {
         return strcmp(mig->kind, "live") == 0 && strcmp(mig->status, "running") == 0;
 }
 
-static const InflightVerb verb_confirm = {"confirm", "a cold migration waiting in VERIFY_RESIZE",
-                                          waits_for_verify};
-static const InflightVerb verb_revert = {"revert", "a cold migration waiting in VERIFY_RESIZE",
-                                         waits_for_verify};
-static const InflightVerb verb_abort = {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable};
-static const InflightVerb verb_force = {"force-complete", "a running live migration", live_running};
+static const InflightVerb verbs[] = {
+        { "confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_confirm },
+        { "revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_revert },
+        { "abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort },
+        { "force-complete", "a running live migration", live_running, NULL },
+};
 
-static int inflight_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, sd_bus_error *error) {
+static const InflightVerb *find_verb(const char *name) {
+        for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static void on_forwarded(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        g_autoptr(sd_bus_message) request = userdata;
+        if (error)
+                (void) sd_bus_reply_method_error(request, error);
+        else
+                (void) sd_bus_reply_method_return(request, NULL);
+}
+
+/* The step runs where the migration is driven: on its source node. */
+static int forward_to_source(Manager *m, sd_bus_message *msg, const InflightVerb *verb, MigMigration *mig,
+                             sd_bus_error *error) {
+        MigPeer *peer = mig_peers_find(m->peers, mig->source);
+        if (!peer)
+                return sd_bus_error_setf(error, MIG_ERROR_PEER_UNREACHABLE,
+                                         "Migration %s is driven by node %s, which is not a configured peer.",
+                                         mig->id, mig->source);
+        mig_peer_call(peer, "ForwardVerb", 10 * 60 * USEC_PER_SEC, on_forwarded, sd_bus_message_ref(msg), "ss",
+                      verb->name, mig->id);
+        return 1;
+}
+
+static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, MigMigration *mig,
+                    sd_bus_error *error) {
+        if (!verb->applies(mig))
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Cannot %s: %s needs %s, but its migration %s is '%s'.", verb->name,
+                                         mig->domain_name, verb->need, mig->id, mig->status);
+        if (strcmp(mig->role, "destination") == 0)
+                return forward_to_source(m, msg, verb, mig, error);
+        if (strcmp(mig->kind, "cold") == 0 && verb->cold)
+                return verb->cold(m, msg, mig, error);
+        return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED, "%s of a %s migration is not available yet.",
+                                 verb->name, mig->kind);
+}
+
+int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb_name, const char *id, sd_bus_error *error) {
+        const InflightVerb *verb = find_verb(verb_name);
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
+        if (!verb || !mig || strcmp(mig->role, "source") != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND, "Node %s drives no migration %s.",
+                                         manager_node(m), id);
+        return run_verb(m, msg, verb, mig, error);
+}
+
+static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name, sd_bus_error *error) {
+        const InflightVerb *verb = find_verb(verb_name);
         const char *domain;
         int interactive;
         int r = sd_bus_message_read(msg, "sb", &domain, &interactive);
@@ -203,28 +260,23 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const InflightVerb *ve
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
                                          "No migration of domain '%s' is recorded on node %s.", domain,
                                          manager_node(m));
-        if (!mig || !verb->applies(mig))
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
-                                         "Cannot %s: %s needs %s, but its latest migration %s is '%s'.",
-                                         verb->name, domain, verb->need, latest->id, latest->status);
-        return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
-                                 "The %s migration engine is not available yet.", mig->kind);
+        return run_verb(m, msg, verb, latest, error);
 }
 
 static int method_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return inflight_verb(msg, userdata, &verb_confirm, error);
+        return inflight_verb(msg, userdata, "confirm", error);
 }
 
 static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return inflight_verb(msg, userdata, &verb_revert, error);
+        return inflight_verb(msg, userdata, "revert", error);
 }
 
 static int method_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return inflight_verb(msg, userdata, &verb_abort, error);
+        return inflight_verb(msg, userdata, "abort", error);
 }
 
 static int method_force_complete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return inflight_verb(msg, userdata, &verb_force, error);
+        return inflight_verb(msg, userdata, "force-complete", error);
 }
 
 /* --- Evacuate --- */

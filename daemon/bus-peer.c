@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-api.h"
+#include "cold.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
@@ -75,6 +76,27 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
 }
 
+#define PEER_COLD_METHOD(fn)                                                                                    \
+        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                      \
+                int r = require_root(msg, error);                                                               \
+                return r < 0 ? r : cold_dest_##fn(msg, userdata, error);                                         \
+        }
+
+PEER_COLD_METHOD(prepare)
+PEER_COLD_METHOD(verify)
+PEER_COLD_METHOD(finish)
+PEER_COLD_METHOD(confirm)
+PEER_COLD_METHOD(revert)
+PEER_COLD_METHOD(abort)
+
+static int peer_forward_verb(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *verb, *id;
+        int r = require_root(msg, error);
+        if (r < 0 || (r = sd_bus_message_read(msg, "ss", &verb, &id)) < 0)
+                return r;
+        return bus_run_verb(userdata, msg, verb, id, error);
+}
+
 const sd_bus_vtable bus_peer_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Ping", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", node), peer_ping, 0),
@@ -88,5 +110,19 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_set_host_state, 0),
         SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),
                                 SD_BUS_NO_RESULT, peer_set_group, 0),
+        SD_BUS_METHOD_WITH_ARGS("PrepareColdMigration",
+                                SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t", memory,
+                                            "u", vcpus, "a(sstt)", disks),
+                                SD_BUS_NO_RESULT, peer_prepare, 0),
+        SD_BUS_METHOD_WITH_ARGS("VerifyColdMigration", SD_BUS_ARGS("s", id), SD_BUS_RESULT("as", checksums),
+                                peer_verify, 0),
+        SD_BUS_METHOD_WITH_ARGS("FinishColdMigration", SD_BUS_ARGS("s", id, "s", definition, "b", start),
+                                SD_BUS_NO_RESULT, peer_finish, 0),
+        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_confirm, 0),
+        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_revert, 0),
+        SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
+                                peer_abort, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,
+                                peer_forward_verb, 0),
         SD_BUS_VTABLE_END,
 };

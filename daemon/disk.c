@@ -294,3 +294,19 @@ GPtrArray *mig_disks_from_json(const char *json) {
         }
         return disks;
 }
+
+bool mig_disk_path_allowed(const char *path, const char *image_dir) {
+        if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
+                return false;
+        for (const char *c = path; *c; c++)
+                if (g_ascii_iscntrl(*c))
+                        return false;
+        g_autofree char *canonical = g_canonicalize_filename(path, "/");
+        g_autofree char *prefix = g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir)
+                                                                    : g_strconcat(image_dir, "/", NULL);
+        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) && strlen(path) > strlen(prefix);
+}
+
+bool mig_disk_format_supported(const char *format) {
+        return format && (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0);
+}

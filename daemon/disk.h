@@ -37,3 +37,8 @@ int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);
 GPtrArray *mig_disks_from_json(const char *json);
+
+/* A disk path we accept: absolute, canonical, inside image_dir, no control characters. */
+bool mig_disk_path_allowed(const char *path, const char *image_dir);
+/* Disk formats a cold migration copies as files. */
+bool mig_disk_format_supported(const char *format);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "bus-api.h"
+#include "cold.h"
 #include "errors.h"
 #include "macro.h"
 
@@ -77,6 +78,7 @@ void manager_free(Manager *m) {
                 return;
         /* Threads first: they may still hold libvirt connections. */
         mig_worker_free(m->worker);
+        cold_source_free_jobs(m);
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
@@ -148,6 +150,8 @@ int manager_start(Manager *m, bool user_bus) {
                 g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
                 return r;
         }
+        /* Unfinished migrations go on (or roll back) before new work is taken. */
+        cold_source_resume_all(m);
         if (m->idle_usec > 0)
                 r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_usec, 0,
                                                on_idle_check, m);

@@ -150,27 +150,42 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
-                  const char *types, ...) {
+static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                        MigPeerBuild build, void *build_data, const char *types, va_list ap) {
         PeerCall *c = g_new0(PeerCall, 1);
-        *c = (PeerCall){p, cb, userdata};
+        *c = (PeerCall){ p, cb, userdata };
         g_autoptr(sd_bus_message) call = NULL;
         int r = peer_connect(p);
         if (r >= 0)
-                r = sd_bus_message_new_method_call(p->bus, &call, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER,
-                                                   method);
-        if (r >= 0 && types) {
-                va_list ap;
-                va_start(ap, types);
+                r = sd_bus_message_new_method_call(p->bus, &call, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER, method);
+        if (r >= 0 && types)
                 r = sd_bus_message_appendv(call, types, ap);
-                va_end(ap);
-        }
+        if (r >= 0 && build)
+                r = build(call, build_data);
         if (r >= 0)
                 r = sd_bus_call_async(p->bus, NULL, call, on_reply, c, timeout_usec);
         if (r < 0) {
-                g_autofree char *why = g_strdup_printf("cannot start the connection: %s", strerror(-r));
+                g_autofree char *why = g_strdup_printf("cannot start the call: %s", strerror(-r));
                 reply_unreachable(c, why);
                 g_free(c);
         }
         return 0;
+}
+
+int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                  const char *types, ...) {
+        va_list ap;
+        va_start(ap, types);
+        int r = peer_call_va(p, method, timeout_usec, cb, userdata, NULL, NULL, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                        MigPeerBuild build, void *build_data, const char *types, ...) {
+        va_list ap;
+        va_start(ap, types);
+        int r = peer_call_va(p, method, timeout_usec, cb, userdata, build, build_data, types, ap);
+        va_end(ap);
+        return r;
 }

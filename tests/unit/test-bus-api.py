@@ -131,18 +131,21 @@ try:
     check(rc == 0 and out["data"][0] == [], "nothing was recorded by refused calls")
 
     # 3. A refusal that is recorded (no engine yet) and committed state survive SIGKILL.
+    # test:///default's domain has its disk outside ImageDirectory: refused before anything is recorded.
     name, message = error_of("Migrate", "'test'", "''", empty, "false")
-    check(name == "org.example.Migrate1.Error.NotSupported", "cold migrate answers NotSupported: " + message)
+    check(name == "org.example.Migrate1.Error.NotSupported" and "/guest/diskimage1" in message,
+          "cold migrate of a disk outside ImageDirectory is refused: " + message)
+    rc, dom, _ = call("DescribeDomain", "s", "test")
+    check(rc == 0 and dom["data"][0]["state"]["data"] == "ACTIVE", "the domain still runs on this node")
     name, message = error_of("Migrate", "'test'", "''", "{'live': <true>}", "false")
     check(name == "org.example.Migrate1.Error.NotSupported", "live migrate answers NotSupported: " + message)
     name, message = error_of("Migrate", "'nosuchdomain'", "''", empty, "false")
     check(name == "org.example.Migrate1.Error.NotFound", "migrate of an unknown domain: " + message)
-    rc, _, err = call("Migrate", "ssa{sv}b", "test", "", 0, "false")
     rc, out, _ = call("DisableHost", "ssb", "unit", "kernel upgrade", "false")
     check(rc == 0, "DisableHost of this node")
     rc, out, _ = call("ListMigrations", "a{sv}", 0)
     before = out["data"][0]
-    check(len(before) == 3, "three refused migrations recorded")
+    check(len(before) == 1, "the refused live attempt is recorded, the refused cold one not")
     obj = before[0]["object"]["data"]
     mig = live(obj)
     check(mig.get("org.example.Migrate1.Migration") ==

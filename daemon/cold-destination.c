@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cold migration, destination side: the Peer methods the source daemon calls.
+ * This node records its own view of the migration (role "destination"): the
+ * record is the claim on memory, vCPUs and disk, held until confirm, revert or
+ * abort. Each step is idempotent, so a source that lost an answer can repeat it. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "bus-api.h"
+#include "cold.h"
+#include "disk.h"
+#include "errors.h"
+#include "macro.h"
+#include "validate.h"
+
+#define DISK_MARGIN_BYTES ((uint64_t) 64 << 20)
+
+typedef struct DestCall {
+        Manager *m;
+        sd_bus_message *request;
+        char *id;
+        GPtrArray *disks;   /* MigDisk* */
+        char *definition;
+        bool start;
+        uint64_t memory;
+        unsigned vcpus;
+        char *name, *uuid, *source;
+        GPtrArray *domains; /* Prepare: what this node holds */
+        MigCapacity capacity;
+        GPtrArray *checksums; /* Verify: char* */
+        int result;
+        MigVirtError err;
+} DestCall;
+
+static void dest_call_free(void *data) {
+        DestCall *c = data;
+        sd_bus_message_unref(c->request);
+        g_free(c->id);
+        g_free(c->definition);
+        g_free(c->name);
+        g_free(c->uuid);
+        g_free(c->source);
+        if (c->disks)
+                g_ptr_array_unref(c->disks);
+        if (c->domains)
+                g_ptr_array_unref(c->domains);
+        if (c->checksums)
+                g_ptr_array_unref(c->checksums);
+        mig_virt_error_clear(&c->err);
+        g_free(c);
+}
+
+static DestCall *dest_call_new(Manager *m, sd_bus_message *request, const char *id) {
+        DestCall *c = g_new0(DestCall, 1);
+        c->m = m;
+        c->request = sd_bus_message_ref(request);
+        c->id = g_strdup(id);
+        return c;
+}
+
+static void reply_error(DestCall *c) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_virt_error_to_bus(&c->err, &e);
+        (void) sd_bus_reply_method_error(c->request, &e);
+}
+
+/* Sets status (and error) of this node's record and commits it, with an event. */
+static int dest_transition(Manager *m, MigMigration *mig, const char *status, const char *message) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_set_string(&mig->status, status);
+        if (mig_status_is_final(status) || strcmp(status, "finished") == 0)
+                mig->finished_usec = mig_now_usec();
+        int r = manager_save_migration(m, mig, message, &e);
+        if (r < 0)
+                g_warning("Cannot record %s of migration %s: %s", status, mig->id, e.message);
+        return r;
+}
+
+static MigMigration *find_dest(Manager *m, const char *id, sd_bus_error *error) {
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
+        if (!mig || strcmp(mig->role, "destination") != 0) {
+                sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND, "Node %s has no incoming migration %s.",
+                                  manager_node(m), id);
+                return NULL;
+        }
+        return mig;
+}
+
+/* --- Prepare --- */
+
+static int read_disks(sd_bus_message *msg, Manager *m, GPtrArray *disks, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(msg, 'a', "(sstt)");
+        const char *path, *format;
+        uint64_t size, data;
+        while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &path, &format, &size, &data)) > 0) {
+                if (!mig_disk_path_allowed(path, m->config->image_directory) || !mig_disk_format_supported(format))
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                                 "Disk paths must be canonical files inside %s (raw or qcow2).",
+                                                 m->config->image_directory);
+                MigDisk *d = g_new0(MigDisk, 1);
+                *d = (MigDisk){ g_strdup(path), g_strdup(format), size, data };
+                g_ptr_array_add(disks, d);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(msg);
+}
+
+static uint64_t claimed_memory(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        uint64_t sum = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (strcmp(mig->role, "destination") == 0 && strcmp(mig->status, "pre-migrating") == 0)
+                        sum += mig->claim_memory;
+        return sum;
+}
+
+static uint64_t data_total(GPtrArray *disks) {
+        uint64_t sum = 0;
+        for (guint i = 0; i < disks->len; i++)
+                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
+        return sum;
+}
+
+static void prepare_inspect(void *data) {
+        DestCall *c = data;
+        c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
+        if (c->result == 0)
+                c->result = mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
+}
+
+/* Refuses what this node cannot take: a domain it holds already, too little memory or disk. */
+static int prepare_check(DestCall *c, sd_bus_error *error) {
+        for (guint i = 0; i < c->domains->len; i++) {
+                const MigDomainInfo *d = c->domains->pdata[i];
+                if (strcmp(d->name, c->name) == 0 || g_ascii_strcasecmp(d->uuid, c->uuid) == 0)
+                        return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Node %s already has a domain %s (%s).",
+                                                 manager_node(c->m), d->name, d->uuid);
+        }
+        uint64_t claimed = claimed_memory(c->m);
+        uint64_t free_mem = c->capacity.memory_free > claimed ? c->capacity.memory_free - claimed : 0;
+        if (free_mem < c->memory)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
+                                         "Node %s has %" PRIu64 " MiB of memory free (after claims), the domain "
+                                         "needs %" PRIu64 " MiB.",
+                                         manager_node(c->m), free_mem >> 20, c->memory >> 20);
+        uint64_t need = data_total(c->disks) + DISK_MARGIN_BYTES;
+        if (c->capacity.disk_free < need)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_SPACE,
+                                         "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64 " MiB.",
+                                         manager_node(c->m), c->capacity.disk_free >> 20,
+                                         c->m->config->image_directory, need >> 20);
+        if (c->vcpus > c->capacity.vcpus)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST, "Node %s has %u vCPUs, the domain needs %u.",
+                                         manager_node(c->m), c->capacity.vcpus, c->vcpus);
+        return 0;
+}
+
+static void delete_disks(MigVirt *v, GPtrArray *disks, unsigned upto) {
+        MigVirtError err = { 0 };
+        virConnectPtr conn = mig_virt_connection(v, &err);
+        for (unsigned i = 0; conn && i < upto && i < disks->len; i++)
+                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
+                        g_warning("%s", err.message);
+        if (conn)
+                virConnectClose(conn);
+        mig_virt_error_clear(&err);
+}
+
+static void prepare_volumes(void *data) {
+        DestCall *c = data;
+        virConnectPtr conn = mig_virt_connection(c->m->virt, &c->err);
+        c->result = conn ? 0 : -EIO;
+        guint i;
+        for (i = 0; c->result == 0 && i < c->disks->len; i++) {
+                const MigDisk *d = c->disks->pdata[i];
+                c->result = mig_disk_create_volume(conn, d->path, d->size, &c->err);
+        }
+        if (conn)
+                virConnectClose(conn);
+        /* Nothing half-done: remove the volumes this call created (not the one that existed). */
+        if (c->result < 0 && i > 0)
+                delete_disks(c->m->virt, c->disks, i - 1);
+}
+
+static void prepare_volumes_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0) {
+                if (mig) {
+                        mig_set_string(&mig->error_name, c->err.name);
+                        mig_set_string(&mig->error_message, c->err.message);
+                        dest_transition(c->m, mig, "error", c->err.message);
+                }
+                return reply_error(c);
+        }
+        (void) sd_bus_reply_method_return(c->request, NULL);
+}
+
+static MigMigration *new_dest_record(DestCall *c) {
+        MigMigration *mig = mig_migration_new();
+        mig->id = g_strdup(c->id);
+        mig->domain_name = g_strdup(c->name);
+        mig->domain_uuid = g_strdup(c->uuid);
+        mig->kind = g_strdup("cold");
+        mig->role = g_strdup("destination");
+        mig->source = g_strdup(c->source);
+        mig->destination = g_strdup(manager_node(c->m));
+        mig_set_string(&mig->status, "pre-migrating");
+        mig_set_string(&mig->task_state, "resize_prep");
+        mig->claim_memory = c->memory;
+        mig->claim_vcpus = c->vcpus;
+        mig->bytes_total = data_total(c->disks);
+        g_free(mig->disks_json);
+        mig->disks_json = mig_disks_to_json(c->disks);
+        mig->created_usec = mig->updated_usec = mig_now_usec();
+        return mig;
+}
+
+static void prepare_inspected(void *data) {
+        DestCall *c = data;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        if (c->result < 0)
+                return reply_error(c);
+        if (prepare_check(c, &error) < 0 ||
+            manager_add_migration(c->m, new_dest_record(c), "claimed memory, vCPUs and disk", &error) < 0) {
+                (void) sd_bus_reply_method_error(c->request, &error);
+                return;
+        }
+        /* The call is handed on: the next job owns it. */
+        DestCall *next = dest_call_new(c->m, c->request, c->id);
+        next->disks = g_ptr_array_ref(c->disks);
+        mig_worker_submit(c->m->worker, prepare_volumes, prepare_volumes_done, next, dest_call_free);
+}
+
+int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id, *name, *uuid, *source;
+        uint64_t memory;
+        uint32_t vcpus;
+        int r = sd_bus_message_read(msg, "sssstu", &id, &name, &uuid, &source, &memory, &vcpus);
+        if (r < 0)
+                return r;
+        if (!mig_migration_id_valid(id) || !mig_domain_name_valid(name) || !mig_uuid_valid(uuid) ||
+            !mig_config_find_peer(m->config, source))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid migration ID, domain, UUID or source node.");
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        if ((r = read_disks(msg, m, disks, error)) < 0)
+                return r;
+        MigMigration *known = manager_find_migration(m, id);
+        if (known && strcmp(known->role, "destination") == 0 && strcmp(known->status, "pre-migrating") == 0)
+                return sd_bus_reply_method_return(msg, NULL); /* a repeated Prepare */
+        if (known)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.", id,
+                                         known->status);
+        DestCall *c = dest_call_new(m, msg, id);
+        c->name = g_strdup(name);
+        c->uuid = g_strdup(uuid);
+        c->source = g_strdup(source);
+        c->memory = memory;
+        c->vcpus = vcpus;
+        c->disks = g_steal_pointer(&disks);
+        mig_worker_submit(m->worker, prepare_inspect, prepare_inspected, c, dest_call_free);
+        return 1;
+}
+
+/* --- Verify --- */
+
+static void verify_run(void *data) {
+        DestCall *c = data;
+        c->checksums = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; c->result == 0 && i < c->disks->len; i++) {
+                char *hex = NULL;
+                c->result = mig_disk_checksum(((MigDisk *) c->disks->pdata[i])->path, &hex, &c->err);
+                if (hex)
+                        g_ptr_array_add(c->checksums, hex);
+        }
+}
+
+static void verify_done(void *data) {
+        DestCall *c = data;
+        if (c->result < 0)
+                return reply_error(c);
+        g_ptr_array_add(c->checksums, NULL);
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_new_method_return(c->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, (char **) c->checksums->pdata);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_INTERNAL, "Cannot reply: %s", strerror(-r));
+}
+
+int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id;
+        int r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        MigMigration *mig = find_dest(m, id, error);
+        if (!mig)
+                return -ENOENT;
+        DestCall *c = dest_call_new(m, msg, id);
+        c->disks = mig_disks_from_json(mig->disks_json);
+        mig_worker_submit(m->worker, verify_run, verify_done, c, dest_call_free);
+        return 1;
+}
+
+/* --- Finish --- */
+
+static void finish_run(void *data) {
+        DestCall *c = data;
+        c->result = mig_virt_define(c->m->virt, c->definition, c->uuid, c->start, &c->err);
+}
+
+static void finish_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0)
+                return reply_error(c);
+        if (mig && strcmp(mig->status, "finished") != 0) {
+                mig_set_string(&mig->domain_xml, c->definition);
+                mig->was_running = c->start;
+                mig_set_string(&mig->task_state, "");
+                dest_transition(c->m, mig, "finished",
+                                c->start ? "defined and started; waits for confirm or revert"
+                                         : "defined (shut off, as on the source); waits for confirm or revert");
+        }
+        (void) sd_bus_reply_method_return(c->request, NULL);
+}
+
+int cold_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id, *definition;
+        int start;
+        int r = sd_bus_message_read(msg, "ssb", &id, &definition, &start);
+        if (r < 0)
+                return r;
+        MigMigration *mig = find_dest(m, id, error);
+        if (!mig)
+                return -ENOENT;
+        if (strcmp(mig->status, "pre-migrating") != 0 && strcmp(mig->status, "finished") != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here; it cannot finish.", id,
+                                         mig->status);
+        DestCall *c = dest_call_new(m, msg, id);
+        c->definition = g_strdup(definition);
+        c->uuid = g_strdup(mig->domain_uuid);
+        c->start = start;
+        mig_worker_submit(m->worker, finish_run, finish_done, c, dest_call_free);
+        return 1;
+}
+
+/* --- Confirm --- */
+
+int cold_dest_confirm(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id;
+        int r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        MigMigration *mig = find_dest(m, id, error);
+        if (!mig)
+                return -ENOENT;
+        if (strcmp(mig->status, "confirmed") == 0)
+                return sd_bus_reply_method_return(msg, NULL);
+        if (strcmp(mig->status, "finished") != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here, not finished.", id,
+                                         mig->status);
+        dest_transition(m, mig, "confirmed", "the source removed its copy; the claim is now the domain's usage");
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* --- Revert and Abort: remove this node's copy --- */
+
+static void remove_run(void *data) {
+        DestCall *c = data;
+        c->result = mig_virt_remove(c->m->virt, c->uuid, &c->err);
+        if (c->result == 0)
+                delete_disks(c->m->virt, c->disks, c->disks->len);
+}
+
+static void remove_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0)
+                return reply_error(c);
+        if (mig && !mig_status_is_final(mig->status))
+                dest_transition(c->m, mig, c->definition,
+                                strcmp(c->definition, "reverted") == 0
+                                        ? "destroyed, undefined and deleted this node's copy"
+                                        : "dropped the claim and deleted the partial disks");
+        (void) sd_bus_reply_method_return(c->request, NULL);
+}
+
+static int remove_copy(sd_bus_message *msg, Manager *m, const char *id, const char *final_status,
+                       sd_bus_error *error) {
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
+        if (!mig && strcmp(final_status, "reverted") != 0)
+                return sd_bus_reply_method_return(msg, NULL); /* never prepared here: nothing to undo */
+        if (!(mig = find_dest(m, id, error)))
+                return -ENOENT;
+        if (strcmp(final_status, "reverted") == 0 && strcmp(mig->status, "finished") != 0 &&
+            strcmp(mig->status, "reverted") != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here; cannot revert.", id,
+                                         mig->status);
+        if (strcmp(final_status, "reverted") != 0 && strcmp(mig->status, "finished") == 0)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Migration %s finished here; revert it instead of aborting.", id);
+        DestCall *c = dest_call_new(m, msg, id);
+        c->uuid = g_strdup(mig->domain_uuid);
+        c->disks = mig_disks_from_json(mig->disks_json);
+        c->definition = g_strdup(final_status); /* the status to record */
+        mig_worker_submit(m->worker, remove_run, remove_done, c, dest_call_free);
+        return 1;
+}
+
+int cold_dest_revert(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id;
+        int r = sd_bus_message_read(msg, "s", &id);
+        return r < 0 ? r : remove_copy(msg, m, id, "reverted", error);
+}
+
+int cold_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id, *status;
+        int r = sd_bus_message_read(msg, "ss", &id, &status);
+        if (r < 0)
+                return r;
+        if (strcmp(status, "cancelled") != 0 && strcmp(status, "error") != 0)
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Abort status is cancelled or error.");
+        return remove_copy(msg, m, id, status, error);
+}
