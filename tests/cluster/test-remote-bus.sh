@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Bench self-test: D-Bus over SSH between nodes, the way migrated's daemons
+# reach each other (sd_bus_open_system_remote, i.e. busctl -H).  From node A,
+# `busctl -H root@IPB` must reach B's system bus: the bus ID it reports must
+# be the one B reports locally, and differ from A's.  Also checks that each
+# node's own dbus-daemon D-Bus-activates polkitd, remotely too.
+# Exit 0 pass, 1 fail, 77 skip.
+
+set -euo pipefail
+
+# shellcheck source=cluster.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+
+NAME=${CLUSTER_NAME:-trb}                     # instance of this test only
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-202}
+
+say()  { echo "== $*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+GETID=(--system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId)
+POLKIT=(call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority
+        org.freedesktop.DBus.Properties Get ss org.freedesktop.PolicyKit1.Authority BackendName)
+
+# busctl prints: s "0123abcd..."
+bus_id() { sed -n 's/^s "\([0-9a-f]*\)"$/\1/p'; }
+
+# polkitd processes in NODE's network namespace
+polkitd_on() {
+    local pid
+    for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
+        grep -qa polkitd "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+    done
+    return 0
+}
+
+cluster_require_root
+cluster_trap_down "$NAME"
+t0=$SECONDS
+
+say "bringing up 2 nodes (instance $NAME)"
+cluster_up "$NAME" 2
+A=${NAME}a
+B=${NAME}b
+IPB=$(cluster_ip "$B")
+
+say "bus IDs seen locally on each node"
+id_a=$(cluster_run "$A" busctl "${GETID[@]}" | bus_id)
+id_b=$(cluster_run "$B" busctl "${GETID[@]}" | bus_id)
+echo "   $A: $id_a"
+echo "   $B: $id_b"
+if [ -z "$id_a" ] || [ -z "$id_b" ]; then fail "could not read the bus IDs"; fi
+[ "$id_a" != "$id_b" ] || fail "$A and $B share one bus"
+
+say "from $A: busctl -H root@$IPB (D-Bus over SSH to $B)"
+id_remote=$(cluster_run "$A" busctl -H "root@$IPB" "${GETID[@]}" | bus_id)
+echo "   remote: $id_remote"
+[ "$id_remote" = "$id_b" ] || fail "busctl -H root@$IPB reached bus '$id_remote', not $B's ($id_b)"
+# `busctl status` shows a second ID, the GUID the daemon's socket announces
+# during authentication (dbus-daemon's GetId returns another one).  It must
+# match too: remote from A == local on B != local on A.
+guid() { sed -n 's/^BusID=//p'; }
+guid_a=$(cluster_run "$A" busctl status | guid)
+guid_b=$(cluster_run "$B" busctl status | guid)
+guid_remote=$(cluster_run "$A" busctl -H "root@$IPB" status | guid)
+echo "   busctl status BusID: $A $guid_a, $B $guid_b, remote from $A $guid_remote"
+if [ -z "$guid_b" ] || [ "$guid_remote" != "$guid_b" ] || [ "$guid_a" = "$guid_b" ]; then
+    fail "busctl -H root@$IPB status does not show $B's bus"
+fi
+
+say "polkitd D-Bus activation: remote call from $A to $B's bus"
+before=$(polkitd_on "$B")
+out=$(cluster_run "$A" busctl -H "root@$IPB" "${POLKIT[@]}") || fail "remote polkit call failed"
+echo "   BackendName over SSH: $out"
+[[ $out == 'v s '* ]] || fail "unexpected polkit answer '$out'"
+after=$(polkitd_on "$B")
+[ -n "$after" ] || fail "no polkitd runs in $B's namespace after the call"
+if [ -z "$before" ]; then
+    echo "   $B's dbus-daemon activated polkitd (pid $after) for the remote call"
+else
+    echo "   polkitd was already running on $B (pid $before)"
+fi
+
+say "polkitd D-Bus activation: local call on $A"
+out=$(cluster_run "$A" busctl "${POLKIT[@]}") || fail "local polkit call on $A failed"
+echo "   BackendName on $A: $out"
+[ -n "$(polkitd_on "$A")" ] || fail "no polkitd runs in $A's namespace"
+
+say "PASS (total $((SECONDS - t0)) s, tear-down follows)"
