@@ -168,8 +168,11 @@ int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d,
 
 static int append_local_domains(Gather *g, sd_bus_message *reply) {
         int r = 0;
-        for (guint i = 0; r >= 0 && i < g->list->len; i++)
-                r = bus_append_domain(reply, g->m, g->list->pdata[i], false);
+        for (guint i = 0; r >= 0 && i < g->list->len; i++) {
+                const MigDomainInfo *d = g->list->pdata[i];
+                if (!manager_domain_moved_away(g->m, d->uuid))
+                        r = bus_append_domain(reply, g->m, d, false);
+        }
         return r;
 }
 
@@ -295,6 +298,8 @@ static int finish_groups(Gather *g, sd_bus_message *reply) {
                 g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_row_free);
         for (guint i = 0; i < g->list->len; i++) {
                 const MigDomainInfo *d = g->list->pdata[i];
+                if (manager_domain_moved_away(g->m, d->uuid))
+                        continue;
                 add_member(groups, d->group, d->group_policy, d->name, manager_node(g->m));
         }
         int r = 0;
@@ -390,8 +395,11 @@ static void on_peer_list(VirtCall *c) {
         int r = sd_bus_message_new_method_return(c->request, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (guint i = 0; r >= 0 && i < c->list->len; i++)
-                r = bus_append_domain(reply, c->m, c->list->pdata[i], false);
+        for (guint i = 0; r >= 0 && i < c->list->len; i++) {
+                const MigDomainInfo *d = c->list->pdata[i];
+                if (!manager_domain_moved_away(c->m, d->uuid))
+                        r = bus_append_domain(reply, c->m, d, false);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         send_or_fail(c->request, reply, r);

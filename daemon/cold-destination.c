@@ -69,8 +69,15 @@ static void reply_error(DestCall *c) {
 static int dest_transition(Manager *m, MigMigration *mig, const char *status, const char *message) {
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         mig_set_string(&mig->status, status);
-        if (mig_status_is_final(status) || strcmp(status, "finished") == 0)
+        if (mig_status_is_final(status) || strcmp(status, "finished") == 0) {
                 mig->finished_usec = mig_now_usec();
+                mig_set_string(&mig->task_state, "");
+        }
+        if (strcmp(status, "finished") == 0) {
+                mig->bytes_processed = mig->bytes_total;
+                mig->bytes_remaining = 0;
+                mig->progress = 100.0;
+        }
         int r = manager_save_migration(m, mig, message, &e);
         if (r < 0)
                 g_warning("Cannot record %s of migration %s: %s", status, mig->id, e.message);

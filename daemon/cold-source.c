@@ -18,7 +18,6 @@
 #define VERIFY_TIMEOUT_USEC (30 * 60 * USEC_PER_SEC)
 #define PROGRESS_INTERVAL_USEC (500 * USEC_PER_MSEC)
 #define FINISH_RETRY_USEC (5 * USEC_PER_SEC)
-#define SHUTDOWN_TIMEOUT_SEC 60
 
 typedef struct ColdJob ColdJob;
 struct ColdJob {
@@ -236,8 +235,13 @@ static void send_finish(ColdJob *j) {
 
 /* ---------------------------------------------------------------- verify */
 
+typedef struct VerifyStep {
+        ColdJob *job;
+        char **remote;
+} VerifyStep;
+
 static void verify_local_run(void *data) {
-        ColdJob *j = data;
+        ColdJob *j = ((VerifyStep *) data)->job;
         j->checksums = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; j->result == 0 && i < j->disks->len; i++) {
                 char *hex = NULL;
@@ -246,11 +250,6 @@ static void verify_local_run(void *data) {
                         g_ptr_array_add(j->checksums, hex);
         }
 }
-
-typedef struct VerifyStep {
-        ColdJob *job;
-        char **remote;
-} VerifyStep;
 
 static void verify_compare(void *data) {
         VerifyStep *v = data;
@@ -313,7 +312,7 @@ static char *libvirt_uri_of(const MigPeerConfig *peer) {
 
 static void copy_run(void *data) {
         ColdJob *j = data;
-        j->result = mig_virt_shutdown(j->m->virt, j->info->uuid, SHUTDOWN_TIMEOUT_SEC, &j->err);
+        j->result = mig_virt_shutdown(j->m->virt, j->info->uuid, j->m->config->shutdown_timeout, &j->err);
         if (j->result < 0 || g_atomic_int_get(&j->progress.cancel))
                 return;
         const char *uri = j->dest_uri;

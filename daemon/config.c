@@ -39,6 +39,7 @@ MigConfig *mig_config_new_defaults(void) {
         c->image_directory = g_strdup("/var/lib/libvirt/images");
         c->resize_confirm_window = 0;
         c->max_concurrent_migrations = 2;
+        c->shutdown_timeout = 60;
         c->peers = g_ptr_array_new_with_free_func(peer_config_free);
         return c;
 }
@@ -132,7 +133,7 @@ static bool absolute_path_valid(const char *s) {
 static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
         static const char *const keys[] = {
                 "Name",           "LibvirtURI", "ResizeConfirmWindow", "MaxConcurrentMigrations",
-                "ImageDirectory", NULL};
+                "ImageDirectory", "ShutdownTimeout", NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
                 return true;
@@ -144,7 +145,8 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                            &c->image_directory, error) &&
                read_uint(kf, c, g, "ResizeConfirmWindow", 0, 30 * 24 * 3600, &c->resize_confirm_window,
                          error) &&
-               read_uint(kf, c, g, "MaxConcurrentMigrations", 1, 64, &c->max_concurrent_migrations, error);
+               read_uint(kf, c, g, "MaxConcurrentMigrations", 1, 64, &c->max_concurrent_migrations, error) &&
+               read_uint(kf, c, g, "ShutdownTimeout", 0, 3600, &c->shutdown_timeout, error);
 }
 
 static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **error) {

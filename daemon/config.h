@@ -21,6 +21,7 @@ typedef struct MigConfig {
         char *image_directory;
         unsigned resize_confirm_window;
         unsigned max_concurrent_migrations;
+        unsigned shutdown_timeout; /* seconds a guest gets to shut down before it is destroyed */
         GPtrArray *peers; /* MigPeerConfig* */
 } MigConfig;
 

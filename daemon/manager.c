@@ -228,3 +228,10 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
         bus_migration_emit_changed(m, mig);
         return 0;
 }
+
+bool manager_domain_moved_away(Manager *m, const char *uuid) {
+        static const char *const away[] = { "post-migrating", "finished", "confirming", "reverting", NULL };
+        MigMigration *mig = manager_find_inflight(m, uuid);
+        return mig && strcmp(mig->role, "source") == 0 && strcmp(mig->kind, "cold") == 0 &&
+               g_strv_contains(away, mig->status);
+}

@@ -399,6 +399,8 @@ _cluster_write_migrated_conf() {
         echo "# written by tests/cluster/cluster.sh"
         echo "[Node]"
         echo "Name=$node"
+        # Extra [Node] lines a test asks for, e.g. CLUSTER_NODE_CONF=$'ShutdownTimeout=2'
+        [ -n "${CLUSTER_NODE_CONF-}" ] && printf '%s\n' "$CLUSTER_NODE_CONF"
         for peer in $(cluster_nodes "$name"); do
             [ "$peer" = "$node" ] && continue
             echo

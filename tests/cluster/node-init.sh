@@ -122,7 +122,11 @@ fi
 # System bus first: libvirtd talks to it (polkit) as soon as it starts, and
 # it D-Bus-activates polkitd (and migrated, once installed) on demand from
 # /usr/share/dbus-1/system-services.
-step "dbus-daemon" dbus-daemon --system --fork
+# Not --fork: a forked dbus-daemon sends its activated services' output to
+# /dev/null; this way migrated's log lands in NODEDIR/bus.log.
+dbus-daemon --system --nofork </dev/null >>"$NODEDIR/bus.log" 2>&1 &
+for _ in $(seq 200); do [ -S /run/dbus/system_bus_socket ] && break; sleep 0.05; done
+[ -S /run/dbus/system_bus_socket ] || fail "dbus-daemon did not create its socket"
 step "virtlogd" virtlogd -d
 # libvirtd starts pinned to one CPU: it compares the raw CPUID of the CPU it
 # runs on with the one stored in its QEMU capabilities cache, and on this
