@@ -151,7 +151,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                         "the disks).");
         r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         if (!live)
                 return cold_source_start(m, msg, domain, destination, error);
         MigrateRequest *req = g_new0(MigrateRequest, 1);
@@ -253,7 +253,7 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name,
                 return invalid_domain(error);
         r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigMigration *mig = manager_find_inflight(m, domain);
         MigMigration *latest = mig ? mig : manager_find_latest(m, domain);
         if (!latest)
@@ -294,7 +294,7 @@ static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return r;
         r = mig_polkit_check(m->polkit, msg, ACTION_EVACUATE, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return sd_bus_error_setf(
                 error, MIG_ERROR_NOT_SUPPORTED,
                 "Evacuation of %s is not available yet: it needs the migration engines and the "
@@ -430,7 +430,7 @@ static int method_disable_host(sd_bus_message *msg, void *userdata, sd_bus_error
                                         " (say why the node is disabled).");
         r = mig_polkit_check(m->polkit, msg, ACTION_HOSTS, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, false, reason, error);
 }
 
@@ -443,7 +443,7 @@ static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         r = mig_polkit_check(m->polkit, msg, ACTION_HOSTS, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, true, "", error);
 }
 
@@ -529,7 +529,7 @@ static int method_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *e
                                         "Invalid policy: " MIG_POLICY_RULE ".");
         r = mig_polkit_check(m->polkit, msg, ACTION_GROUPS, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(m, msg, domain, name, policy, false);
 }
 
@@ -544,7 +544,7 @@ static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return invalid_domain(error);
         r = mig_polkit_check(m->polkit, msg, ACTION_GROUPS, interactive, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(m, msg, domain, NULL, NULL, false);
 }
 

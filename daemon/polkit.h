@@ -4,7 +4,8 @@
 /* Asynchronous polkit checks for bus method handlers (the pattern of systemd's
  * bus-polkit): the first call asks polkit and returns 0; when polkit answers, the
  * same message is dispatched again and the handler's second call returns 1
- * (authorized) or a negative errno with AccessDenied set. Root is allowed without
+ * (authorized) or a negative errno with AccessDenied set. A handler that gets 0
+ * must return 1 (handled): sd-bus would answer UnknownMethod for a 0. Root is allowed without
  * asking. The subject is the caller's unique bus name, never a PID. polkit
  * unreachable means denied. A caller that disconnected meanwhile is not
  * re-dispatched: nothing changes on its behalf. */
