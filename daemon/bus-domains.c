@@ -159,6 +159,8 @@ int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d,
                                           "state", "s", state, "task-state", "s", task, "memory", "t",
                                           d->memory, "vcpus", "u", d->vcpus, "group", "s", d->group,
                                           "group-policy", "s", d->group_policy);
+        if (r >= 0) /* what libvirt says, without the migration's view */
+                r = sd_bus_message_append(reply, "{sv}", "power-state", "s", mig_domain_state_name(d));
         if (r >= 0 && describe)
                 r = append_describe_extras(reply, m, d);
         if (r >= 0)

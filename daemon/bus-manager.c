@@ -185,10 +185,10 @@ static bool live_running(const MigMigration *mig) {
 }
 
 static const InflightVerb verbs[] = {
-        { "confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_confirm },
-        { "revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_revert },
-        { "abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort },
-        { "force-complete", "a running live migration", live_running, NULL },
+        {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_confirm},
+        {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_revert},
+        {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort},
+        {"force-complete", "a running live migration", live_running, NULL},
 };
 
 static const InflightVerb *find_verb(const char *name) {
@@ -211,11 +211,12 @@ static int forward_to_source(Manager *m, sd_bus_message *msg, const InflightVerb
                              sd_bus_error *error) {
         MigPeer *peer = mig_peers_find(m->peers, mig->source);
         if (!peer)
-                return sd_bus_error_setf(error, MIG_ERROR_PEER_UNREACHABLE,
-                                         "Migration %s is driven by node %s, which is not a configured peer.",
-                                         mig->id, mig->source);
-        mig_peer_call(peer, "ForwardVerb", 10 * 60 * USEC_PER_SEC, on_forwarded, sd_bus_message_ref(msg), "ss",
-                      verb->name, mig->id);
+                return sd_bus_error_setf(
+                        error, MIG_ERROR_PEER_UNREACHABLE,
+                        "Migration %s is driven by node %s, which is not a configured peer.", mig->id,
+                        mig->source);
+        mig_peer_call(peer, "ForwardVerb", 10 * 60 * USEC_PER_SEC, on_forwarded, sd_bus_message_ref(msg),
+                      "ss", verb->name, mig->id);
         return 1;
 }
 
@@ -229,11 +230,12 @@ static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, M
                 return forward_to_source(m, msg, verb, mig, error);
         if (strcmp(mig->kind, "cold") == 0 && verb->cold)
                 return verb->cold(m, msg, mig, error);
-        return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED, "%s of a %s migration is not available yet.",
-                                 verb->name, mig->kind);
+        return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
+                                 "%s of a %s migration is not available yet.", verb->name, mig->kind);
 }
 
-int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb_name, const char *id, sd_bus_error *error) {
+int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb_name, const char *id,
+                 sd_bus_error *error) {
         const InflightVerb *verb = find_verb(verb_name);
         MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
         if (!verb || !mig || strcmp(mig->role, "source") != 0)

@@ -76,10 +76,10 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
 }
 
-#define PEER_COLD_METHOD(fn)                                                                                    \
-        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                      \
-                int r = require_root(msg, error);                                                               \
-                return r < 0 ? r : cold_dest_##fn(msg, userdata, error);                                         \
+#define PEER_COLD_METHOD(fn)                                                                                \
+        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                    \
+                int r = require_root(msg, error);                                                           \
+                return r < 0 ? r : cold_dest_##fn(msg, userdata, error);                                    \
         }
 
 PEER_COLD_METHOD(prepare)
@@ -111,15 +111,17 @@ const sd_bus_vtable bus_peer_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),
                                 SD_BUS_NO_RESULT, peer_set_group, 0),
         SD_BUS_METHOD_WITH_ARGS("PrepareColdMigration",
-                                SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t", memory,
-                                            "u", vcpus, "a(sstt)", disks),
+                                SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
+                                            memory, "u", vcpus, "a(sstt)", disks),
                                 SD_BUS_NO_RESULT, peer_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("VerifyColdMigration", SD_BUS_ARGS("s", id), SD_BUS_RESULT("as", checksums),
                                 peer_verify, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishColdMigration", SD_BUS_ARGS("s", id, "s", definition, "b", start),
                                 SD_BUS_NO_RESULT, peer_finish, 0),
-        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_confirm, 0),
-        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_revert, 0),
+        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_confirm,
+                                0),
+        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_revert,
+                                0),
         SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
                                 peer_abort, 0),
         SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,

@@ -20,7 +20,7 @@ typedef struct DestCall {
         Manager *m;
         sd_bus_message *request;
         char *id;
-        GPtrArray *disks;   /* MigDisk* */
+        GPtrArray *disks; /* MigDisk* */
         char *definition;
         bool start;
         uint64_t memory;
@@ -101,12 +101,14 @@ static int read_disks(sd_bus_message *msg, Manager *m, GPtrArray *disks, sd_bus_
         const char *path, *format;
         uint64_t size, data;
         while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &path, &format, &size, &data)) > 0) {
-                if (!mig_disk_path_allowed(path, m->config->image_directory) || !mig_disk_format_supported(format))
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                                 "Disk paths must be canonical files inside %s (raw or qcow2).",
-                                                 m->config->image_directory);
+                if (!mig_disk_path_allowed(path, m->config->image_directory) ||
+                    !mig_disk_format_supported(format))
+                        return sd_bus_error_setf(
+                                error, MIG_ERROR_INVALID_ARGUMENT,
+                                "Disk paths must be canonical files inside %s (raw or qcow2).",
+                                m->config->image_directory);
                 MigDisk *d = g_new0(MigDisk, 1);
-                *d = (MigDisk){ g_strdup(path), g_strdup(format), size, data };
+                *d = (MigDisk){g_strdup(path), g_strdup(format), size, data};
                 g_ptr_array_add(disks, d);
         }
         return r < 0 ? r : sd_bus_message_exit_container(msg);
@@ -134,7 +136,8 @@ static void prepare_inspect(void *data) {
         DestCall *c = data;
         c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
         if (c->result == 0)
-                c->result = mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
+                c->result =
+                        mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
 }
 
 /* Refuses what this node cannot take: a domain it holds already, too little memory or disk. */
@@ -142,30 +145,34 @@ static int prepare_check(DestCall *c, sd_bus_error *error) {
         for (guint i = 0; i < c->domains->len; i++) {
                 const MigDomainInfo *d = c->domains->pdata[i];
                 if (strcmp(d->name, c->name) == 0 || g_ascii_strcasecmp(d->uuid, c->uuid) == 0)
-                        return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Node %s already has a domain %s (%s).",
-                                                 manager_node(c->m), d->name, d->uuid);
+                        return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                                 "Node %s already has a domain %s (%s).", manager_node(c->m),
+                                                 d->name, d->uuid);
         }
         uint64_t claimed = claimed_memory(c->m);
         uint64_t free_mem = c->capacity.memory_free > claimed ? c->capacity.memory_free - claimed : 0;
         if (free_mem < c->memory)
                 return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
-                                         "Node %s has %" PRIu64 " MiB of memory free (after claims), the domain "
+                                         "Node %s has %" PRIu64
+                                         " MiB of memory free (after claims), the domain "
                                          "needs %" PRIu64 " MiB.",
                                          manager_node(c->m), free_mem >> 20, c->memory >> 20);
         uint64_t need = data_total(c->disks) + DISK_MARGIN_BYTES;
         if (c->capacity.disk_free < need)
                 return sd_bus_error_setf(error, MIG_ERROR_NO_SPACE,
-                                         "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64 " MiB.",
+                                         "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64
+                                         " MiB.",
                                          manager_node(c->m), c->capacity.disk_free >> 20,
                                          c->m->config->image_directory, need >> 20);
         if (c->vcpus > c->capacity.vcpus)
-                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST, "Node %s has %u vCPUs, the domain needs %u.",
-                                         manager_node(c->m), c->capacity.vcpus, c->vcpus);
+                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
+                                         "Node %s has %u vCPUs, the domain needs %u.", manager_node(c->m),
+                                         c->capacity.vcpus, c->vcpus);
         return 0;
 }
 
 static void delete_disks(MigVirt *v, GPtrArray *disks, unsigned upto) {
-        MigVirtError err = { 0 };
+        MigVirtError err = {0};
         virConnectPtr conn = mig_virt_connection(v, &err);
         for (unsigned i = 0; conn && i < upto && i < disks->len; i++)
                 if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
@@ -297,7 +304,8 @@ static void verify_done(void *data) {
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         if (r < 0)
-                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_INTERNAL, "Cannot reply: %s", strerror(-r));
+                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
+                                                  strerror(-r));
 }
 
 int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
@@ -330,9 +338,10 @@ static void finish_done(void *data) {
                 mig_set_string(&mig->domain_xml, c->definition);
                 mig->was_running = c->start;
                 mig_set_string(&mig->task_state, "");
-                dest_transition(c->m, mig, "finished",
-                                c->start ? "defined and started; waits for confirm or revert"
-                                         : "defined (shut off, as on the source); waits for confirm or revert");
+                dest_transition(
+                        c->m, mig, "finished",
+                        c->start ? "defined and started; waits for confirm or revert"
+                                 : "defined (shut off, as on the source); waits for confirm or revert");
         }
         (void) sd_bus_reply_method_return(c->request, NULL);
 }
@@ -347,8 +356,8 @@ int cold_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         if (!mig)
                 return -ENOENT;
         if (strcmp(mig->status, "pre-migrating") != 0 && strcmp(mig->status, "finished") != 0)
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here; it cannot finish.", id,
-                                         mig->status);
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Migration %s is %s here; it cannot finish.", id, mig->status);
         DestCall *c = dest_call_new(m, msg, id);
         c->definition = g_strdup(definition);
         c->uuid = g_strdup(mig->domain_uuid);
@@ -370,9 +379,10 @@ int cold_dest_confirm(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         if (strcmp(mig->status, "confirmed") == 0)
                 return sd_bus_reply_method_return(msg, NULL);
         if (strcmp(mig->status, "finished") != 0)
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here, not finished.", id,
-                                         mig->status);
-        dest_transition(m, mig, "confirmed", "the source removed its copy; the claim is now the domain's usage");
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here, not finished.",
+                                         id, mig->status);
+        dest_transition(m, mig, "confirmed",
+                        "the source removed its copy; the claim is now the domain's usage");
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -407,8 +417,8 @@ static int remove_copy(sd_bus_message *msg, Manager *m, const char *id, const ch
                 return -ENOENT;
         if (strcmp(final_status, "reverted") == 0 && strcmp(mig->status, "finished") != 0 &&
             strcmp(mig->status, "reverted") != 0)
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here; cannot revert.", id,
-                                         mig->status);
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Migration %s is %s here; cannot revert.", id, mig->status);
         if (strcmp(final_status, "reverted") != 0 && strcmp(mig->status, "finished") == 0)
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
                                          "Migration %s finished here; revert it instead of aborting.", id);
@@ -432,6 +442,7 @@ int cold_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (strcmp(status, "cancelled") != 0 && strcmp(status, "error") != 0)
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Abort status is cancelled or error.");
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Abort status is cancelled or error.");
         return remove_copy(msg, m, id, status, error);
 }

@@ -32,10 +32,10 @@ struct ColdJob {
         MigCopyProgress progress;
         sd_event_source *progress_timer;
         sd_event_source *retry_timer;
-        sd_bus_message *request;  /* Migrate, replied once recorded */
-        GPtrArray *waiters;       /* sd_bus_message*: Abort calls, replied at the end */
+        sd_bus_message *request; /* Migrate, replied once recorded */
+        GPtrArray *waiters;      /* sd_bus_message*: Abort calls, replied at the end */
         bool cancel;
-        GPtrArray *checksums;     /* local, char* */
+        GPtrArray *checksums; /* local, char* */
         int result;
         MigVirtError err;
 };
@@ -109,7 +109,8 @@ static MigPeer *job_peer(ColdJob *j) {
 }
 
 /* Commits the new status (and task) with an event. */
-static int transition(Manager *m, MigMigration *mig, const char *status, const char *task, const char *message) {
+static int transition(Manager *m, MigMigration *mig, const char *status, const char *task,
+                      const char *message) {
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         mig_set_string(&mig->status, status);
         if (task)
@@ -120,8 +121,8 @@ static int transition(Manager *m, MigMigration *mig, const char *status, const c
         if (r < 0)
                 g_warning("Cannot record %s for migration %s: %s", status, mig->id, e.message);
         else
-                g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status, message ? ": " : "",
-                          message ? message : "");
+                g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status,
+                          message ? ": " : "", message ? message : "");
         return r;
 }
 
@@ -144,8 +145,9 @@ static void rollback_done(void *data) {
         const char *status = j->cancel ? "cancelled" : "error";
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         if (j->result < 0) {
-                g_autofree char *msg = g_strdup_printf("%s; and the domain could not be started again on %s: %s",
-                                                       mig->error_message, manager_node(j->m), j->err.message);
+                g_autofree char *msg =
+                        g_strdup_printf("%s; and the domain could not be started again on %s: %s",
+                                        mig->error_message, manager_node(j->m), j->err.message);
                 record_failure(mig, mig->error_name, msg);
         }
         mig_set_string(&mig->task_state, "");
@@ -157,11 +159,13 @@ static void rollback_done(void *data) {
         job_end(j, j->cancel ? NULL : &e);
 }
 
-static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                            void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
         if (error)
-                g_warning("Migration %s: the destination could not drop its claim and partial disks yet (%s); its "
+                g_warning("Migration %s: the destination could not drop its claim and partial disks yet "
+                          "(%s); its "
                           "record stays until it is asked again.",
                           mig->id, error->message);
         /* The destination never got Finish, so it does not run the domain: start it here again. */
@@ -206,8 +210,8 @@ static void on_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
                 /* The outcome is unknown: the destination may run the domain. Never start it here;
                  * ask again until the destination answers (Finish is idempotent). */
                 g_warning("Migration %s: %s; asking again.", mig->id, error->message);
-                (void) sd_event_add_time_relative(j->m->event, &j->retry_timer, CLOCK_MONOTONIC, FINISH_RETRY_USEC,
-                                                  0, on_finish_retry, j);
+                (void) sd_event_add_time_relative(j->m->event, &j->retry_timer, CLOCK_MONOTONIC,
+                                                  FINISH_RETRY_USEC, 0, on_finish_retry, j);
                 return;
         }
         if (error)
@@ -216,8 +220,9 @@ static void on_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
         mig->bytes_remaining = 0;
         mig->progress = 100.0;
         transition(j->m, mig, "finished", "",
-                   mig->was_running ? "the domain runs on the destination: VERIFY_RESIZE, confirm or revert"
-                                    : "the domain is defined on the destination: VERIFY_RESIZE, confirm or revert");
+                   mig->was_running
+                           ? "the domain runs on the destination: VERIFY_RESIZE, confirm or revert"
+                           : "the domain is defined on the destination: VERIFY_RESIZE, confirm or revert");
         arm_auto_confirm(j->m, mig);
         job_end(j, NULL);
 }
@@ -226,7 +231,8 @@ static void send_finish(ColdJob *j) {
         MigMigration *mig = job_mig(j);
         MigPeer *peer = job_peer(j);
         if (!peer) {
-                g_warning("Migration %s: destination %s is no longer configured.", mig->id, mig->destination);
+                g_warning("Migration %s: destination %s is no longer configured.", mig->id,
+                          mig->destination);
                 return;
         }
         mig_peer_call(peer, "FinishColdMigration", PEER_STEP_TIMEOUT_USEC, on_finished, j, "ssb", mig->id,
@@ -235,9 +241,12 @@ static void send_finish(ColdJob *j) {
 
 /* ---------------------------------------------------------------- verify */
 
+/* Both sides checksum at the same time: the destination its copy, this node the original. */
 typedef struct VerifyStep {
         ColdJob *job;
+        unsigned pending;
         char **remote;
+        char *remote_error_name, *remote_error;
 } VerifyStep;
 
 static void verify_local_run(void *data) {
@@ -251,42 +260,64 @@ static void verify_local_run(void *data) {
         }
 }
 
-static void verify_compare(void *data) {
-        VerifyStep *v = data;
+static void verify_step_free(VerifyStep *v) {
+        g_strfreev(v->remote);
+        g_free(v->remote_error_name);
+        g_free(v->remote_error);
+        g_free(v);
+}
+
+/* Rolls back and returns false when the copies differ or a side failed. */
+static bool verify_compare(VerifyStep *v) {
         ColdJob *j = v->job;
-        MigMigration *mig = job_mig(j);
+        if (v->remote_error)
+                return rollback(j, v->remote_error_name, v->remote_error), false;
         if (j->result < 0)
-                return rollback(j, j->err.name, j->err.message);
+                return rollback(j, j->err.name, j->err.message), false;
         for (guint i = 0; i < j->checksums->len; i++)
                 if (!v->remote || g_strv_length(v->remote) != j->checksums->len ||
                     strcmp(v->remote[i], j->checksums->pdata[i]) != 0) {
                         g_autofree char *msg = g_strdup_printf("the copy of %s differs from the original",
                                                                ((MigDisk *) j->disks->pdata[i])->path);
-                        return rollback(j, MIG_ERROR_INTERNAL, msg);
+                        return rollback(j, MIG_ERROR_INTERNAL, msg), false;
                 }
         if (j->cancel)
-                return rollback(j, NULL, NULL);
+                return rollback(j, NULL, NULL), false;
+        return true;
+}
+
+static void verify_one_done(void *data) {
+        VerifyStep *v = data;
+        if (--v->pending > 0)
+                return;
+        ColdJob *j = v->job;
+        bool same = verify_compare(v);
+        verify_step_free(v);
+        if (!same)
+                return;
         /* From here on the domain belongs to the destination. */
-        if (transition(j->m, mig, "post-migrating", "resize_migrated", "disks copied and verified") < 0)
+        if (transition(j->m, job_mig(j), "post-migrating", "resize_migrated", "disks copied and verified") <
+            0)
                 return rollback(j, MIG_ERROR_STORE, "cannot record the verified copy");
         send_finish(j);
 }
 
-static void verify_step_free(void *data) {
-        VerifyStep *v = data;
-        g_strfreev(v->remote);
-        g_free(v);
+static void on_verified(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        VerifyStep *v = userdata;
+        if (error) {
+                v->remote_error_name = g_strdup(error->name);
+                v->remote_error = g_strdup(error->message);
+        } else if (sd_bus_message_read_strv(reply, &v->remote) < 0)
+                v->remote = NULL;
+        verify_one_done(v);
 }
 
-static void on_verified(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
-        ColdJob *j = userdata;
-        if (error)
-                return rollback_from(j, error);
+static void verify_start(ColdJob *j) {
         VerifyStep *v = g_new0(VerifyStep, 1);
         v->job = j;
-        if (sd_bus_message_read_strv(reply, &v->remote) < 0)
-                v->remote = NULL;
-        mig_worker_submit(j->m->worker, verify_local_run, verify_compare, v, verify_step_free);
+        v->pending = 2;
+        mig_worker_submit(j->m->worker, verify_local_run, verify_one_done, v, NULL);
+        mig_peer_call(job_peer(j), "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, v, "s", j->id);
 }
 
 /* ---------------------------------------------------------------- copy */
@@ -298,12 +329,18 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         if (mig && done != mig->bytes_processed) {
                 mig->bytes_processed = MIN(done, mig->bytes_total);
                 mig->bytes_remaining = mig->bytes_total - mig->bytes_processed;
-                double p = mig->bytes_total ? 100.0 * (double) mig->bytes_processed / (double) mig->bytes_total : 0;
+                double p = mig->bytes_total
+                                   ? 100.0 * (double) mig->bytes_processed / (double) mig->bytes_total
+                                   : 0;
                 mig->progress = MAX(mig->progress, MIN(p, 99.0)); /* 100 only when finished */
                 mig->updated_usec = mig_now_usec();
                 bus_migration_emit_changed(j->m, mig);
         }
-        return sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        if (!s)
+                return 0;
+        /* A timer fires once: arm it again. */
+        int r = sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static char *libvirt_uri_of(const MigPeerConfig *peer) {
@@ -337,8 +374,7 @@ static void copy_done(void *data) {
                 return rollback(j, NULL, NULL);
         if (j->result < 0)
                 return rollback(j, j->err.name, j->err.message);
-        MigMigration *mig = job_mig(j);
-        mig_peer_call(job_peer(j), "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, j, "s", mig->id);
+        verify_start(j);
 }
 
 static void copy_start(ColdJob *j) {
@@ -352,8 +388,8 @@ static void copy_start(ColdJob *j) {
         const MigPeerConfig *pc = mig_config_find_peer(j->m->config, mig->destination);
         g_free(j->dest_uri);
         j->dest_uri = libvirt_uri_of(pc);
-        (void) sd_event_add_time_relative(j->m->event, &j->progress_timer, CLOCK_MONOTONIC, PROGRESS_INTERVAL_USEC,
-                                          0, on_progress, j);
+        (void) sd_event_add_time_relative(j->m->event, &j->progress_timer, CLOCK_MONOTONIC,
+                                          PROGRESS_INTERVAL_USEC, 0, on_progress, j);
         mig_worker_submit(j->m->worker, copy_run, copy_done, j, NULL);
 }
 
@@ -409,7 +445,7 @@ static void choose_destination(ColdJob *j) {
         MigMigration *mig = job_mig(j);
         if (*mig->destination)
                 return send_prepare(j);
-        MigNeeds needs = { j->info->memory, j->info->vcpus, disks_data(j->disks) };
+        MigNeeds needs = {j->info->memory, j->info->vcpus, disks_data(j->disks)};
         mig_scheduler_pick(j->m, &needs, on_scheduled, j);
 }
 
@@ -421,8 +457,8 @@ static int check_disks(ColdJob *j) {
                         mig_virt_error_clear(&j->err);
                         j->err.name = MIG_ERROR_NOT_SUPPORTED;
                         j->err.message = g_strdup_printf(
-                                "Disk %s cannot be migrated cold: only raw and qcow2 files inside %s are.", d->path,
-                                j->m->config->image_directory);
+                                "Disk %s cannot be migrated cold: only raw and qcow2 files inside %s are.",
+                                d->path, j->m->config->image_directory);
                         return -EINVAL;
                 }
                 int r = mig_disk_measure(d, &j->err);
@@ -470,13 +506,14 @@ static int refuse_state(ColdJob *j, sd_bus_error *e) {
                                          "Domain %s is %s; a cold migration needs it ACTIVE or SHUTOFF.",
                                          j->info->name, state);
         if (!j->info->persistent)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is transient; only defined domains can be migrated cold.",
-                                         j->info->name);
+                return sd_bus_error_setf(
+                        e, MIG_ERROR_CONFLICT,
+                        "Domain %s is transient; only defined domains can be migrated cold.", j->info->name);
         MigMigration *busy = manager_find_inflight(j->m, j->info->uuid);
         if (busy)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT, "Domain %s is already being migrated (%s, %s).",
-                                         j->info->name, busy->id, busy->status);
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is already being migrated (%s, %s).", j->info->name,
+                                         busy->id, busy->status);
         return 0;
 }
 
@@ -521,7 +558,8 @@ static void confirm_run(void *data) {
                 virConnectClose(conn);
 }
 
-static void on_dest_confirmed(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_dest_confirmed(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                              void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
         if (error)
@@ -591,7 +629,8 @@ static void revert_done(void *data) {
         job_end(j, NULL);
 }
 
-static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
         if (error) {
@@ -607,7 +646,8 @@ static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_
 static void revert_begin(Manager *m, MigMigration *mig, sd_bus_message *request, const char *why) {
         ColdJob *j = job_for_record(m, mig, request);
         transition(m, mig, "reverting", "resize_reverting", why);
-        mig_peer_call(job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j, "s", mig->id);
+        mig_peer_call(job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j, "s",
+                      mig->id);
 }
 
 int cold_source_revert(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
@@ -620,9 +660,10 @@ int cold_source_revert(Manager *m, sd_bus_message *request, MigMigration *mig, s
 int cold_source_abort(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
         ColdJob *j = jobs ? g_hash_table_lookup(jobs, mig->id) : NULL;
         if (!j || strcmp(mig->status, "post-migrating") == 0)
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
-                                         "Migration %s is %s: too late to abort; wait for VERIFY_RESIZE and revert.",
-                                         mig->id, mig->status);
+                return sd_bus_error_setf(
+                        error, MIG_ERROR_CONFLICT,
+                        "Migration %s is %s: too late to abort; wait for VERIFY_RESIZE and revert.", mig->id,
+                        mig->status);
         j->cancel = true;
         g_atomic_int_set(&j->progress.cancel, 1);
         g_ptr_array_add(j->waiters, sd_bus_message_ref(request));
@@ -645,9 +686,9 @@ static bool reply_state_active(sd_bus_message *reply) {
                 const char *key, *value;
                 if (sd_bus_message_read(reply, "s", &key) < 0)
                         return false;
-                if (strcmp(key, "state") == 0)
+                if (strcmp(key, "power-state") == 0)
                         return sd_bus_message_read(reply, "v", "s", &value) >= 0 &&
-                               (strcmp(value, "ACTIVE") == 0 || strcmp(value, "VERIFY_RESIZE") == 0);
+                               strcmp(value, "ACTIVE") == 0;
                 if (sd_bus_message_skip(reply, "v") < 0 || sd_bus_message_exit_container(reply) < 0)
                         return false;
         }
@@ -664,7 +705,8 @@ static void on_health(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *
                         confirm_begin(h->m, mig, NULL, "confirmed automatically after ResizeConfirmWindow");
                 else
                         revert_begin(h->m, mig, NULL,
-                                     "health check failed: the domain does not run on the destination; reverting");
+                                     "health check failed: the domain does not run on the destination; "
+                                     "reverting");
         }
         g_free(h->id);
         g_free(h);
@@ -685,12 +727,11 @@ static void arm_auto_confirm(Manager *m, MigMigration *mig) {
         if (m->config->resize_confirm_window == 0)
                 return;
         if (!confirm_timers)
-                confirm_timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                       unref_source);
+                confirm_timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, unref_source);
         uint64_t due = mig->finished_usec + m->config->resize_confirm_window * USEC_PER_SEC;
         uint64_t now = mig_now_usec();
         HealthCheck *h = g_new0(HealthCheck, 1);
-        *h = (HealthCheck){ m, g_strdup(mig->id) };
+        *h = (HealthCheck){m, g_strdup(mig->id)};
         sd_event_source *s = NULL;
         if (sd_event_add_time(m->event, &s, CLOCK_REALTIME, MAX(due, now + USEC_PER_SEC), USEC_PER_SEC,
                               on_confirm_window, h) < 0) {

@@ -131,9 +131,13 @@ static bool absolute_path_valid(const char *s) {
 }
 
 static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
-        static const char *const keys[] = {
-                "Name",           "LibvirtURI", "ResizeConfirmWindow", "MaxConcurrentMigrations",
-                "ImageDirectory", "ShutdownTimeout", NULL};
+        static const char *const keys[] = {"Name",
+                                           "LibvirtURI",
+                                           "ResizeConfirmWindow",
+                                           "MaxConcurrentMigrations",
+                                           "ImageDirectory",
+                                           "ShutdownTimeout",
+                                           NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
                 return true;

@@ -22,7 +22,7 @@ typedef struct MigConfig {
         unsigned resize_confirm_window;
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout; /* seconds a guest gets to shut down before it is destroyed */
-        GPtrArray *peers; /* MigPeerConfig* */
+        GPtrArray *peers;          /* MigPeerConfig* */
 } MigConfig;
 
 /* A missing file gives the defaults (a node without peers). Returns NULL with

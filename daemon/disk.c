@@ -24,8 +24,10 @@ static int fail_errno(MigVirtError *err, int e, const char *what, const char *pa
 static int fail_virt(MigVirtError *err, const char *what, const char *path) {
         const virError *ve = virGetLastError();
         mig_virt_error_clear(err);
-        err->name = ve && ve->message && strstr(ve->message, "No space left") ? MIG_ERROR_NO_SPACE : MIG_ERROR_LIBVIRT;
-        err->message = g_strdup_printf("%s %s: %s", what, path, ve && ve->message ? ve->message : "libvirt failed");
+        err->name = ve && ve->message && strstr(ve->message, "No space left") ? MIG_ERROR_NO_SPACE
+                                                                              : MIG_ERROR_LIBVIRT;
+        err->message =
+                g_strdup_printf("%s %s: %s", what, path, ve && ve->message ? ve->message : "libvirt failed");
         return -EIO;
 }
 
@@ -122,7 +124,7 @@ int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, MigCopyProgress *p, M
         virStorageVolPtr vol = lookup_volume(dconn, d->path);
         if (!vol)
                 return fail_virt(err, "The destination has no volume for", d->path);
-        Upload u = { .fd = open(d->path, O_RDONLY | O_CLOEXEC), .size = (off_t) d->size, .progress = p };
+        Upload u = {.fd = open(d->path, O_RDONLY | O_CLOEXEC), .size = (off_t) d->size, .progress = p};
         if (u.fd < 0) {
                 virStorageVolFree(vol);
                 return fail_errno(err, errno, "Cannot open", d->path);
@@ -205,7 +207,8 @@ static virStoragePoolPtr pool_for(virConnectPtr conn, const char *dir, MigVirtEr
         g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, dir, -1);
         hash[12] = '\0';
         g_autofree char *xml = g_markup_printf_escaped(
-                "<pool type='dir'><name>migrated-%s</name><target><path>%s</path></target></pool>", hash, dir);
+                "<pool type='dir'><name>migrated-%s</name><target><path>%s</path></target></pool>", hash,
+                dir);
         pool = virStoragePoolCreateXML(conn, xml, 0);
         if (!pool)
                 fail_virt(err, "Cannot set up a storage pool for", dir);
@@ -302,9 +305,10 @@ bool mig_disk_path_allowed(const char *path, const char *image_dir) {
                 if (g_ascii_iscntrl(*c))
                         return false;
         g_autofree char *canonical = g_canonicalize_filename(path, "/");
-        g_autofree char *prefix = g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir)
-                                                                    : g_strconcat(image_dir, "/", NULL);
-        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) && strlen(path) > strlen(prefix);
+        g_autofree char *prefix =
+                g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir) : g_strconcat(image_dir, "/", NULL);
+        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) &&
+               strlen(path) > strlen(prefix);
 }
 
 bool mig_disk_format_supported(const char *format) {

@@ -115,7 +115,8 @@ static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         if (!manager_idle(m)) {
                 m->messages_seen = m->messages;
-                return sd_event_source_set_time_relative(s, m->idle_usec);
+                int r = sd_event_source_set_time_relative(s, m->idle_usec);
+                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
         g_message("Idle, exiting; D-Bus activation starts migrated again when it is needed.");
         /* Give up the name first, then answer what is already queued for us. */
@@ -230,7 +231,7 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
 }
 
 bool manager_domain_moved_away(Manager *m, const char *uuid) {
-        static const char *const away[] = { "post-migrating", "finished", "confirming", "reverting", NULL };
+        static const char *const away[] = {"post-migrating", "finished", "confirming", "reverting", NULL};
         MigMigration *mig = manager_find_inflight(m, uuid);
         return mig && strcmp(mig->role, "source") == 0 && strcmp(mig->kind, "cold") == 0 &&
                g_strv_contains(away, mig->status);

@@ -28,9 +28,9 @@ typedef struct MigMigration {
         uint64_t updated_usec;
         uint64_t finished_usec;
         /* what the engines need to resume or roll back after a restart */
-        char *domain_xml;  /* the definition to restore (source) or define (destination) */
-        bool was_running;  /* the power state before the migration */
-        char *disks_json;  /* MigDisk list, see disk.h */
+        char *domain_xml; /* the definition to restore (source) or define (destination) */
+        bool was_running; /* the power state before the migration */
+        char *disks_json; /* MigDisk list, see disk.h */
         /* destination side: the claim this node holds until the migration ends */
         uint64_t claim_memory; /* bytes */
         unsigned claim_vcpus;

@@ -150,14 +150,16 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
-                        MigPeerBuild build, void *build_data, const char *types, va_list ap) {
+static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
+                        void *userdata, MigPeerBuild build, void *build_data, const char *types,
+                        va_list ap) {
         PeerCall *c = g_new0(PeerCall, 1);
-        *c = (PeerCall){ p, cb, userdata };
+        *c = (PeerCall){p, cb, userdata};
         g_autoptr(sd_bus_message) call = NULL;
         int r = peer_connect(p);
         if (r >= 0)
-                r = sd_bus_message_new_method_call(p->bus, &call, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER, method);
+                r = sd_bus_message_new_method_call(p->bus, &call, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER,
+                                                   method);
         if (r >= 0 && types)
                 r = sd_bus_message_appendv(call, types, ap);
         if (r >= 0 && build)
@@ -181,8 +183,8 @@ int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeer
         return r;
 }
 
-int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
-                        MigPeerBuild build, void *build_data, const char *types, ...) {
+int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
+                        void *userdata, MigPeerBuild build, void *build_data, const char *types, ...) {
         va_list ap;
         va_start(ap, types);
         int r = peer_call_va(p, method, timeout_usec, cb, userdata, build, build_data, types, ap);

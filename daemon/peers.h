@@ -35,5 +35,5 @@ int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeer
 /* Like mig_peer_call(), and build() appends further arguments after types. cb may run
  * before this returns (when the connection cannot even start). */
 typedef int (*MigPeerBuild)(sd_bus_message *call, void *data);
-int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
-                        MigPeerBuild build, void *build_data, const char *types, ...);
+int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
+                        void *userdata, MigPeerBuild build, void *build_data, const char *types, ...);

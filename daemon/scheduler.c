@@ -61,12 +61,13 @@ static char *misfit(const Pick *p, const Capacity *c) {
         if (!c->enabled)
                 return g_strdup_printf("disabled (%s)", c->reason ? c->reason : "no reason given");
         if (c->memory_free < p->needs.memory)
-                return g_strdup_printf("%" PRIu64 " MiB memory free, %" PRIu64 " MiB needed", c->memory_free >> 20,
-                                       p->needs.memory >> 20);
+                return g_strdup_printf("%" PRIu64 " MiB memory free, %" PRIu64 " MiB needed",
+                                       c->memory_free >> 20, p->needs.memory >> 20);
         if (c->vcpus < p->needs.vcpus)
                 return g_strdup_printf("%u vCPUs, %u needed", c->vcpus, p->needs.vcpus);
         if (c->disk_free < p->needs.disk + DISK_MARGIN_BYTES)
-                return g_strdup_printf("%" PRIu64 " MiB disk free, %" PRIu64 " MiB needed", c->disk_free >> 20,
+                return g_strdup_printf("%" PRIu64 " MiB disk free, %" PRIu64 " MiB needed",
+                                       c->disk_free >> 20,
                                        (uint64_t) ((p->needs.disk + DISK_MARGIN_BYTES) >> 20));
         return NULL;
 }
@@ -86,7 +87,7 @@ static void pick_done(Pick *p) {
 
 static void on_capacity(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
         Pick *p = userdata;
-        Capacity c = { .enabled = true };
+        Capacity c = {.enabled = true};
         if (!reply || read_capacity(reply, &c) < 0) {
                 note(p, mig_peer_name(peer), error ? "unreachable" : "sent an unreadable answer");
         } else {
@@ -105,8 +106,9 @@ static void on_capacity(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
 void mig_scheduler_pick(Manager *m, const MigNeeds *needs, MigSchedulerDone cb, void *userdata) {
         Pick *p = g_new0(Pick, 1);
         unsigned n = mig_peers_count(m->peers);
-        *p = (Pick){ m, *needs, cb, userdata, n + 1, NULL, 0, g_string_new("") };
+        *p = (Pick){m, *needs, cb, userdata, n + 1, NULL, 0, g_string_new("")};
         for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(m->peers, i), "GetCapacity", CAPACITY_TIMEOUT_USEC, on_capacity, p, NULL);
+                mig_peer_call(mig_peers_get(m->peers, i), "GetCapacity", CAPACITY_TIMEOUT_USEC, on_capacity,
+                              p, NULL);
         pick_done(p);
 }

@@ -198,8 +198,8 @@ static const char *attr(const char **names, const char **values, const char *key
         return NULL;
 }
 
-static void disk_start(GMarkupParseContext *ctx, const char *element, const char **names, const char **values,
-                       gpointer user_data, GError **error) {
+static void disk_start(GMarkupParseContext *ctx, const char *element, const char **names,
+                       const char **values, gpointer user_data, GError **error) {
         DiskParse *p = user_data;
         p->depth++;
         if (strcmp(element, "disk") == 0) {
@@ -236,10 +236,11 @@ static void disk_end(GMarkupParseContext *ctx, const char *element, gpointer use
 }
 
 GPtrArray *mig_parse_disks(const char *domain_xml) {
-        static const GMarkupParser parser = { .start_element = disk_start, .end_element = disk_end };
-        DiskParse p = { .disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free) };
+        static const GMarkupParser parser = {.start_element = disk_start, .end_element = disk_end};
+        DiskParse p = {.disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free)};
         g_autoptr(GMarkupParseContext) ctx = g_markup_parse_context_new(&parser, 0, &p, NULL);
-        if (!g_markup_parse_context_parse(ctx, domain_xml, -1, NULL) || !g_markup_parse_context_end_parse(ctx, NULL))
+        if (!g_markup_parse_context_parse(ctx, domain_xml, -1, NULL) ||
+            !g_markup_parse_context_end_parse(ctx, NULL))
                 g_ptr_array_set_size(p.disks, 0);
         g_free(p.path);
         g_free(p.format);
@@ -271,7 +272,8 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         d->vcpus = info.nrVirtCpu;
         read_group(dom, d);
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-        d->disks = xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        d->disks =
+                xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
         *ret = g_steal_pointer(&d);
         return 0;
 }
@@ -387,7 +389,8 @@ static virDomainPtr lookup_uuid(virConnectPtr c, const char *uuid, MigVirtError 
         if (!dom) {
                 const virError *ve = virGetLastError();
                 if (ve && ve->code == VIR_ERR_NO_DOMAIN)
-                        fail_with(err, MIG_ERROR_NOT_FOUND, g_strdup_printf("No domain %s on this node", uuid));
+                        fail_with(err, MIG_ERROR_NOT_FOUND,
+                                  g_strdup_printf("No domain %s on this node", uuid));
                 else
                         fail_from_libvirt(err, "Cannot look the domain up");
         }
@@ -435,8 +438,8 @@ int mig_virt_start(MigVirt *v, const char *uuid, MigVirtError *err) {
         return 0;
 }
 
-#define UNDEFINE_FLAGS                                                                                          \
-        (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |                             \
+#define UNDEFINE_FLAGS                                                                                      \
+        (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |                        \
          VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM)
 
 int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err) {
@@ -445,12 +448,14 @@ int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err) {
                 return -EIO;
         g_autoptr(MigVirDomain) dom = lookup_uuid(c, uuid, err);
         if (!dom)
-                return g_strcmp0(err->name, MIG_ERROR_NOT_FOUND) == 0 ? (mig_virt_error_clear(err), 0) : -EIO;
+                return g_strcmp0(err->name, MIG_ERROR_NOT_FOUND) == 0 ? (mig_virt_error_clear(err), 0)
+                                                                      : -EIO;
         if (virDomainIsActive(dom) == 1)
-                return fail_with(err, MIG_ERROR_CONFLICT,
-                                 g_strdup_printf("Domain %s is running on this node, where it should be off; "
-                                                 "refusing to remove it",
-                                                 uuid));
+                return fail_with(
+                        err, MIG_ERROR_CONFLICT,
+                        g_strdup_printf("Domain %s is running on this node, where it should be off; "
+                                        "refusing to remove it",
+                                        uuid));
         if (virDomainUndefineFlags(dom, UNDEFINE_FLAGS) < 0)
                 return fail_from_libvirt(err, "Cannot undefine the domain");
         return 0;
