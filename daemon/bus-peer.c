@@ -89,6 +89,15 @@ PEER_COLD_METHOD(confirm)
 PEER_COLD_METHOD(revert)
 PEER_COLD_METHOD(abort)
 
+static int peer_get_migration_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *id;
+        int r = require_root(msg, error);
+        if (r < 0 || (r = sd_bus_message_read(msg, "s", &id)) < 0)
+                return r;
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(userdata, id) : NULL;
+        return sd_bus_reply_method_return(msg, "s", mig ? mig->status : "");
+}
+
 static int peer_forward_verb(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *verb, *id;
         int r = require_root(msg, error);
@@ -124,6 +133,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 0),
         SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
                                 peer_abort, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetMigrationStatus", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", status),
+                                peer_get_migration_status, 0),
         SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,
                                 peer_forward_verb, 0),
         SD_BUS_VTABLE_END,

@@ -408,6 +408,30 @@ static void remove_done(void *data) {
         (void) sd_bus_reply_method_return(c->request, NULL);
 }
 
+static void lapse_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0) {
+                g_warning("Migration %s: cannot remove the partial copy yet: %s", c->id, c->err.message);
+                return;
+        }
+        if (mig && !mig_status_is_final(mig->status)) {
+                mig_set_string(&mig->error_name, MIG_ERROR_PEER_UNREACHABLE);
+                dest_transition(c->m, mig, "error", mig->error_message);
+        }
+}
+
+static void record_lapse(Manager *m, MigMigration *mig, const char *why) {
+        g_autofree char *msg = g_strdup_printf("claim released and partial disks deleted: %s", why);
+        mig_set_string(&mig->error_message, msg);
+        DestCall *c = g_new0(DestCall, 1);
+        c->m = m;
+        c->id = g_strdup(mig->id);
+        c->uuid = g_strdup(mig->domain_uuid);
+        c->disks = mig_disks_from_json(mig->disks_json);
+        mig_worker_submit(m->worker, remove_run, lapse_done, c, dest_call_free);
+}
+
 static int remove_copy(sd_bus_message *msg, Manager *m, const char *id, const char *final_status,
                        sd_bus_error *error) {
         MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
@@ -445,4 +469,69 @@ int cold_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Abort status is cancelled or error.");
         return remove_copy(msg, m, id, status, error);
+}
+
+/* --- the claim is a lease: it lapses when the source no longer drives the migration --- */
+
+/* Every 30 s, or more often for a short ClaimTimeout. */
+static uint64_t lease_check_usec(const Manager *m) {
+        return MAX(USEC_PER_SEC, MIN(30 * USEC_PER_SEC, m->config->claim_timeout * USEC_PER_SEC / 2));
+}
+
+typedef struct LeaseCheck {
+        Manager *m;
+        char *id;
+} LeaseCheck;
+
+static void lapse(Manager *m, MigMigration *mig, const char *why) {
+        g_message("Migration %s: the claim lapses: %s.", mig->id, why);
+        record_lapse(m, mig, why);
+}
+
+static void on_source_status(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata) {
+        LeaseCheck *lc = userdata;
+        MigMigration *mig = manager_find_migration(lc->m, lc->id);
+        const char *status = NULL;
+        uint64_t age = mig ? mig_now_usec() - mig->updated_usec : 0;
+        if (!mig || strcmp(mig->status, "pre-migrating") != 0)
+                ; /* it moved on meanwhile */
+        else if (reply && sd_bus_message_read(reply, "s", &status) >= 0 &&
+                 (!*status || mig_status_is_final(status)))
+                lapse(lc->m, mig,
+                      *status ? "the source ended the migration" : "the source has no such migration");
+        else if (!reply && age > lc->m->config->claim_timeout * USEC_PER_SEC)
+                lapse(lc->m, mig, "the source has been unreachable for longer than ClaimTimeout");
+        g_free(lc->id);
+        g_free(lc);
+}
+
+static void check_leases(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig)) {
+                if (strcmp(mig->role, "destination") != 0 || strcmp(mig->status, "pre-migrating") != 0 ||
+                    mig_now_usec() - mig->updated_usec < m->config->claim_timeout * USEC_PER_SEC)
+                        continue;
+                MigPeer *peer = mig_peers_find(m->peers, mig->source);
+                LeaseCheck *lc = g_new0(LeaseCheck, 1);
+                *lc = (LeaseCheck){m, g_strdup(mig->id)};
+                if (peer)
+                        mig_peer_call(peer, "GetMigrationStatus", 10 * USEC_PER_SEC, on_source_status, lc,
+                                      "s", mig->id);
+                else
+                        on_source_status(NULL, NULL, NULL, lc);
+        }
+}
+
+static int on_lease_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        check_leases(userdata);
+        int r = sd_event_source_set_time_relative(s, lease_check_usec(userdata));
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+int cold_dest_watch_leases(Manager *m) {
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_lease_timer,
+                                          m);
 }

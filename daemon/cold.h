@@ -31,3 +31,7 @@ int cold_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int cold_dest_confirm(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int cold_dest_revert(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int cold_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* Checks the claims this node holds every 30 s (at most half of ClaimTimeout): one whose source ended the
+ * migration, or has been unreachable for longer than ClaimTimeout, is released and its partial disks deleted
+ * (the source can never finish it: Finish needs the claim). */
+int cold_dest_watch_leases(Manager *m);

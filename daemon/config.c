@@ -40,6 +40,7 @@ MigConfig *mig_config_new_defaults(void) {
         c->resize_confirm_window = 0;
         c->max_concurrent_migrations = 2;
         c->shutdown_timeout = 60;
+        c->claim_timeout = 3600;
         c->peers = g_ptr_array_new_with_free_func(peer_config_free);
         return c;
 }
@@ -131,13 +132,9 @@ static bool absolute_path_valid(const char *s) {
 }
 
 static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
-        static const char *const keys[] = {"Name",
-                                           "LibvirtURI",
-                                           "ResizeConfirmWindow",
-                                           "MaxConcurrentMigrations",
-                                           "ImageDirectory",
-                                           "ShutdownTimeout",
-                                           NULL};
+        static const char *const keys[] = {
+                "Name",           "LibvirtURI",      "ResizeConfirmWindow", "MaxConcurrentMigrations",
+                "ImageDirectory", "ShutdownTimeout", "ClaimTimeout",        NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
                 return true;
@@ -150,7 +147,8 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                read_uint(kf, c, g, "ResizeConfirmWindow", 0, 30 * 24 * 3600, &c->resize_confirm_window,
                          error) &&
                read_uint(kf, c, g, "MaxConcurrentMigrations", 1, 64, &c->max_concurrent_migrations, error) &&
-               read_uint(kf, c, g, "ShutdownTimeout", 0, 3600, &c->shutdown_timeout, error);
+               read_uint(kf, c, g, "ShutdownTimeout", 0, 3600, &c->shutdown_timeout, error) &&
+               read_uint(kf, c, g, "ClaimTimeout", 1, 7 * 24 * 3600, &c->claim_timeout, error);
 }
 
 static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **error) {

@@ -153,6 +153,9 @@ int manager_start(Manager *m, bool user_bus) {
         }
         /* Unfinished migrations go on (or roll back) before new work is taken. */
         cold_source_resume_all(m);
+        r = cold_dest_watch_leases(m);
+        if (r < 0)
+                return r;
         if (m->idle_usec > 0)
                 r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_usec, 0,
                                                on_idle_check, m);

@@ -18,7 +18,8 @@ set -u
 NAME=${CLUSTER_NAME:-tcm}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-203}
 # Our domains have no OS and ignore ACPI: do not wait a minute for them.
-export CLUSTER_NODE_CONF=$'ShutdownTimeout=1'
+# A short ClaimTimeout: the destination lets a claim go 5 s after its source vanished.
+export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nClaimTimeout=5'
 IMAGES=/var/lib/libvirt/images
 
 failures=0
@@ -92,8 +93,8 @@ unthrottle() { on "$1" tc qdisc del dev eth0 root 2>/dev/null || true; }
 
 # --- the sampler: never on two nodes at once -----------------------------------
 SAMPLES=$(mktemp)
-sampler() {
-        while :; do
+sampler() { # ends with the test, however the test ends ($$ is the test's own PID)
+        while kill -0 $$ 2>/dev/null; do
                 local a b d
                 for d in vm1 vm2 vm3 vm4 vm5; do
                         a=$(state "$A" "$d") b=$(state "$B" "$d")
@@ -205,6 +206,21 @@ check "after the restart the record says error" wait_until 60 status_is "$A" vm3
 check "vm3 runs on $A again" wait_until 20 is_state "$A" vm3 running
 check "$B has no vm3 definition" is_state "$B" vm3 absent
 check "$B has no partial vm3 disk" wait_until 20 file_absent "$B" $IMAGES/vm3.qcow2
+check "vm3's disk is unchanged on $A" same_content "$A" $IMAGES/vm3.qcow2 "$sum3"
+
+say "fault: the source node vanishes during the copy (its daemon dies, sshd too): the claim lapses"
+throttle "$A" 40mbit
+on "$A" migratectl migrate vm3 --host "$B" >/dev/null
+wait_until 30 copying "$A" vm3
+kill_in_node "$A" sshd
+kill_in_node "$A" migrated
+unthrottle "$A"
+check "$B releases the claim and deletes the partial disk" wait_until 60 file_absent "$B" $IMAGES/vm3.qcow2
+check "$B's record says error" wait_until 10 status_is "$B" vm3 error
+check "$B has no vm3 definition" is_state "$B" vm3 absent
+on "$A" /usr/sbin/sshd -f "$(_cluster_node_dir "$A")/sshd_config" -E "$(_cluster_node_dir "$A")/sshd.log"
+check "when $A's daemon is back it rolls back: vm3 runs on $A" wait_until 60 status_is "$A" vm3 error
+check "vm3 runs on $A again" wait_until 20 is_state "$A" vm3 running
 check "vm3's disk is unchanged on $A" same_content "$A" $IMAGES/vm3.qcow2 "$sum3"
 
 say "fault: not enough disk on the destination"

@@ -57,13 +57,15 @@ say "from $A: busctl -H root@$IPB (D-Bus over SSH to $B)"
 id_remote=$(cluster_run "$A" busctl -H "root@$IPB" "${GETID[@]}" | bus_id)
 echo "   remote: $id_remote"
 [ "$id_remote" = "$id_b" ] || fail "busctl -H root@$IPB reached bus '$id_remote', not $B's ($id_b)"
+# (--augment-creds=no: busctl would read the bus daemon's cgroup from /proc,
+# which fails inside the node's namespaces with "No medium found".)
 # `busctl status` shows a second ID, the GUID the daemon's socket announces
 # during authentication (dbus-daemon's GetId returns another one).  It must
 # match too: remote from A == local on B != local on A.
 guid() { sed -n 's/^BusID=//p'; }
-guid_a=$(cluster_run "$A" busctl status | guid)
-guid_b=$(cluster_run "$B" busctl status | guid)
-guid_remote=$(cluster_run "$A" busctl -H "root@$IPB" status | guid)
+guid_a=$(cluster_run "$A" busctl --augment-creds=no status | guid)
+guid_b=$(cluster_run "$B" busctl --augment-creds=no status | guid)
+guid_remote=$(cluster_run "$A" busctl --augment-creds=no -H "root@$IPB" status | guid)
 echo "   busctl status BusID: $A $guid_a, $B $guid_b, remote from $A $guid_remote"
 if [ -z "$guid_b" ] || [ "$guid_remote" != "$guid_b" ] || [ "$guid_a" = "$guid_b" ]; then
     fail "busctl -H root@$IPB status does not show $B's bus"
