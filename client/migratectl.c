@@ -27,6 +27,7 @@ enum {
         VO_STATUS = 1 << 5,
         VO_FULL = 1 << 6,
         VO_REASON = 1 << 7,
+        VO_TUNING = 1 << 8,
 };
 
 enum {
@@ -42,6 +43,10 @@ enum {
         ARG_DOMAIN,
         ARG_STATUS,
         ARG_REASON,
+        ARG_BANDWIDTH,
+        ARG_MAX_DOWNTIME,
+        ARG_POSTCOPY,
+        ARG_NO_AUTO_CONVERGE,
 };
 
 typedef struct VerbOption {
@@ -59,6 +64,14 @@ static const VerbOption verb_options[] = {
           "Migrate live, without stopping the domain (default: cold)" },
         { VO_BLOCK_MIGRATION, { "block-migration", no_argument, NULL, ARG_BLOCK_MIGRATION }, NULL,
           "Copy the domain's local disks along" },
+        { VO_TUNING, { "bandwidth", required_argument, NULL, ARG_BANDWIDTH }, "MIB",
+          "Live: limit the migration to MiB/s" },
+        { VO_TUNING, { "max-downtime", required_argument, NULL, ARG_MAX_DOWNTIME }, "MS",
+          "Live: the longest pause allowed at the switch-over, in ms" },
+        { VO_TUNING, { "postcopy", no_argument, NULL, ARG_POSTCOPY }, NULL,
+          "Live: permit post-copy (force-complete switches to it)" },
+        { VO_TUNING, { "no-auto-converge", no_argument, NULL, ARG_NO_AUTO_CONVERGE }, NULL,
+          "Live: do not throttle a guest that dirties memory too fast" },
         { VO_WAIT, { "wait", no_argument, NULL, ARG_WAIT }, NULL,
           "Follow the migration until it ends (exit status as for 'watch')" },
         { VO_DOMAIN, { "domain", required_argument, NULL, ARG_DOMAIN }, "DOMAIN",
@@ -93,7 +106,7 @@ static int verb_help(MigCtl *ctl, int argc, char **argv);
 
 /* clang-format off */
 static const Verb verbs[] = {
-        { "migrate", 1, 1, VO_HOST | VO_LIVE | VO_BLOCK_MIGRATION | VO_WAIT, verb_migrate, "Migrations",
+        { "migrate", 1, 1, VO_HOST | VO_LIVE | VO_BLOCK_MIGRATION | VO_TUNING | VO_WAIT, verb_migrate, "Migrations",
           "DOMAIN", "Move a domain to another node (cold unless --live)",
           "Prints the new migration's ID. A cold migration stops the domain, copies it and starts it\n"
           "on the destination, where it waits in VERIFY_RESIZE for 'confirm' or 'revert'.\n"
@@ -380,6 +393,20 @@ static int parse_verb_options(MigCtl *ctl, const Verb *v, int argc, char **argv)
                         break;
                 case ARG_BLOCK_MIGRATION:
                         ctl->opt.block_migration = true;
+                        break;
+                case ARG_BANDWIDTH:
+                case ARG_MAX_DOWNTIME:
+                        if (!g_ascii_string_to_unsigned(
+                                    optarg, 10, 1, 1000000,
+                                    c == ARG_BANDWIDTH ? &ctl->opt.bandwidth : &ctl->opt.max_downtime, NULL))
+                                return log_usage_error("--%s takes a whole number from 1 to 1000000.",
+                                                       c == ARG_BANDWIDTH ? "bandwidth" : "max-downtime");
+                        break;
+                case ARG_POSTCOPY:
+                        ctl->opt.postcopy = true;
+                        break;
+                case ARG_NO_AUTO_CONVERGE:
+                        ctl->opt.no_auto_converge = true;
                         break;
                 case ARG_WAIT:
                         ctl->opt.wait = true;

@@ -5,6 +5,7 @@
  * (opened on first use, after local validation, so that bad arguments never reach the bus). */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 /* Options that follow the verb; each verb accepts a subset (see the verb table). */
@@ -15,6 +16,10 @@ typedef struct MigVerbOptions {
         const char *reason; /* host-disable --reason=TEXT */
         bool live;
         bool block_migration;
+        uint64_t bandwidth;    /* migrate --bandwidth=MiB/s (live), 0: none */
+        uint64_t max_downtime; /* migrate --max-downtime=MS (live), 0: libvirt's */
+        bool postcopy;         /* migrate --postcopy: permit post-copy */
+        bool no_auto_converge; /* migrate --no-auto-converge */
         bool wait;
         bool full;
 } MigVerbOptions;

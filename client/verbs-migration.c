@@ -171,10 +171,18 @@ int verb_migrate(MigCtl *ctl, int argc, char **argv) {
                         return r;
         }
 
+        bool tuned = ctl->opt.bandwidth || ctl->opt.max_downtime || ctl->opt.postcopy ||
+                     ctl->opt.no_auto_converge;
+        if (tuned && !ctl->opt.live)
+                return log_usage_error(
+                        "--bandwidth, --max-downtime, --postcopy and --no-auto-converge need --live.");
+        /* Only the tuning options given are sent: the daemon's defaults apply to the rest. */
         r = mig_call_manager(ctl, MIG_CALL_AUTH, "Migrate", &reply, "ssa{sv}b", domain,
-                             ctl->opt.host ? ctl->opt.host : "", 2, "live", "b", (int) ctl->opt.live,
-                             "block-migration", "b", (int) ctl->opt.block_migration,
-                             (int) ctl->ask_password);
+                             ctl->opt.host ? ctl->opt.host : "", 6, "live", "b", (int) ctl->opt.live,
+                             "block-migration", "b", (int) ctl->opt.block_migration, "auto-converge", "b",
+                             (int) (ctl->opt.live && !ctl->opt.no_auto_converge), "postcopy", "b",
+                             (int) ctl->opt.postcopy, "bandwidth", "t", ctl->opt.bandwidth, "max-downtime",
+                             "t", ctl->opt.max_downtime, (int) ctl->ask_password);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);
@@ -363,6 +371,31 @@ static void print_events(JsonNode *events, bool legend) {
         fputs(text, stdout);
 }
 
+/* Live migrations: convergence while running, the measured downtime once completed. */
+static void print_live_fields(JsonObject *p) {
+        const char *kind = mig_json_string(p, "Kind");
+        if (!kind || strcmp(kind, "live") != 0)
+                return;
+        const char *convergence = mig_json_string(p, "Convergence");
+        if (convergence && *convergence) {
+                g_autofree char *rate = g_format_size(
+                        (guint64) json_object_get_int_member_with_default(p, "MemoryDirtyRate", 0));
+                g_autofree char *line = g_strdup_printf(
+                        "%s, pass %" G_GINT64_FORMAT ", dirtying %s/s, expected downtime %" G_GINT64_FORMAT
+                        " ms",
+                        convergence, json_object_get_int_member_with_default(p, "Iteration", 0), rate,
+                        json_object_get_int_member_with_default(p, "ExpectedDowntimeMSec", 0));
+                mig_print_field("Convergence", line);
+        }
+        const char *status = mig_json_string(p, "Status");
+        if (status && strcmp(status, "completed") == 0) {
+                g_autofree char *downtime =
+                        g_strdup_printf("%" G_GINT64_FORMAT " ms",
+                                        json_object_get_int_member_with_default(p, "DowntimeMSec", 0));
+                mig_print_field("Downtime", downtime);
+        }
+}
+
 static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
         const char *error_name = mig_json_string(p, "ErrorName");
         const char *error_message = mig_json_string(p, "ErrorMessage");
@@ -377,6 +410,7 @@ static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
         print_time_field("Created", p, "CreatedUSec");
         print_time_field("Updated", p, "UpdatedUSec");
         print_time_field("Finished", p, "FinishedUSec");
+        print_live_fields(p);
         if (error_name || error_message)
                 print_with_detail("Error", error_message ? error_message : error_name,
                                   error_message ? error_name : NULL);

@@ -139,7 +139,8 @@ static int watch_result(Watch *w, const char *status) {
                 g_autofree char *clean_id = mig_sanitize(id), *clean_domain = mig_sanitize(domain);
                 printf("Migration %s of %s %s.\n", clean_id, clean_domain, status);
                 if (strcmp(status, "finished") == 0 && (!kind || strcmp(kind, "cold") == 0))
-                        printf("The domain waits in VERIFY_RESIZE on the destination: '%s confirm %s' keeps it "
+                        printf("The domain waits in VERIFY_RESIZE on the destination: '%s confirm %s' keeps "
+                               "it "
                                "there and removes the source's copy, '%s revert %s' moves it back.\n",
                                MIG_PROGRAM, clean_domain, MIG_PROGRAM, clean_domain);
                 return 0;

@@ -9,6 +9,7 @@
 #include "bus-api.h"
 #include "cold.h"
 #include "errors.h"
+#include "live.h"
 #include "macro.h"
 #include "validate.h"
 #include "virt-call.h"
@@ -41,29 +42,40 @@ static int check_node(Manager *m, const char *node, sd_bus_error *error) {
 
 typedef struct OptionSpec {
         const char *key;
-        char type; /* 'b' only for now */
-        int *value;
+        char type; /* 'b' (int*), 'u' (uint32_t*) or 't' (uint64_t*) */
+        void *value;
 } OptionSpec;
 
-static int read_options(sd_bus_message *msg, OptionSpec *specs, sd_bus_error *error) {
+static const char *type_name(char t) {
+        return t == 'b'   ? "a boolean (b)"
+               : t == 'u' ? "an unsigned 32-bit number (u)"
+                          : "an unsigned number (t)";
+}
+
+static int read_option(sd_bus_message *msg, const OptionSpec *specs, sd_bus_error *error) {
+        const char *key, *contents;
+        const OptionSpec *spec = NULL;
+        int r;
+        if ((r = sd_bus_message_read(msg, "s", &key)) < 0 ||
+            (r = sd_bus_message_peek_type(msg, NULL, &contents)) < 0)
+                return r;
+        for (const OptionSpec *s = specs; s->key; s++)
+                if (strcmp(s->key, key) == 0)
+                        spec = s;
+        if (!spec)
+                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown option '%s'.", key);
+        char sig[2] = {spec->type, 0};
+        if (strcmp(contents, sig) != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                         "Option '%s' takes %s, not '%s'.", key, type_name(spec->type),
+                                         contents);
+        return sd_bus_message_read(msg, "v", sig, spec->value);
+}
+
+static int read_options(sd_bus_message *msg, const OptionSpec *specs, sd_bus_error *error) {
         int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                OptionSpec *spec = NULL;
-                if ((r = sd_bus_message_read(msg, "s", &key)) < 0 ||
-                    (r = sd_bus_message_peek_type(msg, NULL, &contents)) < 0)
-                        return r;
-                for (OptionSpec *s = specs; s->key; s++)
-                        if (strcmp(s->key, key) == 0)
-                                spec = s;
-                if (!spec)
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown option '%s'.",
-                                                 key);
-                if (strcmp(contents, "b") != 0)
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                                 "Option '%s' takes a boolean (b), not '%s'.", key,
-                                                 contents);
-                if ((r = sd_bus_message_read(msg, "v", "b", spec->value)) < 0)
+                if ((r = read_option(msg, specs, error)) < 0)
                         return r;
                 r = sd_bus_message_exit_container(msg);
         }
@@ -71,52 +83,6 @@ static int read_options(sd_bus_message *msg, OptionSpec *specs, sd_bus_error *er
 }
 
 /* --- Migrate --- */
-
-typedef struct MigrateRequest {
-        char *destination;
-        bool live;
-} MigrateRequest;
-
-/* No engine is built in yet: the request is recorded as a failed migration, so that
- * it shows in the history, and the caller is told plainly. */
-static void record_unsupported(VirtCall *c, const MigrateRequest *req) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(MigMigration) mig = mig_migration_new();
-        mig->id = mig_migration_id_new();
-        mig->domain_name = g_strdup(c->info->name);
-        mig->domain_uuid = g_strdup(c->info->uuid);
-        mig->kind = g_strdup(req->live ? "live" : "cold");
-        mig->role = g_strdup("source");
-        mig->source = g_strdup(manager_node(c->m));
-        mig->destination = g_strdup(req->destination);
-        mig_set_string(&mig->status, req->live ? "failed" : "error");
-        mig_set_string(&mig->error_name, MIG_ERROR_NOT_SUPPORTED);
-        g_autofree char *why = g_strdup_printf("%s migration is not available in migrated %s yet.",
-                                               req->live ? "Live" : "Cold", PACKAGE_VERSION);
-        mig_set_string(&mig->error_message, why);
-        mig->created_usec = mig->updated_usec = mig->finished_usec = mig_now_usec();
-        g_autofree char *id = g_strdup(mig->id);
-        if (manager_add_migration(c->m, g_steal_pointer(&mig), why, &error) >= 0)
-                sd_bus_error_setf(&error, MIG_ERROR_NOT_SUPPORTED, "%s Recorded as migration %s.", why, id);
-        (void) sd_bus_reply_method_error(c->request, &error);
-}
-
-static void on_migrate_lookup(VirtCall *c) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        MigrateRequest *req = c->data;
-        if (c->result < 0) {
-                mig_virt_error_to_bus(&c->err, &error);
-                (void) sd_bus_reply_method_error(c->request, &error);
-        } else if (manager_find_inflight(c->m, c->info->uuid)) {
-                MigMigration *busy = manager_find_inflight(c->m, c->info->uuid);
-                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_CONFLICT,
-                                                  "Domain %s is already being migrated (migration %s, %s).",
-                                                  c->info->name, busy->id, busy->status);
-        } else
-                record_unsupported(c, req);
-        g_free(req->destination);
-        g_free(req);
-}
 
 static int check_destination(Manager *m, const char *destination, sd_bus_error *error) {
         if (!*destination)
@@ -131,35 +97,62 @@ static int check_destination(Manager *m, const char *destination, sd_bus_error *
         return 0;
 }
 
+typedef struct MigrateArgs {
+        int live, block, auto_converge, postcopy, compressed;
+        uint64_t bandwidth, max_downtime;
+        uint32_t parallel;
+} MigrateArgs;
+
+static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
+        if (a->block && !a->live)
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "block-migration applies to live migrations only (cold migrations always "
+                        "copy the disks).");
+        if (!a->live && (a->bandwidth || a->max_downtime || a->postcopy || a->parallel || a->compressed))
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "bandwidth, max-downtime, postcopy, parallel-connections and compressed "
+                        "apply to live migrations only.");
+        if (a->bandwidth > 1000000 || a->max_downtime > 600000 || a->parallel > 64)
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "bandwidth is at most 1000000 MiB/s, max-downtime 600000 ms, "
+                                        "parallel-connections 64.");
+        return 0;
+}
+
 static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *domain, *destination;
-        int live = false, block = false, interactive;
-        OptionSpec specs[] = {{"live", 'b', &live}, {"block-migration", 'b', &block}, {NULL}};
+        int interactive;
+        MigrateArgs a = {.auto_converge = true};
+        const OptionSpec specs[] = {
+                {"live", 'b', &a.live},
+                {"block-migration", 'b', &a.block},
+                {"bandwidth", 't', &a.bandwidth},
+                {"max-downtime", 't', &a.max_downtime},
+                {"auto-converge", 'b', &a.auto_converge},
+                {"postcopy", 'b', &a.postcopy},
+                {"parallel-connections", 'u', &a.parallel},
+                {"compressed", 'b', &a.compressed},
+                {NULL},
+        };
         int r = sd_bus_message_read(msg, "ss", &domain, &destination);
         if (r < 0 || (r = read_options(msg, specs, error)) < 0 ||
             (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = check_destination(m, destination, error)) < 0)
+        if ((r = check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
                 return r;
-        if (block && !live)
-                return sd_bus_error_set(
-                        error, MIG_ERROR_INVALID_ARGUMENT,
-                        "block-migration applies to live migrations only (cold migrations always copy "
-                        "the disks).");
         r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        if (!live)
+        if (!a.live)
                 return cold_source_start(m, msg, domain, destination, error);
-        MigrateRequest *req = g_new0(MigrateRequest, 1);
-        *req = (MigrateRequest){g_strdup(destination), live};
-        VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, req);
-        c->domain = g_strdup(domain);
-        virt_call_submit(c);
-        return 1;
+        MigLiveOptions o = {a.block,    a.bandwidth, a.max_downtime, a.auto_converge,
+                            a.postcopy, a.parallel,  a.compressed};
+        return live_source_start(m, msg, domain, destination, &o, error);
 }
 
 /* --- Confirm, Revert, Abort, ForceComplete: act on the domain's migration in flight --- */
@@ -169,6 +162,7 @@ typedef struct InflightVerb {
         const char *need; /* the statuses the verb applies to, for the message */
         bool (*applies)(const MigMigration *mig);
         int (*cold)(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
+        int (*live)(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
 } InflightVerb;
 
 static bool waits_for_verify(const MigMigration *mig) {
@@ -187,8 +181,9 @@ static bool live_running(const MigMigration *mig) {
 static const InflightVerb verbs[] = {
         {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_confirm},
         {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_revert},
-        {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort},
-        {"force-complete", "a running live migration", live_running, NULL},
+        {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort,
+         live_source_abort},
+        {"force-complete", "a running live migration", live_running, NULL, live_source_force_complete},
 };
 
 static const InflightVerb *find_verb(const char *name) {
@@ -230,6 +225,8 @@ static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, M
                 return forward_to_source(m, msg, verb, mig, error);
         if (strcmp(mig->kind, "cold") == 0 && verb->cold)
                 return verb->cold(m, msg, mig, error);
+        if (strcmp(mig->kind, "live") == 0 && verb->live)
+                return verb->live(m, msg, mig, error);
         return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
                                  "%s of a %s migration is not available yet.", verb->name, mig->kind);
 }

@@ -71,6 +71,7 @@ MIGRATION_STRING_PROPERTY(status, status)
 MIGRATION_STRING_PROPERTY(task_state, task_state)
 MIGRATION_STRING_PROPERTY(error_name, error_name)
 MIGRATION_STRING_PROPERTY(error_message, error_message)
+MIGRATION_STRING_PROPERTY(convergence, convergence)
 
 static int method_get_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         MigMigration *mig = userdata;
@@ -115,6 +116,11 @@ static const sd_bus_vtable migration_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         P("UpdatedUSec", "t", NULL, offsetof(MigMigration, updated_usec)),
         P("FinishedUSec", "t", NULL, offsetof(MigMigration, finished_usec)),
+        P("MemoryDirtyRate", "t", NULL, offsetof(MigMigration, dirty_rate)),
+        P("Iteration", "t", NULL, offsetof(MigMigration, iteration)),
+        P("ExpectedDowntimeMSec", "t", NULL, offsetof(MigMigration, expected_downtime)),
+        P("Convergence", "s", property_convergence, 0),
+        P("DowntimeMSec", "t", NULL, offsetof(MigMigration, downtime_msec)),
         P("ErrorName", "s", property_error_name, 0),
         P("ErrorMessage", "s", property_error_message, 0),
         SD_BUS_METHOD_WITH_ARGS("GetEvents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tss)", events),

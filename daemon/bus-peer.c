@@ -8,6 +8,7 @@
 #include "bus-api.h"
 #include "cold.h"
 #include "errors.h"
+#include "live.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -89,6 +90,16 @@ PEER_COLD_METHOD(confirm)
 PEER_COLD_METHOD(revert)
 PEER_COLD_METHOD(abort)
 
+#define PEER_LIVE_METHOD(fn)                                                                                \
+        static int peer_live_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {               \
+                int r = require_root(msg, error);                                                           \
+                return r < 0 ? r : live_dest_##fn(msg, userdata, error);                                    \
+        }
+
+PEER_LIVE_METHOD(prepare)
+PEER_LIVE_METHOD(finish)
+PEER_LIVE_METHOD(abort)
+
 static int peer_get_migration_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *id;
         int r = require_root(msg, error);
@@ -133,6 +144,14 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 0),
         SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
                                 peer_abort, 0),
+        SD_BUS_METHOD_WITH_ARGS("PrepareLiveMigration",
+                                SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
+                                            memory, "u", vcpus, "b", block, "a(sstt)", disks),
+                                SD_BUS_NO_RESULT, peer_live_prepare, 0),
+        SD_BUS_METHOD_WITH_ARGS("FinishLiveMigration", SD_BUS_ARGS("s", id),
+                                SD_BUS_RESULT("t", downtime_msec, "t", duration_msec), peer_live_finish, 0),
+        SD_BUS_METHOD_WITH_ARGS("AbortLiveMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
+                                peer_live_abort, 0),
         SD_BUS_METHOD_WITH_ARGS("GetMigrationStatus", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", status),
                                 peer_get_migration_status, 0),
         SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,

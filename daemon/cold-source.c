@@ -108,29 +108,6 @@ static MigPeer *job_peer(ColdJob *j) {
         return mig ? mig_peers_find(j->m->peers, mig->destination) : NULL;
 }
 
-/* Commits the new status (and task) with an event. */
-static int transition(Manager *m, MigMigration *mig, const char *status, const char *task,
-                      const char *message) {
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        mig_set_string(&mig->status, status);
-        if (task)
-                mig_set_string(&mig->task_state, task);
-        if (mig_status_is_final(status) || strcmp(status, "finished") == 0)
-                mig->finished_usec = mig_now_usec();
-        int r = manager_save_migration(m, mig, message, &e);
-        if (r < 0)
-                g_warning("Cannot record %s for migration %s: %s", status, mig->id, e.message);
-        else
-                g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status,
-                          message ? ": " : "", message ? message : "");
-        return r;
-}
-
-static void record_failure(MigMigration *mig, const char *name, const char *message) {
-        mig_set_string(&mig->error_name, name ? name : MIG_ERROR_INTERNAL);
-        mig_set_string(&mig->error_message, message ? message : "unknown failure");
-}
-
 /* ---------------------------------------------------------------- roll back */
 
 static void rollback_restart_run(void *data) {
@@ -148,12 +125,12 @@ static void rollback_done(void *data) {
                 g_autofree char *msg =
                         g_strdup_printf("%s; and the domain could not be started again on %s: %s",
                                         mig->error_message, manager_node(j->m), j->err.message);
-                record_failure(mig, mig->error_name, msg);
+                manager_record_failure(mig, mig->error_name, msg);
         }
         mig_set_string(&mig->task_state, "");
-        transition(j->m, mig, status, "",
-                   j->cancel ? "cancelled: the domain is back on the source as it was"
-                             : "rolled back: the domain is back on the source as it was");
+        manager_transition(j->m, mig, status, "",
+                           j->cancel ? "the domain is back on the source as it was"
+                                     : "rolled back: the domain is back on the source as it was");
         if (!j->cancel)
                 sd_bus_error_set(&e, mig->error_name, mig->error_message);
         job_end(j, j->cancel ? NULL : &e);
@@ -176,9 +153,9 @@ static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_e
 static void rollback(ColdJob *j, const char *name, const char *message) {
         MigMigration *mig = job_mig(j);
         if (!j->cancel)
-                record_failure(mig, name, message);
+                manager_record_failure(mig, name, message);
         else
-                record_failure(mig, MIG_ERROR_CONFLICT, "cancelled by an operator");
+                manager_record_failure(mig, MIG_ERROR_CONFLICT, "cancelled by an operator");
         MigPeer *peer = job_peer(j);
         if (!peer)
                 return on_dest_aborted(NULL, NULL, NULL, j);
@@ -219,10 +196,11 @@ static void on_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
         mig->bytes_processed = mig->bytes_total;
         mig->bytes_remaining = 0;
         mig->progress = 100.0;
-        transition(j->m, mig, "finished", "",
-                   mig->was_running
-                           ? "the domain runs on the destination: VERIFY_RESIZE, confirm or revert"
-                           : "the domain is defined on the destination: VERIFY_RESIZE, confirm or revert");
+        manager_transition(
+                j->m, mig, "finished", "",
+                mig->was_running
+                        ? "the domain runs on the destination: VERIFY_RESIZE, confirm or revert"
+                        : "the domain is defined on the destination: VERIFY_RESIZE, confirm or revert");
         arm_auto_confirm(j->m, mig);
         job_end(j, NULL);
 }
@@ -296,8 +274,8 @@ static void verify_one_done(void *data) {
         if (!same)
                 return;
         /* From here on the domain belongs to the destination. */
-        if (transition(j->m, job_mig(j), "post-migrating", "resize_migrated", "disks copied and verified") <
-            0)
+        if (manager_transition(j->m, job_mig(j), "post-migrating", "resize_migrated",
+                               "disks copied and verified") < 0)
                 return rollback(j, MIG_ERROR_STORE, "cannot record the verified copy");
         send_finish(j);
 }
@@ -381,9 +359,9 @@ static void copy_start(ColdJob *j) {
         MigMigration *mig = job_mig(j);
         if (j->cancel)
                 return rollback(j, NULL, NULL);
-        if (transition(j->m, mig, "migrating", "resize_migrating",
-                       mig->was_running ? "shutting the domain down, then copying its disks"
-                                        : "copying the disks of the shut-off domain") < 0)
+        if (manager_transition(j->m, mig, "migrating", "resize_migrating",
+                               mig->was_running ? "shutting the domain down, then copying its disks"
+                                                : "copying the disks of the shut-off domain") < 0)
                 return rollback(j, MIG_ERROR_STORE, "cannot record the start of the copy");
         const MigPeerConfig *pc = mig_config_find_peer(j->m->config, mig->destination);
         g_free(j->dest_uri);
@@ -430,7 +408,7 @@ static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error
                 return rollback_from(j, error);
         mig_set_string(&mig->destination, node);
         g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
-        transition(m, mig, mig->status, NULL, msg);
+        manager_transition(m, mig, mig->status, NULL, msg);
         send_prepare(j);
 }
 
@@ -565,7 +543,7 @@ static void on_dest_confirmed(MigPeer *peer, sd_bus_message *reply, const sd_bus
         if (error)
                 g_warning("Migration %s: the destination was not told of the confirm (%s).", mig->id,
                           error->message);
-        transition(j->m, mig, "confirmed", "", "the source's definition and disks are removed");
+        manager_transition(j->m, mig, "confirmed", "", "the source's definition and disks are removed");
         job_end(j, NULL);
 }
 
@@ -575,7 +553,7 @@ static void confirm_done(void *data) {
         if (j->result < 0) {
                 g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
                 g_autofree char *msg = g_strdup_printf("confirm failed: %s", j->err.message);
-                transition(j->m, mig, "finished", "", msg);
+                manager_transition(j->m, mig, "finished", "", msg);
                 mig_virt_error_to_bus(&j->err, &e);
                 return job_end(j, &e);
         }
@@ -597,7 +575,7 @@ static ColdJob *job_for_record(Manager *m, MigMigration *mig, sd_bus_message *re
 
 static void confirm_begin(Manager *m, MigMigration *mig, sd_bus_message *request, const char *why) {
         ColdJob *j = job_for_record(m, mig, request);
-        transition(m, mig, "confirming", "", why);
+        manager_transition(m, mig, "confirming", "", why);
         mig_worker_submit(m->worker, confirm_run, confirm_done, j, NULL);
 }
 
@@ -620,12 +598,13 @@ static void revert_done(void *data) {
         MigMigration *mig = job_mig(j);
         if (j->result < 0) {
                 g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-                record_failure(mig, j->err.name, j->err.message);
-                transition(j->m, mig, "error", "", "reverted, but the domain cannot start on the source");
+                manager_record_failure(mig, j->err.name, j->err.message);
+                manager_transition(j->m, mig, "error", "",
+                                   "reverted, but the domain cannot start on the source");
                 mig_virt_error_to_bus(&j->err, &e);
                 return job_end(j, &e);
         }
-        transition(j->m, mig, "reverted", "", "the domain is back on the source as it was");
+        manager_transition(j->m, mig, "reverted", "", "the domain is back on the source as it was");
         job_end(j, NULL);
 }
 
@@ -636,7 +615,7 @@ static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_
         if (error) {
                 /* The destination's copy may still run: the source must stay off. */
                 g_autofree char *msg = g_strdup_printf("revert failed, nothing changed: %s", error->message);
-                transition(j->m, mig, "finished", "", msg);
+                manager_transition(j->m, mig, "finished", "", msg);
                 return job_end(j, error);
         }
         j->info->active = mig->was_running;
@@ -645,7 +624,7 @@ static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_
 
 static void revert_begin(Manager *m, MigMigration *mig, sd_bus_message *request, const char *why) {
         ColdJob *j = job_for_record(m, mig, request);
-        transition(m, mig, "reverting", "resize_reverting", why);
+        manager_transition(m, mig, "reverting", "resize_reverting", why);
         mig_peer_call(job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j, "s",
                       mig->id);
 }

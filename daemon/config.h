@@ -23,10 +23,10 @@ typedef struct MigConfig {
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout;
         unsigned claim_timeout;
-                /* seconds a destination keeps a claim whose source is unreachable */ /* seconds a guest gets
-                                                                                         to shut down before
-                                                                                         it is destroyed */
-        GPtrArray *peers;                                                             /* MigPeerConfig* */
+        /* seconds a destination keeps a claim whose source is unreachable */ /* seconds a guest gets
+                                                                                 to shut down before
+                                                                                 it is destroyed */
+        GPtrArray *peers;                                                     /* MigPeerConfig* */
 } MigConfig;
 
 /* A missing file gives the defaults (a node without peers). Returns NULL with

@@ -215,7 +215,8 @@ static virStoragePoolPtr pool_for(virConnectPtr conn, const char *dir, MigVirtEr
         return pool;
 }
 
-int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, MigVirtError *err) {
+int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, const char *format,
+                           MigVirtError *err) {
         if (access(path, F_OK) == 0) {
                 mig_virt_error_clear(err);
                 err->name = MIG_ERROR_CONFLICT;
@@ -232,8 +233,8 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
         virStoragePoolRefresh(pool, 0);
         g_autofree char *xml = g_markup_printf_escaped(
                 "<volume><name>%s</name><capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>"
-                "<allocation unit='bytes'>0</allocation><target><format type='raw'/></target></volume>",
-                name, size);
+                "<allocation unit='bytes'>0</allocation><target><format type='%s'/></target></volume>",
+                name, size, format);
         virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
         virStoragePoolFree(pool);
         if (!vol)

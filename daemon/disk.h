@@ -27,10 +27,12 @@ int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, MigCopyProgress *p, M
 /* SHA-256 over the non-zero 64 KiB blocks (with their offsets) and the size. */
 int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
 
-/* Destination side: an empty sparse volume at path (raw, size bytes) in a pool for
- * its folder (a transient dir pool is started when none covers it). Refuses an
- * existing file. */
-int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, MigVirtError *err);
+/* Destination side: an empty sparse volume at path (format, size bytes: raw of the file's
+ * size for a cold copy, the disk's own format and virtual size for a live block
+ * migration) in a pool for its folder (a transient dir pool is started when none
+ * covers it). Refuses an existing file. */
+int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, const char *format,
+                           MigVirtError *err);
 /* Removes the file at path (through its pool when it has one); a missing file is fine. */
 int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
 

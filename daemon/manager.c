@@ -8,6 +8,7 @@
 #include "bus-api.h"
 #include "cold.h"
 #include "errors.h"
+#include "live.h"
 #include "macro.h"
 
 #define WORKER_THREADS 4
@@ -79,6 +80,7 @@ void manager_free(Manager *m) {
         /* Threads first: they may still hold libvirt connections. */
         mig_worker_free(m->worker);
         cold_source_free_jobs(m);
+        live_source_free_jobs(m);
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
@@ -153,6 +155,7 @@ int manager_start(Manager *m, bool user_bus) {
         }
         /* Unfinished migrations go on (or roll back) before new work is taken. */
         cold_source_resume_all(m);
+        live_source_resume_all(m);
         r = cold_dest_watch_leases(m);
         if (r < 0)
                 return r;
@@ -238,4 +241,27 @@ bool manager_domain_moved_away(Manager *m, const char *uuid) {
         MigMigration *mig = manager_find_inflight(m, uuid);
         return mig && strcmp(mig->role, "source") == 0 && strcmp(mig->kind, "cold") == 0 &&
                g_strv_contains(away, mig->status);
+}
+
+/* Commits the new status (and task) with an event. */
+int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
+                       const char *message) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_set_string(&mig->status, status);
+        if (task)
+                mig_set_string(&mig->task_state, task);
+        if (mig_status_is_final(status) || strcmp(status, "finished") == 0)
+                mig->finished_usec = mig_now_usec();
+        int r = manager_save_migration(m, mig, message, &e);
+        if (r < 0)
+                g_warning("Cannot record %s for migration %s: %s", status, mig->id, e.message);
+        else
+                g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status,
+                          message ? ": " : "", message ? message : "");
+        return r;
+}
+
+void manager_record_failure(MigMigration *mig, const char *name, const char *message) {
+        mig_set_string(&mig->error_name, name ? name : MIG_ERROR_INTERNAL);
+        mig_set_string(&mig->error_message, message ? message : "unknown failure");
 }

@@ -63,5 +63,10 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
 /* Commits a change of mig (with an event when message is set), then emits PropertiesChanged. */
 int manager_save_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error);
 
+/* Sets the status (and task, unless NULL), commits it with an event, emits PropertiesChanged. */
+int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
+                       const char *message);
+void manager_record_failure(MigMigration *mig, const char *name, const char *message);
+
 /* Turns a store failure into a named bus error (NoSpace for a full disk). */
 int manager_store_error(sd_bus_error *error, int r, const GError *e);

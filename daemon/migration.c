@@ -13,6 +13,7 @@ MigMigration *mig_migration_new(void) {
         m->error_message = g_strdup("");
         m->domain_xml = g_strdup("");
         m->disks_json = g_strdup("[]");
+        m->convergence = g_strdup("");
         return m;
 }
 
@@ -32,6 +33,7 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->error_message);
         g_free(m->domain_xml);
         g_free(m->disks_json);
+        g_free(m->convergence);
         g_free(m);
 }
 

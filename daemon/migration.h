@@ -34,6 +34,12 @@ typedef struct MigMigration {
         /* destination side: the claim this node holds until the migration ends */
         uint64_t claim_memory; /* bytes */
         unsigned claim_vcpus;
+        /* live migrations */
+        uint64_t downtime_msec;     /* measured by libvirt at completion */
+        uint64_t dirty_rate;        /* bytes/s, while running (not stored) */
+        uint64_t iteration;         /* memory pass, while running (not stored) */
+        uint64_t expected_downtime; /* ms, while running (not stored) */
+        char *convergence;          /* converging, stalled, diverging, or "" (not stored) */
 } MigMigration;
 
 typedef struct MigEvent {

@@ -41,6 +41,8 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "ALTER TABLE migrations ADD COLUMN disks TEXT NOT NULL DEFAULT '[]';"
         "ALTER TABLE migrations ADD COLUMN claim_memory INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE migrations ADD COLUMN claim_vcpus INTEGER NOT NULL DEFAULT 0;",
+        /* 3: live migrations */
+        "ALTER TABLE migrations ADD COLUMN downtime_msec INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -170,8 +172,9 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_text(st, first + 12, m->disks_json, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, first + 13, (sqlite3_int64) m->claim_memory);
         sqlite3_bind_int(st, first + 14, (int) m->claim_vcpus);
+        sqlite3_bind_int64(st, first + 15, (sqlite3_int64) m->downtime_msec);
 }
-#define MUTABLE_COLUMNS 15
+#define MUTABLE_COLUMNS 16
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
@@ -179,8 +182,10 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
                 s,
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
                 " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
-                " was_running, disks, claim_memory, claim_vcpus, id, domain_name, domain_uuid, kind, role,"
-                " source, destination, created_usec) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " was_running, disks, claim_memory, claim_vcpus, downtime_msec, id, domain_name, "
+                "domain_uuid, kind, role,"
+                " source, destination, created_usec) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
@@ -199,7 +204,7 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
                         "UPDATE migrations SET status=?, task_state=?, error_name=?, error_message=?,"
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
                         " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
-                        " claim_vcpus=? WHERE id=?",
+                        " claim_vcpus=?, downtime_msec=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;
@@ -249,6 +254,7 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         m->disks_json = column_strdup(st, 20);
         m->claim_memory = (uint64_t) sqlite3_column_int64(st, 21);
         m->claim_vcpus = (unsigned) sqlite3_column_int(st, 22);
+        m->downtime_msec = (uint64_t) sqlite3_column_int64(st, 23);
         return m;
 }
 
@@ -259,7 +265,7 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
                 " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
-                " claim_memory, claim_vcpus FROM migrations"
+                " claim_memory, claim_vcpus, downtime_msec FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
         if (r < 0)

@@ -13,7 +13,7 @@
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 2
+#define MIG_STORE_SCHEMA_VERSION 3
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);
 void mig_store_close(MigStore *s);

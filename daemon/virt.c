@@ -510,3 +510,156 @@ int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err) {
 virConnectPtr mig_virt_connection(MigVirt *v, MigVirtError *err) {
         return get_conn(v, err);
 }
+
+/* --- live migration --- */
+
+static int add_param_ull(virTypedParameterPtr *params, int *n, int *max, const char *name, uint64_t v) {
+        return v ? virTypedParamsAddULLong(params, n, max, name, v) : 0;
+}
+
+static unsigned live_flags(const MigLiveParams *p) {
+        unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+                         VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
+        if (p->block)
+                flags |= VIR_MIGRATE_NON_SHARED_DISK;
+        if (p->auto_converge)
+                flags |= VIR_MIGRATE_AUTO_CONVERGE;
+        if (p->postcopy)
+                flags |= VIR_MIGRATE_POSTCOPY;
+        if (p->parallel > 1)
+                flags |= VIR_MIGRATE_PARALLEL;
+        if (p->compressed)
+                flags |= VIR_MIGRATE_COMPRESSED;
+        return flags;
+}
+
+int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, MigVirtError *err) {
+        /* A connection of its own: the migration call holds it for minutes, and progress
+         * queries and abort on the shared one must not queue behind it. */
+        g_autoptr(MigVirConnect) c = virConnectOpen(v->uri);
+        if (!c) {
+                g_autofree char *what = g_strdup_printf("Cannot connect to libvirt at %s", v->uri);
+                return fail_from_libvirt(err, what);
+        }
+        g_autoptr(MigVirDomain) dom = lookup_uuid(c, uuid, err);
+        if (!dom)
+                return -EIO;
+        virTypedParameterPtr params = NULL;
+        int n = 0, max = 0,
+            r = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, p->migration_uri);
+        if (r == 0)
+                r = add_param_ull(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, p->bandwidth_mib);
+        if (r == 0 && p->parallel > 1)
+                r = virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                                         (int) p->parallel);
+        if (r == 0 && p->max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, p->max_downtime_ms, 0) < 0)
+                r = -1;
+        if (r == 0)
+                r = virDomainMigrateToURI3(dom, p->dest_uri, params, (unsigned) n, live_flags(p));
+        virTypedParamsFree(params, n);
+        return r < 0 ? fail_from_libvirt(err, "The live migration failed") : 0;
+}
+
+static uint64_t stat_ull(virTypedParameterPtr params, int n, const char *name) {
+        unsigned long long v = 0;
+        return virTypedParamsGetULLong(params, n, name, &v) == 1 ? (uint64_t) v : 0;
+}
+
+static void fill_stats(virTypedParameterPtr params, int n, MigJobStats *s) {
+        s->disk_processed = stat_ull(params, n, VIR_DOMAIN_JOB_DISK_PROCESSED);
+        s->disk_total = stat_ull(params, n, VIR_DOMAIN_JOB_DISK_TOTAL);
+        /* DATA_* cover memory and disk once memory moves; while the disks are mirrored first
+         * only DISK_* grow: take whichever says more. */
+        uint64_t mem_processed = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
+        uint64_t mem_total = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
+        uint64_t disk_remaining = stat_ull(params, n, VIR_DOMAIN_JOB_DISK_REMAINING);
+        uint64_t mem_remaining = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
+        s->processed =
+                MAX(stat_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED), mem_processed + s->disk_processed);
+        s->total = MAX(stat_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL), mem_total + s->disk_total);
+        s->remaining =
+                MAX(stat_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING), mem_remaining + disk_remaining);
+        s->dirty_rate = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) *
+                        MAX(stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE), 1);
+        s->iteration = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
+        s->expected_downtime_ms = stat_ull(params, n, VIR_DOMAIN_JOB_DOWNTIME);
+        s->elapsed_ms = stat_ull(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
+}
+
+static int job_stats(MigVirt *v, const char *uuid, unsigned flags, MigJobStats *ret, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        MigJobStats s = {0};
+        virTypedParameterPtr params = NULL;
+        int type = VIR_DOMAIN_JOB_NONE, n = 0;
+        if (virDomainGetJobStats(dom, &type, &params, &n, flags) < 0)
+                return fail_from_libvirt(err, "Cannot read the migration's progress");
+        s.active = type != VIR_DOMAIN_JOB_NONE && type != VIR_DOMAIN_JOB_COMPLETED &&
+                   type != VIR_DOMAIN_JOB_FAILED && type != VIR_DOMAIN_JOB_CANCELLED;
+        fill_stats(params, n, &s);
+        virTypedParamsFree(params, n);
+        *ret = s;
+        return 0;
+}
+
+int mig_virt_job_stats(MigVirt *v, const char *uuid, MigJobStats *ret, MigVirtError *err) {
+        return job_stats(v, uuid, 0, ret, err);
+}
+
+int mig_virt_abort_job(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainAbortJob(dom) < 0)
+                return fail_from_libvirt(err, "Cannot abort the migration");
+        return 0;
+}
+
+int mig_virt_force_complete(MigVirt *v, const char *uuid, bool postcopy, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        int r = postcopy ? virDomainMigrateStartPostCopy(dom, 0) : virDomainSuspend(dom);
+        if (r < 0)
+                return fail_from_libvirt(err, postcopy ? "Cannot switch to post-copy"
+                                                       : "Cannot pause the domain");
+        return 0;
+}
+
+int mig_virt_job_completed(MigVirt *v, const char *uuid, uint64_t *downtime_ms, uint64_t *elapsed_ms,
+                           MigVirtError *err) {
+        MigDomainInfo *info = NULL;
+        int r = mig_virt_lookup(v, uuid, &info, err);
+        if (r < 0)
+                return r;
+        bool active = info->active;
+        mig_domain_info_free(info);
+        if (!active)
+                return fail_with(err, MIG_ERROR_CONFLICT,
+                                 g_strdup_printf("Domain %s does not run here", uuid));
+        MigJobStats s = {0};
+        MigVirtError ignored = {0};
+        /* Completed-job figures are a courtesy of libvirt: their absence is no failure. */
+        if (job_stats(v, uuid, VIR_DOMAIN_JOB_STATS_COMPLETED, &s, &ignored) < 0)
+                mig_virt_error_clear(&ignored);
+        *downtime_ms = s.expected_downtime_ms;
+        *elapsed_ms = s.elapsed_ms;
+        return 0;
+}
+
+int mig_virt_disk_capacity(MigVirt *v, const char *uuid, const char *path, uint64_t *ret,
+                           MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        virDomainBlockInfo bi;
+        if (virDomainGetBlockInfo(dom, path, &bi, 0) < 0)
+                return fail_from_libvirt(err, "Cannot read the disk's size");
+        *ret = bi.capacity;
+        return 0;
+}

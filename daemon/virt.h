@@ -90,6 +90,43 @@ int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err);
 int mig_virt_define(MigVirt *v, const char *xml, const char *uuid, bool start, MigVirtError *err);
 /* Destroys (if running) and undefines the domain; a missing domain is fine. */
 int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err);
+/* Live migration. */
+typedef struct MigLiveParams {
+        const char *dest_uri;      /* qemu+ssh://root@peer/system */
+        const char *migration_uri; /* tcp://MigrationAddress */
+        bool block;                /* copy non-shared disks too */
+        uint64_t bandwidth_mib;    /* 0: no limit */
+        uint64_t max_downtime_ms;  /* 0: libvirt's default */
+        bool auto_converge;
+        bool postcopy;     /* permitted (switched to by force-complete) */
+        unsigned parallel; /* connections, 0/1: one */
+        bool compressed;
+} MigLiveParams;
+
+typedef struct MigJobStats {
+        bool active;
+        uint64_t processed, remaining, total; /* bytes, memory and disk together */
+        uint64_t disk_processed, disk_total;
+        uint64_t dirty_rate; /* bytes/s */
+        uint64_t iteration;
+        uint64_t expected_downtime_ms;
+        uint64_t elapsed_ms;
+} MigJobStats;
+
+/* Peer-to-peer live migration of a running domain, persistent on the destination and
+ * undefined here at the end. Blocks until it is over. */
+int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, MigVirtError *err);
+/* The running job of the domain (active false when it has none). */
+int mig_virt_job_stats(MigVirt *v, const char *uuid, MigJobStats *ret, MigVirtError *err);
+int mig_virt_abort_job(MigVirt *v, const char *uuid, MigVirtError *err);
+/* Makes a running live migration converge: post-copy when permitted, else pauses the domain. */
+int mig_virt_force_complete(MigVirt *v, const char *uuid, bool postcopy, MigVirtError *err);
+/* Destination: the domain runs here; libvirt's figures of the migration that brought it. */
+int mig_virt_job_completed(MigVirt *v, const char *uuid, uint64_t *downtime_ms, uint64_t *elapsed_ms,
+                           MigVirtError *err);
+/* The virtual size of a disk of the domain. */
+int mig_virt_disk_capacity(MigVirt *v, const char *uuid, const char *path, uint64_t *ret, MigVirtError *err);
+
 /* A connection of this thread's own to this node's libvirt, for disk work. */
 virConnectPtr mig_virt_connection(MigVirt *v, MigVirtError *err);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Cold migration, destination side: the Peer methods the source daemon calls.
+/* Destination side of cold and live migrations: the Peer methods the source daemon calls.
  * This node records its own view of the migration (role "destination"): the
  * record is the claim on memory, vCPUs and disk, held until confirm, revert or
  * abort. Each step is idempotent, so a source that lost an answer can repeat it. */
@@ -11,6 +11,7 @@
 #include "cold.h"
 #include "disk.h"
 #include "errors.h"
+#include "live.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -26,7 +27,10 @@ typedef struct DestCall {
         uint64_t memory;
         unsigned vcpus;
         char *name, *uuid, *source;
-        GPtrArray *domains; /* Prepare: what this node holds */
+        const char *kind;                      /* "cold" or "live" */
+        bool block;                            /* live: copy the disks (they are not shared) */
+        uint64_t downtime_msec, duration_msec; /* live Finish: libvirt's figures */
+        GPtrArray *domains;                    /* Prepare: what this node holds */
         MigCapacity capacity;
         GPtrArray *checksums; /* Verify: char* */
         int result;
@@ -120,7 +124,8 @@ static uint64_t claimed_memory(Manager *m) {
         uint64_t sum = 0;
         g_hash_table_iter_init(&it, m->migrations);
         while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
-                if (strcmp(mig->role, "destination") == 0 && strcmp(mig->status, "pre-migrating") == 0)
+                if (strcmp(mig->role, "destination") == 0 &&
+                    (strcmp(mig->status, "pre-migrating") == 0 || strcmp(mig->status, "preparing") == 0))
                         sum += mig->claim_memory;
         return sum;
 }
@@ -182,19 +187,47 @@ static void delete_disks(MigVirt *v, GPtrArray *disks, unsigned upto) {
         mig_virt_error_clear(&err);
 }
 
+/* A live migration without block copy needs the disks on shared storage: they must be here. */
+static void check_shared(DestCall *c) {
+        for (guint i = 0; c->result == 0 && i < c->disks->len; i++) {
+                const MigDisk *d = c->disks->pdata[i];
+                if (access(d->path, F_OK) == 0)
+                        continue;
+                mig_virt_error_clear(&c->err);
+                c->err.name = MIG_ERROR_INVALID_ARGUMENT;
+                c->err.message = g_strdup_printf("Disk %s is not on storage shared with %s: migrate it with "
+                                                 "--block-migration.",
+                                                 d->path, manager_node(c->m));
+                c->result = -EINVAL;
+        }
+}
+
 static void prepare_volumes(void *data) {
         DestCall *c = data;
+        if (strcmp(c->kind, "live") == 0 && !c->block)
+                return check_shared(c);
         virConnectPtr conn = mig_virt_connection(c->m->virt, &c->err);
         c->result = conn ? 0 : -EIO;
         guint i;
         for (i = 0; c->result == 0 && i < c->disks->len; i++) {
                 const MigDisk *d = c->disks->pdata[i];
-                c->result = mig_disk_create_volume(conn, d->path, d->size, &c->err);
+                /* cold: a byte copy of the file; live: QEMU writes into an image of the same format */
+                bool cold = strcmp(c->kind, "cold") == 0;
+                c->result =
+                        mig_disk_create_volume(conn, d->path, d->size, cold ? "raw" : d->format, &c->err);
+                if (c->result == -EEXIST && !cold) {
+                        g_free(c->err.message);
+                        c->err.message =
+                                g_strdup_printf("Disk %s exists on %s: it looks shared; migrate without "
+                                                "--block-migration.",
+                                                d->path, manager_node(c->m));
+                }
         }
         if (conn)
                 virConnectClose(conn);
-        /* Nothing half-done: remove the volumes this call created (not the one that existed). */
-        if (c->result < 0 && i > 0)
+        /* Nothing half-done: remove the volumes this call created (i - 1 of them: the loop
+         * counted the one that failed, which may have existed before). */
+        if (c->result < 0 && i > 1)
                 delete_disks(c->m->virt, c->disks, i - 1);
 }
 
@@ -203,9 +236,13 @@ static void prepare_volumes_done(void *data) {
         MigMigration *mig = manager_find_migration(c->m, c->id);
         if (c->result < 0) {
                 if (mig) {
+                        /* prepare_volumes removed what it created: nothing here is ours to delete later
+                         * (a file that was here before must survive an abort). */
+                        mig_set_string(&mig->disks_json, "[]");
                         mig_set_string(&mig->error_name, c->err.name);
                         mig_set_string(&mig->error_message, c->err.message);
-                        dest_transition(c->m, mig, "error", c->err.message);
+                        dest_transition(c->m, mig, strcmp(c->kind, "live") == 0 ? "failed" : "error",
+                                        c->err.message);
                 }
                 return reply_error(c);
         }
@@ -217,17 +254,22 @@ static MigMigration *new_dest_record(DestCall *c) {
         mig->id = g_strdup(c->id);
         mig->domain_name = g_strdup(c->name);
         mig->domain_uuid = g_strdup(c->uuid);
-        mig->kind = g_strdup("cold");
+        mig->kind = g_strdup(c->kind);
         mig->role = g_strdup("destination");
         mig->source = g_strdup(c->source);
         mig->destination = g_strdup(manager_node(c->m));
-        mig_set_string(&mig->status, "pre-migrating");
-        mig_set_string(&mig->task_state, "resize_prep");
+        bool cold = strcmp(c->kind, "cold") == 0;
+        mig_set_string(&mig->status, cold ? "pre-migrating" : "preparing");
+        mig_set_string(&mig->task_state, cold ? "resize_prep" : "");
+        mig->was_running = !cold;
         mig->claim_memory = c->memory;
         mig->claim_vcpus = c->vcpus;
         mig->bytes_total = data_total(c->disks);
-        g_free(mig->disks_json);
-        mig->disks_json = mig_disks_to_json(c->disks);
+        /* Only disks this node creates are recorded: those are the ones it may delete. */
+        if (cold || c->block) {
+                g_free(mig->disks_json);
+                mig->disks_json = mig_disks_to_json(c->disks);
+        }
         mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }
@@ -245,14 +287,19 @@ static void prepare_inspected(void *data) {
         /* The call is handed on: the next job owns it. */
         DestCall *next = dest_call_new(c->m, c->request, c->id);
         next->disks = g_ptr_array_ref(c->disks);
+        next->kind = c->kind;
+        next->block = c->block;
         mig_worker_submit(c->m->worker, prepare_volumes, prepare_volumes_done, next, dest_call_free);
 }
 
-int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+static int dest_prepare(sd_bus_message *msg, Manager *m, const char *kind, sd_bus_error *error) {
         const char *id, *name, *uuid, *source;
         uint64_t memory;
         uint32_t vcpus;
+        int block = false;
         int r = sd_bus_message_read(msg, "sssstu", &id, &name, &uuid, &source, &memory, &vcpus);
+        if (r >= 0 && strcmp(kind, "live") == 0)
+                r = sd_bus_message_read(msg, "b", &block);
         if (r < 0)
                 return r;
         if (!mig_migration_id_valid(id) || !mig_domain_name_valid(name) || !mig_uuid_valid(uuid) ||
@@ -263,7 +310,8 @@ int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         if ((r = read_disks(msg, m, disks, error)) < 0)
                 return r;
         MigMigration *known = manager_find_migration(m, id);
-        if (known && strcmp(known->role, "destination") == 0 && strcmp(known->status, "pre-migrating") == 0)
+        if (known && strcmp(known->role, "destination") == 0 &&
+            (strcmp(known->status, "pre-migrating") == 0 || strcmp(known->status, "preparing") == 0))
                 return sd_bus_reply_method_return(msg, NULL); /* a repeated Prepare */
         if (known)
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.", id,
@@ -274,9 +322,19 @@ int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         c->source = g_strdup(source);
         c->memory = memory;
         c->vcpus = vcpus;
+        c->kind = strcmp(kind, "live") == 0 ? "live" : "cold";
+        c->block = block;
         c->disks = g_steal_pointer(&disks);
         mig_worker_submit(m->worker, prepare_inspect, prepare_inspected, c, dest_call_free);
         return 1;
+}
+
+int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        return dest_prepare(msg, m, "cold", error);
+}
+
+int live_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        return dest_prepare(msg, m, "live", error);
 }
 
 /* --- Verify --- */
@@ -534,4 +592,90 @@ static int on_lease_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 int cold_dest_watch_leases(Manager *m) {
         return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_lease_timer,
                                           m);
+}
+
+/* --- live: Finish and Abort --- */
+
+static void live_finish_run(void *data) {
+        DestCall *c = data;
+        c->result =
+                mig_virt_job_completed(c->m->virt, c->uuid, &c->downtime_msec, &c->duration_msec, &c->err);
+}
+
+static void live_finish_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0)
+                return reply_error(c);
+        if (mig && !mig_status_is_final(mig->status)) {
+                mig->downtime_msec = c->downtime_msec;
+                g_autofree char *msg =
+                        g_strdup_printf("the domain runs here (downtime %" PRIu64 " ms)", c->downtime_msec);
+                dest_transition(c->m, mig, "completed", msg);
+        }
+        (void) sd_bus_reply_method_return(c->request, "tt", c->downtime_msec, c->duration_msec);
+}
+
+int live_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id;
+        int r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        MigMigration *mig = find_dest(m, id, error);
+        if (!mig)
+                return -ENOENT;
+        DestCall *c = dest_call_new(m, msg, id);
+        c->uuid = g_strdup(mig->domain_uuid);
+        mig_worker_submit(m->worker, live_finish_run, live_finish_done, c, dest_call_free);
+        return 1;
+}
+
+/* libvirt removes an incoming domain whose migration failed; only our volumes remain.
+ * A domain that runs here is never touched: that is for reconciliation to decide. */
+static void live_abort_run(void *data) {
+        DestCall *c = data;
+        MigDomainInfo *info = NULL;
+        if (mig_virt_lookup(c->m->virt, c->uuid, &info, &c->err) == 0 && info->active) {
+                mig_virt_error_clear(&c->err);
+                c->err.name = MIG_ERROR_CONFLICT;
+                c->err.message = g_strdup_printf("Domain %s runs on %s: the migration did not fail here.",
+                                                 info->name, manager_node(c->m));
+                c->result = -EBUSY;
+        } else if (c->block)
+                delete_disks(c->m->virt, c->disks, c->disks->len);
+        mig_domain_info_free(info);
+        if (c->result == 0)
+                mig_virt_error_clear(&c->err);
+}
+
+static void live_abort_done(void *data) {
+        DestCall *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0)
+                return reply_error(c);
+        if (mig && !mig_status_is_final(mig->status))
+                dest_transition(c->m, mig, c->definition, "claim dropped, precreated disks deleted");
+        (void) sd_bus_reply_method_return(c->request, NULL);
+}
+
+int live_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id, *status;
+        int r = sd_bus_message_read(msg, "ss", &id, &status);
+        if (r < 0)
+                return r;
+        if (strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0)
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Abort status is cancelled or failed.");
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
+        if (!mig)
+                return sd_bus_reply_method_return(msg, NULL); /* never prepared here */
+        if (!(mig = find_dest(m, id, error)))
+                return -ENOENT;
+        DestCall *c = dest_call_new(m, msg, id);
+        c->uuid = g_strdup(mig->domain_uuid);
+        c->disks = mig_disks_from_json(mig->disks_json);
+        c->block = true; /* delete what the record lists: only disks this node created */
+        c->definition = g_strdup(status);
+        mig_worker_submit(m->worker, live_abort_run, live_abort_done, c, dest_call_free);
+        return 1;
 }

@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live migration, source side: the state machine of live.h. libvirt's
+ * virDomainMigrateToURI3() blocks for the whole migration, so it runs on the
+ * worker while the loop reads job statistics every 500 ms (also on the worker)
+ * and publishes them on the Migration object. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "bus-api.h"
+#include "disk.h"
+#include "errors.h"
+#include "live.h"
+#include "macro.h"
+#include "scheduler.h"
+
+#define PEER_STEP_TIMEOUT_USEC (60 * USEC_PER_SEC)
+#define STATS_INTERVAL_USEC (500 * USEC_PER_MSEC)
+#define STALL_TICKS 6 /* 3 s of remaining bytes not falling */
+
+typedef struct LiveJob {
+        Manager *m;
+        char *id;
+        char *domain;
+        char *destination;
+        MigLiveOptions opts;
+        MigDomainInfo *info;
+        GPtrArray *disks;
+        sd_bus_message *request; /* Migrate, replied once recorded */
+        GPtrArray *waiters;      /* Abort calls */
+        sd_event_source *stats_timer;
+        bool stats_busy;
+        bool cancel;
+        bool migrating; /* libvirt's migration runs */
+        uint64_t best_remaining;
+        unsigned stalled_ticks;
+        MigJobStats stats;
+        int result;
+        MigVirtError err;
+        char *dest_uri, *migration_uri;
+} LiveJob;
+
+static GHashTable *live_jobs; /* id → LiveJob* */
+
+static void unref_message(gpointer p) {
+        sd_bus_message_unref(p);
+}
+
+static void live_job_free(LiveJob *j) {
+        if (!j)
+                return;
+        g_free(j->id);
+        g_free(j->domain);
+        g_free(j->destination);
+        mig_domain_info_free(j->info);
+        if (j->disks)
+                g_ptr_array_unref(j->disks);
+        sd_bus_message_unref(j->request);
+        if (j->waiters)
+                g_ptr_array_unref(j->waiters);
+        sd_event_source_disable_unref(j->stats_timer);
+        mig_virt_error_clear(&j->err);
+        g_free(j->dest_uri);
+        g_free(j->migration_uri);
+        g_free(j);
+}
+
+static LiveJob *live_job_new(Manager *m) {
+        LiveJob *j = g_new0(LiveJob, 1);
+        j->m = m;
+        j->waiters = g_ptr_array_new_with_free_func(unref_message);
+        if (!live_jobs)
+                live_jobs =
+                        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) live_job_free);
+        return j;
+}
+
+static MigMigration *live_mig(LiveJob *j) {
+        return manager_find_migration(j->m, j->id);
+}
+
+static void start_queued(Manager *m);
+
+static void live_end(LiveJob *j, const sd_bus_error *error) {
+        for (guint i = 0; i < j->waiters->len; i++) {
+                if (error)
+                        (void) sd_bus_reply_method_error(j->waiters->pdata[i], error);
+                else
+                        (void) sd_bus_reply_method_return(j->waiters->pdata[i], NULL);
+        }
+        Manager *m = j->m;
+        if (j->id && g_hash_table_lookup(live_jobs, j->id) == j)
+                g_hash_table_remove(live_jobs, j->id);
+        else
+                live_job_free(j);
+        start_queued(m);
+}
+
+/* --------------------------------------------------------------- the end */
+
+static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                            void *userdata) {
+        LiveJob *j = userdata;
+        MigMigration *mig = live_mig(j);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (error)
+                g_warning("Migration %s: the destination did not drop its claim yet: %s", mig->id,
+                          error->message);
+        const char *status = j->cancel ? "cancelled" : "failed";
+        manager_transition(j->m, mig, status, "",
+                           j->cancel ? "the domain runs on the source as before"
+                                     : "the domain runs on the source as before");
+        if (!j->cancel)
+                sd_bus_error_set(&e, mig->error_name, mig->error_message);
+        live_end(j, j->cancel ? NULL : &e);
+}
+
+static void live_fail(LiveJob *j, const char *name, const char *message) {
+        MigMigration *mig = live_mig(j);
+        j->stats_timer = sd_event_source_disable_unref(j->stats_timer);
+        if (j->cancel)
+                manager_record_failure(mig, MIG_ERROR_CONFLICT, "cancelled by an operator");
+        else
+                manager_record_failure(mig, name, message);
+        MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
+        if (!peer)
+                return on_dest_aborted(NULL, NULL, NULL, j);
+        mig_peer_call(peer, "AbortLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j, "ss", mig->id,
+                      j->cancel ? "cancelled" : "failed");
+}
+
+static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata) {
+        LiveJob *j = userdata;
+        MigMigration *mig = live_mig(j);
+        uint64_t downtime = 0, elapsed = 0;
+        if (reply)
+                (void) sd_bus_message_read(reply, "tt", &downtime, &elapsed);
+        else
+                g_warning("Migration %s: the destination did not record the domain yet: %s", mig->id,
+                          error->message);
+        mig->downtime_msec = downtime;
+        mig->bytes_remaining = 0;
+        mig->bytes_processed = MAX(mig->bytes_processed, mig->bytes_total);
+        mig->progress = 100.0;
+        mig_set_string(&mig->convergence, "");
+        g_autofree char *msg =
+                g_strdup_printf("the domain runs on %s; %.1f s, downtime %" PRIu64 " ms", mig->destination,
+                                (double) (mig_now_usec() - mig->created_usec) / 1e6, downtime);
+        manager_transition(j->m, mig, "completed", "", msg);
+        live_end(j, NULL);
+}
+
+/* --------------------------------------------------------------- progress */
+
+/* Converging while the remaining bytes reach new lows; stalled when they have not for a while;
+ * diverging when they grow past the best seen by half. */
+static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
+        if (!j->best_remaining || s->remaining < j->best_remaining) {
+                j->best_remaining = s->remaining;
+                j->stalled_ticks = 0;
+                return "converging";
+        }
+        j->stalled_ticks++;
+        if (s->remaining > j->best_remaining + j->best_remaining / 2)
+                return "diverging";
+        return j->stalled_ticks >= STALL_TICKS ? "stalled" : "converging";
+}
+
+static void publish_stats(LiveJob *j, const MigJobStats *s) {
+        MigMigration *mig = live_mig(j);
+        if (!mig || !s->active)
+                return;
+        mig->bytes_processed = s->processed;
+        mig->bytes_remaining = s->remaining;
+        mig->bytes_total = MAX(s->total, s->processed + s->remaining);
+        double p = mig->bytes_total ? 100.0 * (double) s->processed / (double) mig->bytes_total : 0;
+        mig->progress = MAX(mig->progress, MIN(p, 99.0)); /* never backwards; 100 when completed */
+        mig->dirty_rate = s->dirty_rate;
+        mig->iteration = s->iteration;
+        mig->expected_downtime = s->expected_downtime_ms;
+        mig_set_string(&mig->convergence, convergence_of(j, s));
+        mig->updated_usec = mig_now_usec();
+        bus_migration_emit_changed(j->m, mig);
+}
+
+static void stats_run(void *data) {
+        LiveJob *j = data;
+        MigVirtError err = {0};
+        if (mig_virt_job_stats(j->m->virt, j->info->uuid, &j->stats, &err) < 0)
+                j->stats.active = false;
+        mig_virt_error_clear(&err);
+}
+
+static void stats_done(void *data) {
+        LiveJob *j = data;
+        j->stats_busy = false;
+        if (j->migrating)
+                publish_stats(j, &j->stats);
+}
+
+static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        LiveJob *j = userdata;
+        if (!j->stats_busy && j->migrating) {
+                j->stats_busy = true;
+                mig_worker_submit(j->m->worker, stats_run, stats_done, j, NULL);
+        }
+        int r = sd_event_source_set_time_relative(s, STATS_INTERVAL_USEC);
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* --------------------------------------------------------------- migrate */
+
+static void migrate_run(void *data) {
+        LiveJob *j = data;
+        MigLiveParams p = {
+                .dest_uri = j->dest_uri,
+                .migration_uri = j->migration_uri,
+                .block = j->opts.block,
+                .bandwidth_mib = j->opts.bandwidth_mib,
+                .max_downtime_ms = j->opts.max_downtime_ms,
+                .auto_converge = j->opts.auto_converge,
+                .postcopy = j->opts.postcopy,
+                .parallel = j->opts.parallel,
+                .compressed = j->opts.compressed,
+        };
+        j->result = mig_virt_migrate_live(j->m->virt, j->info->uuid, &p, &j->err);
+}
+
+static void migrate_done(void *data) {
+        LiveJob *j = data;
+        j->migrating = false;
+        j->stats_timer = sd_event_source_disable_unref(j->stats_timer);
+        MigMigration *mig = live_mig(j);
+        if (j->result < 0)
+                return live_fail(j, j->err.name, j->err.message);
+        MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
+        mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, "s",
+                      mig->id);
+}
+
+static void migrate_start(LiveJob *j) {
+        MigMigration *mig = live_mig(j);
+        const MigPeerConfig *pc = mig_config_find_peer(j->m->config, mig->destination);
+        if (j->cancel)
+                return live_fail(j, NULL, NULL);
+        j->dest_uri = g_strdup_printf("qemu+ssh://%s/system?no_tty=1", pc->address);
+        j->migration_uri =
+                g_strdup_printf("tcp://%s", pc->migration_address      ? pc->migration_address
+                                            : strchr(pc->address, '@') ? strchr(pc->address, '@') + 1
+                                                                       : pc->address);
+        if (manager_transition(j->m, mig, "running", "", "libvirt migrates the running domain") < 0)
+                return live_fail(j, MIG_ERROR_STORE, "cannot record the start");
+        j->migrating = true;
+        (void) sd_event_add_time_relative(j->m->event, &j->stats_timer, CLOCK_MONOTONIC, STATS_INTERVAL_USEC,
+                                          0, on_stats_timer, j);
+        mig_worker_submit(j->m->worker, migrate_run, migrate_done, j, NULL);
+}
+
+/* --------------------------------------------------------------- prepare */
+
+static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        LiveJob *j = userdata;
+        if (error)
+                return live_fail(j, error->name, error->message);
+        migrate_start(j);
+}
+
+static int append_disks(sd_bus_message *call, void *data) {
+        GPtrArray *disks = data;
+        int r = sd_bus_message_open_container(call, 'a', "(sstt)");
+        for (guint i = 0; r >= 0 && i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                r = sd_bus_message_append(call, "(sstt)", d->path, d->format, d->size, d->data_bytes);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(call);
+}
+
+static void send_prepare(LiveJob *j) {
+        MigMigration *mig = live_mig(j);
+        MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
+        if (!peer)
+                return live_fail(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
+        mig_peer_call_build(peer, "PrepareLiveMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
+                            append_disks, j->disks, "sssstub", mig->id, mig->domain_name, mig->domain_uuid,
+                            manager_node(j->m), j->info->memory, j->info->vcpus, (int) j->opts.block);
+}
+
+static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
+        LiveJob *j = userdata;
+        MigMigration *mig = live_mig(j);
+        if (!node)
+                return live_fail(j, error->name, error->message);
+        mig_set_string(&mig->destination, node);
+        g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
+        manager_transition(m, mig, mig->status, NULL, msg);
+        send_prepare(j);
+}
+
+static uint64_t disks_data(GPtrArray *disks) {
+        uint64_t sum = 0;
+        for (guint i = 0; disks && i < disks->len; i++)
+                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
+        return sum;
+}
+
+static void prepare_start(LiveJob *j) {
+        MigMigration *mig = live_mig(j);
+        if (manager_transition(j->m, mig, "preparing", "", "a slot is free: preparing the destination") < 0)
+                return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
+        if (*mig->destination)
+                return send_prepare(j);
+        MigNeeds needs = {j->info->memory, j->info->vcpus, j->opts.block ? disks_data(j->disks) : 0};
+        mig_scheduler_pick(j->m, &needs, on_scheduled, j);
+}
+
+/* --------------------------------------------------------------- the queue */
+
+static unsigned running_count(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                n += strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
+                     (strcmp(mig->status, "preparing") == 0 || strcmp(mig->status, "running") == 0);
+        return n;
+}
+
+/* Starts the oldest queued migrations while slots are free. */
+static void start_queued(Manager *m) {
+        while (live_jobs && running_count(m) < m->config->max_concurrent_migrations) {
+                LiveJob *oldest = NULL;
+                GHashTableIter it;
+                LiveJob *j;
+                g_hash_table_iter_init(&it, live_jobs);
+                while (g_hash_table_iter_next(&it, NULL, (gpointer *) &j)) {
+                        MigMigration *mig = live_mig(j);
+                        if (mig && strcmp(mig->status, "queued") == 0 &&
+                            (!oldest || mig->created_usec < live_mig(oldest)->created_usec))
+                                oldest = j;
+                }
+                if (!oldest)
+                        return;
+                prepare_start(oldest);
+        }
+}
+
+/* --------------------------------------------------------------- start */
+
+static int measure_disks(LiveJob *j) {
+        j->disks = g_ptr_array_ref(j->info->disks);
+        for (guint i = 0; i < j->disks->len; i++) {
+                MigDisk *d = j->disks->pdata[i];
+                if (!mig_disk_path_allowed(d->path, j->m->config->image_directory) ||
+                    !mig_disk_format_supported(d->format)) {
+                        mig_virt_error_clear(&j->err);
+                        j->err.name = MIG_ERROR_NOT_SUPPORTED;
+                        j->err.message =
+                                g_strdup_printf("Disk %s cannot be migrated: only raw and qcow2 files "
+                                                "inside %s are.",
+                                                d->path, j->m->config->image_directory);
+                        return -EINVAL;
+                }
+                int r = mig_disk_measure(d, &j->err);
+                if (r >= 0)
+                        r = mig_virt_disk_capacity(j->m->virt, j->info->uuid, d->path, &d->size, &j->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void inspect_run(void *data) {
+        LiveJob *j = data;
+        j->result = mig_virt_lookup(j->m->virt, j->domain, &j->info, &j->err);
+        if (j->result == 0)
+                j->result = measure_disks(j);
+}
+
+static MigMigration *new_record(LiveJob *j) {
+        MigMigration *mig = mig_migration_new();
+        mig->id = mig_migration_id_new();
+        mig->domain_name = g_strdup(j->info->name);
+        mig->domain_uuid = g_strdup(j->info->uuid);
+        mig->kind = g_strdup("live");
+        mig->role = g_strdup("source");
+        mig->source = g_strdup(manager_node(j->m));
+        mig->destination = g_strdup(j->destination);
+        mig_set_string(&mig->status, "queued");
+        mig->was_running = true;
+        g_free(mig->disks_json);
+        mig->disks_json = mig_disks_to_json(j->disks);
+        mig->bytes_total = j->info->memory + (j->opts.block ? disks_data(j->disks) : 0);
+        mig->created_usec = mig->updated_usec = mig_now_usec();
+        return mig;
+}
+
+static int refuse(LiveJob *j, sd_bus_error *e) {
+        if (strcmp(mig_domain_state_name(j->info), "ACTIVE") != 0)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is %s; a live migration needs it ACTIVE.", j->info->name,
+                                         mig_domain_state_name(j->info));
+        MigMigration *busy = manager_find_inflight(j->m, j->info->uuid);
+        if (busy)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is already being migrated (%s, %s).", j->info->name,
+                                         busy->id, busy->status);
+        return 0;
+}
+
+static void inspect_done(void *data) {
+        LiveJob *j = data;
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (j->result < 0)
+                mig_virt_error_to_bus(&j->err, &e);
+        else if (refuse(j, &e) >= 0) {
+                MigMigration *mig = new_record(j);
+                j->id = g_strdup(mig->id);
+                if (manager_add_migration(j->m, mig, "requested; waits for a slot", &e) >= 0) {
+                        g_hash_table_replace(live_jobs, j->id, j);
+                        g_autofree char *path = bus_migration_path(j->id);
+                        (void) sd_bus_reply_method_return(j->request, "o", path);
+                        return start_queued(j->m);
+                }
+        }
+        (void) sd_bus_reply_method_error(j->request, &e);
+        live_job_free(j);
+}
+
+int live_source_start(Manager *m, sd_bus_message *request, const char *domain, const char *destination,
+                      const MigLiveOptions *o, sd_bus_error *error) {
+        LiveJob *j = live_job_new(m);
+        j->request = sd_bus_message_ref(request);
+        j->domain = g_strdup(domain);
+        j->destination = g_strdup(destination);
+        j->opts = *o;
+        mig_worker_submit(m->worker, inspect_run, inspect_done, j, NULL);
+        return 1;
+}
+
+/* --------------------------------------------------------------- abort, force-complete */
+
+static void abort_run(void *data) {
+        LiveJob *j = data;
+        MigVirtError err = {0};
+        if (mig_virt_abort_job(j->m->virt, j->info->uuid, &err) < 0)
+                g_warning("Migration %s: %s", j->id, err.message);
+        mig_virt_error_clear(&err);
+}
+
+int live_source_abort(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
+        LiveJob *j = live_jobs ? g_hash_table_lookup(live_jobs, mig->id) : NULL;
+        if (!j)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s: nothing to abort.",
+                                         mig->id, mig->status);
+        j->cancel = true;
+        g_ptr_array_add(j->waiters, sd_bus_message_ref(request));
+        g_message("Migration %s: abort requested.", mig->id);
+        if (j->migrating)
+                mig_worker_submit(m->worker, abort_run, NULL, j, NULL);
+        else if (strcmp(mig->status, "queued") == 0)
+                live_fail(j, NULL, NULL);
+        return 1;
+}
+
+typedef struct ForceCall {
+        LiveJob *job;
+        sd_bus_message *request;
+        int result;
+        MigVirtError err;
+} ForceCall;
+
+static void force_run(void *data) {
+        ForceCall *f = data;
+        f->result =
+                mig_virt_force_complete(f->job->m->virt, f->job->info->uuid, f->job->opts.postcopy, &f->err);
+}
+
+static void force_done(void *data) {
+        ForceCall *f = data;
+        MigMigration *mig = live_mig(f->job);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (f->result < 0) {
+                mig_virt_error_to_bus(&f->err, &e);
+                (void) sd_bus_reply_method_error(f->request, &e);
+        } else {
+                manager_transition(f->job->m, mig, mig->status, NULL,
+                                   f->job->opts.postcopy ? "force-complete: switched to post-copy"
+                                                         : "force-complete: the domain is paused to finish");
+                (void) sd_bus_reply_method_return(f->request, NULL);
+        }
+        sd_bus_message_unref(f->request);
+        mig_virt_error_clear(&f->err);
+        g_free(f);
+}
+
+int live_source_force_complete(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
+        LiveJob *j = live_jobs ? g_hash_table_lookup(live_jobs, mig->id) : NULL;
+        if (!j || !j->migrating)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is not running.", mig->id);
+        ForceCall *f = g_new0(ForceCall, 1);
+        f->job = j;
+        f->request = sd_bus_message_ref(request);
+        mig_worker_submit(m->worker, force_run, force_done, f, NULL);
+        return 1;
+}
+
+/* --------------------------------------------------------------- restart */
+
+/* libvirt's peer-to-peer migration goes on inside libvirtd without us; after a restart
+ * the outcome is read from libvirt: the domain gone from here means it completed. */
+typedef struct Recover {
+        Manager *m;
+        char *id;
+        char *uuid;
+        bool here, active_job;
+} Recover;
+
+static void recover_run(void *data) {
+        Recover *r = data;
+        MigDomainInfo *info = NULL;
+        MigVirtError err = {0};
+        r->here = mig_virt_lookup(r->m->virt, r->uuid, &info, &err) == 0;
+        MigJobStats s = {0};
+        r->active_job = r->here && mig_virt_job_stats(r->m->virt, r->uuid, &s, &err) == 0 && s.active;
+        mig_domain_info_free(info);
+        mig_virt_error_clear(&err);
+}
+
+static void recover_one(Manager *m, const char *id, const char *uuid);
+
+static int on_recover_again(sd_event_source *s, uint64_t usec, void *userdata) {
+        Recover *r = userdata;
+        recover_one(r->m, r->id, r->uuid);
+        g_free(r->id);
+        g_free(r->uuid);
+        g_free(r);
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF); /* floating: freed with the loop */
+}
+
+static void recover_done(void *data) {
+        Recover *r = data;
+        MigMigration *mig = manager_find_migration(r->m, r->id);
+        if (r->active_job) {
+                /* libvirt still migrates: look again in a second (queued work waits meanwhile). */
+                Recover *again = g_new0(Recover, 1);
+                *again = (Recover){r->m, g_strdup(r->id), g_strdup(r->uuid), false, false};
+                (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0,
+                                                  on_recover_again, again);
+        } else if (mig) {
+                LiveJob *j = live_job_new(r->m);
+                j->id = g_strdup(r->id);
+                j->info = g_new0(MigDomainInfo, 1);
+                j->info->uuid = g_strdup(r->uuid);
+                g_hash_table_replace(live_jobs, j->id, j);
+                MigPeer *peer = mig_peers_find(r->m->peers, mig->destination);
+                if (!r->here && strcmp(mig->status, "running") == 0 && peer)
+                        mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished,
+                                      j, "s", r->id);
+                else
+                        live_fail(j, MIG_ERROR_INTERNAL,
+                                  "migrated restarted; the migration did not complete");
+        }
+        g_free(r->id);
+        g_free(r->uuid);
+        g_free(r);
+}
+
+static void recover_one(Manager *m, const char *id, const char *uuid) {
+        Recover *r = g_new0(Recover, 1);
+        *r = (Recover){m, g_strdup(id), g_strdup(uuid), false, false};
+        mig_worker_submit(m->worker, recover_run, recover_done, r, NULL);
+}
+
+void live_source_resume_all(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        g_autoptr(GPtrArray) todo = g_ptr_array_new();
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
+                    !mig_status_is_final(mig->status))
+                        g_ptr_array_add(todo, mig);
+        for (guint i = 0; i < todo->len; i++) {
+                mig = todo->pdata[i];
+                recover_one(m, mig->id, mig->domain_uuid);
+        }
+}
+
+void live_source_free_jobs(Manager *m) {
+        g_clear_pointer(&live_jobs, g_hash_table_unref);
+}
