@@ -157,6 +157,39 @@ static void print_started(MigCtl *ctl, const char *domain, const char *path) {
         fflush(stdout);
 }
 
+/* Only the options given are sent: the daemon's [Live] defaults apply to the rest. */
+static int append_migrate_options(MigCtl *ctl, sd_bus_message *m) {
+        const MigVerbOptions *o = &ctl->opt;
+        int r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}{sv}", "live", "b", (int) o->live, "block-migration", "b",
+                                          (int) o->block_migration);
+        if (r >= 0 && o->bandwidth)
+                r = sd_bus_message_append(m, "{sv}", "bandwidth", "t", o->bandwidth);
+        if (r >= 0 && o->max_downtime)
+                r = sd_bus_message_append(m, "{sv}", "max-downtime", "t", o->max_downtime);
+        if (r >= 0 && o->postcopy)
+                r = sd_bus_message_append(m, "{sv}", "postcopy", "b", 1);
+        if (r >= 0 && o->no_auto_converge)
+                r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+static int call_migrate(MigCtl *ctl, const char *domain, sd_bus_message **reply) {
+        g_autoptr(sd_bus_message) m = NULL;
+        int r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "Migrate", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", domain, ctl->opt.host ? ctl->opt.host : "");
+        if (r >= 0)
+                r = append_migrate_options(ctl, m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", (int) ctl->ask_password);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the Migrate call: %m");
+        return mig_call_message(ctl, MIG_CALL_AUTH, m, reply);
+}
+
 int verb_migrate(MigCtl *ctl, int argc, char **argv) {
         g_autoptr(sd_bus_message) reply = NULL;
         const char *domain = argv[1], *path = NULL;
@@ -176,13 +209,7 @@ int verb_migrate(MigCtl *ctl, int argc, char **argv) {
         if (tuned && !ctl->opt.live)
                 return log_usage_error(
                         "--bandwidth, --max-downtime, --postcopy and --no-auto-converge need --live.");
-        /* Only the tuning options given are sent: the daemon's defaults apply to the rest. */
-        r = mig_call_manager(ctl, MIG_CALL_AUTH, "Migrate", &reply, "ssa{sv}b", domain,
-                             ctl->opt.host ? ctl->opt.host : "", 6, "live", "b", (int) ctl->opt.live,
-                             "block-migration", "b", (int) ctl->opt.block_migration, "auto-converge", "b",
-                             (int) (ctl->opt.live && !ctl->opt.no_auto_converge), "postcopy", "b",
-                             (int) ctl->opt.postcopy, "bandwidth", "t", ctl->opt.bandwidth, "max-downtime",
-                             "t", ctl->opt.max_downtime, (int) ctl->ask_password);
+        r = call_migrate(ctl, domain, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);

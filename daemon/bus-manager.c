@@ -98,9 +98,10 @@ static int check_destination(Manager *m, const char *destination, sd_bus_error *
 }
 
 typedef struct MigrateArgs {
-        int live, block, auto_converge, postcopy, compressed;
-        uint64_t bandwidth, max_downtime;
-        uint32_t parallel;
+        int live, block;
+        int auto_converge, postcopy, compressed; /* -1: not given */
+        uint64_t bandwidth, max_downtime;        /* 0: not given */
+        uint32_t parallel;                       /* 0: not given */
 } MigrateArgs;
 
 static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
@@ -109,7 +110,8 @@ static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
                         error, MIG_ERROR_INVALID_ARGUMENT,
                         "block-migration applies to live migrations only (cold migrations always "
                         "copy the disks).");
-        if (!a->live && (a->bandwidth || a->max_downtime || a->postcopy || a->parallel || a->compressed))
+        if (!a->live &&
+            (a->bandwidth || a->max_downtime || a->postcopy == 1 || a->parallel || a->compressed == 1))
                 return sd_bus_error_set(
                         error, MIG_ERROR_INVALID_ARGUMENT,
                         "bandwidth, max-downtime, postcopy, parallel-connections and compressed "
@@ -119,6 +121,20 @@ static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
                                         "bandwidth is at most 1000000 MiB/s, max-downtime 600000 ms, "
                                         "parallel-connections 64.");
         return 0;
+}
+
+/* What the caller gave, and [Live] of migrated.conf for the rest. */
+static MigLiveOptions live_options(const Manager *m, const MigrateArgs *a) {
+        const MigLiveConfig *l = &m->config->live;
+        return (MigLiveOptions){
+                .block = a->block,
+                .bandwidth_mib = a->bandwidth ? a->bandwidth : l->bandwidth,
+                .max_downtime_ms = a->max_downtime ? a->max_downtime : l->max_downtime,
+                .auto_converge = a->auto_converge < 0 ? l->auto_converge : a->auto_converge,
+                .postcopy = a->postcopy < 0 ? l->postcopy : a->postcopy,
+                .parallel = a->parallel ? a->parallel : l->parallel_connections,
+                .compressed = a->compressed < 0 ? l->compressed : a->compressed,
+        };
 }
 
 static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -150,8 +166,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         if (!a.live)
                 return cold_source_start(m, msg, domain, destination, error);
-        MigLiveOptions o = {a.block,    a.bandwidth, a.max_downtime, a.auto_converge,
-                            a.postcopy, a.parallel,  a.compressed};
+        MigLiveOptions o = live_options(m, &a);
         return live_source_start(m, msg, domain, destination, &o, error);
 }
 

@@ -25,6 +25,7 @@ void mig_config_free(MigConfig *c) {
         g_free(c->node_name);
         g_free(c->libvirt_uri);
         g_free(c->image_directory);
+        g_free(c->live.completion_action);
         g_ptr_array_unref(c->peers);
         g_free(c);
 }
@@ -41,6 +42,11 @@ MigConfig *mig_config_new_defaults(void) {
         c->max_concurrent_migrations = 2;
         c->shutdown_timeout = 60;
         c->claim_timeout = 3600;
+        c->live = (MigLiveConfig){.max_downtime = 300,
+                                  .max_downtime_ceiling = 2000,
+                                  .auto_converge = true,
+                                  .parallel_connections = 1,
+                                  .completion_action = g_strdup("abort")};
         c->peers = g_ptr_array_new_with_free_func(peer_config_free);
         return c;
 }
@@ -173,14 +179,56 @@ static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **e
         return true;
 }
 
+static bool read_bool(GKeyFile *kf, const MigConfig *c, const char *group, const char *key, bool *value,
+                      GError **error) {
+        if (!g_key_file_has_key(kf, group, key, NULL))
+                return true;
+        g_autoptr(GError) e = NULL;
+        gboolean v = g_key_file_get_boolean(kf, group, key, &e);
+        if (e)
+                return fail(error, c, group, key, "is not true or false");
+        *value = v;
+        return true;
+}
+
+static bool action_valid(const char *s) {
+        return strcmp(s, "abort") == 0 || strcmp(s, "force-complete") == 0;
+}
+
+static bool parse_live(GKeyFile *kf, MigConfig *c, GError **error) {
+        static const char *const keys[] = {
+                "Bandwidth",           "MaxDowntime", "MaxDowntimeCeiling", "AutoConverge",     "PostCopy",
+                "ParallelConnections", "Compressed",  "CompletionTimeout",  "CompletionAction", NULL};
+        const char *g = "Live";
+        MigLiveConfig *l = &c->live;
+        if (!g_key_file_has_group(kf, g))
+                return true;
+        return only_keys(kf, c, g, keys, error) &&
+               read_uint(kf, c, g, "Bandwidth", 0, 1000000, &l->bandwidth, error) &&
+               read_uint(kf, c, g, "MaxDowntime", 1, 600000, &l->max_downtime, error) &&
+               read_uint(kf, c, g, "MaxDowntimeCeiling", 1, 600000, &l->max_downtime_ceiling, error) &&
+               read_bool(kf, c, g, "AutoConverge", &l->auto_converge, error) &&
+               read_bool(kf, c, g, "PostCopy", &l->postcopy, error) &&
+               read_uint(kf, c, g, "ParallelConnections", 1, 64, &l->parallel_connections, error) &&
+               read_bool(kf, c, g, "Compressed", &l->compressed, error) &&
+               read_uint(kf, c, g, "CompletionTimeout", 0, 86400, &l->completion_timeout, error) &&
+               read_string(kf, c, g, "CompletionAction", action_valid, "abort or force-complete",
+                           &l->completion_action, error);
+}
+
 static bool parse_groups(GKeyFile *kf, MigConfig *c, GError **error) {
         g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
         for (size_t i = 0; groups[i]; i++) {
                 if (strcmp(groups[i], "Node") == 0)
                         continue;
+                if (strcmp(groups[i], "Live") == 0) {
+                        if (!parse_live(kf, c, error))
+                                return false;
+                        continue;
+                }
                 if (!g_str_has_prefix(groups[i], PEER_GROUP_PREFIX))
                         return fail(error, c, groups[i], NULL,
-                                    "unknown group (expected [Node] or [Peer NAME])");
+                                    "unknown group (expected [Node], [Live] or [Peer NAME])");
                 if (!parse_peer(kf, c, groups[i], error))
                         return false;
         }

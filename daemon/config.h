@@ -13,6 +13,19 @@ typedef struct MigPeerConfig {
         char *migration_address; /* where QEMU streams go */
 } MigPeerConfig;
 
+/* [Live]: defaults of live migrations (a Migrate call's options override them). */
+typedef struct MigLiveConfig {
+        unsigned bandwidth;            /* MiB/s, 0: no limit */
+        unsigned max_downtime;         /* ms the switch-over may pause the guest at first */
+        unsigned max_downtime_ceiling; /* ms: a stalled migration raises it in steps up to this */
+        bool auto_converge;
+        bool postcopy; /* permitted: a stalled migration at the ceiling switches to it */
+        unsigned parallel_connections;
+        bool compressed;
+        unsigned completion_timeout; /* seconds per GiB of memory and disk, 0: none */
+        char *completion_action;     /* "abort" or "force-complete" */
+} MigLiveConfig;
+
 typedef struct MigConfig {
         char *path;
         char *text; /* the file as read, to point errors at their line */
@@ -27,6 +40,7 @@ typedef struct MigConfig {
                                                                                  to shut down before
                                                                                  it is destroyed */
         GPtrArray *peers;                                                     /* MigPeerConfig* */
+        MigLiveConfig live;
 } MigConfig;
 
 /* A missing file gives the defaults (a node without peers). Returns NULL with

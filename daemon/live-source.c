@@ -35,6 +35,10 @@ typedef struct LiveJob {
         bool migrating; /* libvirt's migration runs */
         uint64_t best_remaining;
         unsigned stalled_ticks;
+        uint64_t downtime_now; /* ms, as raised by the escalation */
+        bool postcopy_started; /* the escalation or force-complete switched to post-copy */
+        bool escalation_done;  /* nothing more is permitted */
+        bool deadline_acted;   /* CompletionTimeout's action was taken */
         MigJobStats stats;
         int result;
         MigVirtError err;
@@ -168,6 +172,108 @@ static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
         return j->stalled_ticks >= STALL_TICKS ? "stalled" : "converging";
 }
 
+/* --------------------------------------------------------------- convergence */
+
+typedef enum { STEP_DOWNTIME, STEP_POSTCOPY, STEP_PAUSE, STEP_ABORT } StepKind;
+
+/* A step outlives nothing: it names its migration, and finds the job again when done. */
+typedef struct Step {
+        Manager *m;
+        char *id, *uuid;
+        StepKind kind;
+        uint64_t value;
+        char *note; /* the event recorded once the step is taken */
+        int result;
+        MigVirtError err;
+} Step;
+
+static void step_run(void *data) {
+        Step *st = data;
+        MigVirt *v = st->m->virt;
+        const char *uuid = st->uuid;
+        switch (st->kind) {
+        case STEP_DOWNTIME:
+                st->result = mig_virt_set_max_downtime(v, uuid, st->value, &st->err);
+                break;
+        case STEP_POSTCOPY:
+        case STEP_PAUSE:
+                st->result = mig_virt_force_complete(v, uuid, st->kind == STEP_POSTCOPY, &st->err);
+                break;
+        case STEP_ABORT:
+                st->result = mig_virt_abort_job(v, uuid, &st->err);
+                break;
+        }
+}
+
+static void step_done(void *data) {
+        Step *st = data;
+        MigMigration *mig = manager_find_migration(st->m, st->id);
+        LiveJob *j = live_jobs ? g_hash_table_lookup(live_jobs, st->id) : NULL;
+        if (mig && j && j->migrating) {
+                g_autofree char *msg = st->result < 0
+                                               ? g_strdup_printf("%s failed: %s", st->note, st->err.message)
+                                               : g_strdup(st->note);
+                manager_transition(st->m, mig, mig->status, NULL, msg);
+        }
+        g_free(st->id);
+        g_free(st->uuid);
+        g_free(st->note);
+        mig_virt_error_clear(&st->err);
+        g_free(st);
+}
+
+static void take_step(LiveJob *j, StepKind kind, uint64_t value, char *note) {
+        Step *st = g_new0(Step, 1);
+        *st = (Step){j->m, g_strdup(j->id), g_strdup(j->info->uuid), kind, value, note, 0, {0}};
+        j->stalled_ticks = 0;
+        j->best_remaining = 0;
+        mig_worker_submit(j->m->worker, step_run, step_done, st, NULL);
+}
+
+/* A stalled migration escalates one step at a time: a higher max downtime, doubling up to
+ * MaxDowntimeCeiling (auto-converge throttles the guest from the start when enabled), then
+ * post-copy where it is permitted. Each step is an event of the migration. */
+static void escalate(LiveJob *j) {
+        uint64_t ceiling = j->m->config->live.max_downtime_ceiling;
+        if (!j->downtime_now)
+                j->downtime_now = j->opts.max_downtime_ms ? j->opts.max_downtime_ms : 300;
+        if (j->downtime_now < ceiling) {
+                j->downtime_now = MIN(j->downtime_now * 2, ceiling);
+                return take_step(
+                        j, STEP_DOWNTIME, j->downtime_now,
+                        g_strdup_printf("stalled: max downtime raised to %" PRIu64 " ms", j->downtime_now));
+        }
+        if (j->opts.postcopy && !j->postcopy_started) {
+                j->postcopy_started = true;
+                return take_step(j, STEP_POSTCOPY, 0,
+                                 g_strdup("stalled at the downtime ceiling: switched to post-copy"));
+        }
+        if (!j->escalation_done) {
+                j->escalation_done = true;
+                MigMigration *mig = live_mig(j);
+                manager_transition(j->m, mig, mig->status, NULL,
+                                   "stalled at the downtime ceiling; post-copy is not permitted: "
+                                   "force-complete or abort it, or let CompletionTimeout decide");
+        }
+}
+
+/* CompletionTimeout seconds per GiB of memory and disk: then CompletionAction. */
+static void check_deadline(LiveJob *j, const MigJobStats *s) {
+        const MigLiveConfig *l = &j->m->config->live;
+        uint64_t gib = MAX((uint64_t) 1, (s->total + (1ULL << 30) - 1) >> 30);
+        if (!l->completion_timeout || j->deadline_acted ||
+            s->elapsed_ms < l->completion_timeout * gib * 1000)
+                return;
+        j->deadline_acted = true;
+        if (strcmp(l->completion_action, "abort") == 0) {
+                j->cancel = true;
+                return take_step(j, STEP_ABORT, 0, g_strdup("CompletionTimeout passed: aborting"));
+        }
+        take_step(j, j->opts.postcopy ? STEP_POSTCOPY : STEP_PAUSE, 0,
+                  g_strdup(j->opts.postcopy ? "CompletionTimeout passed: switched to post-copy"
+                                            : "CompletionTimeout passed: the domain is paused to finish"));
+}
+
 static void publish_stats(LiveJob *j, const MigJobStats *s) {
         MigMigration *mig = live_mig(j);
         if (!mig || !s->active)
@@ -183,6 +289,9 @@ static void publish_stats(LiveJob *j, const MigJobStats *s) {
         mig_set_string(&mig->convergence, convergence_of(j, s));
         mig->updated_usec = mig_now_usec();
         bus_migration_emit_changed(j->m, mig);
+        if (strcmp(mig->convergence, "stalled") == 0)
+                escalate(j);
+        check_deadline(j, s);
 }
 
 static void stats_run(void *data) {
@@ -442,14 +551,6 @@ int live_source_start(Manager *m, sd_bus_message *request, const char *domain, c
 
 /* --------------------------------------------------------------- abort, force-complete */
 
-static void abort_run(void *data) {
-        LiveJob *j = data;
-        MigVirtError err = {0};
-        if (mig_virt_abort_job(j->m->virt, j->info->uuid, &err) < 0)
-                g_warning("Migration %s: %s", j->id, err.message);
-        mig_virt_error_clear(&err);
-}
-
 int live_source_abort(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
         LiveJob *j = live_jobs ? g_hash_table_lookup(live_jobs, mig->id) : NULL;
         if (!j)
@@ -459,14 +560,16 @@ int live_source_abort(Manager *m, sd_bus_message *request, MigMigration *mig, sd
         g_ptr_array_add(j->waiters, sd_bus_message_ref(request));
         g_message("Migration %s: abort requested.", mig->id);
         if (j->migrating)
-                mig_worker_submit(m->worker, abort_run, NULL, j, NULL);
+                take_step(j, STEP_ABORT, 0, g_strdup("abort requested by an operator"));
         else if (strcmp(mig->status, "queued") == 0)
                 live_fail(j, NULL, NULL);
         return 1;
 }
 
 typedef struct ForceCall {
-        LiveJob *job;
+        Manager *m;
+        char *id, *uuid;
+        bool postcopy;
         sd_bus_message *request;
         int result;
         MigVirtError err;
@@ -474,25 +577,27 @@ typedef struct ForceCall {
 
 static void force_run(void *data) {
         ForceCall *f = data;
-        f->result =
-                mig_virt_force_complete(f->job->m->virt, f->job->info->uuid, f->job->opts.postcopy, &f->err);
+        f->result = mig_virt_force_complete(f->m->virt, f->uuid, f->postcopy, &f->err);
 }
 
 static void force_done(void *data) {
         ForceCall *f = data;
-        MigMigration *mig = live_mig(f->job);
+        MigMigration *mig = manager_find_migration(f->m, f->id);
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         if (f->result < 0) {
                 mig_virt_error_to_bus(&f->err, &e);
                 (void) sd_bus_reply_method_error(f->request, &e);
         } else {
-                manager_transition(f->job->m, mig, mig->status, NULL,
-                                   f->job->opts.postcopy ? "force-complete: switched to post-copy"
-                                                         : "force-complete: the domain is paused to finish");
+                if (mig)
+                        manager_transition(f->m, mig, mig->status, NULL,
+                                           f->postcopy ? "force-complete: switched to post-copy"
+                                                       : "force-complete: the domain is paused to finish");
                 (void) sd_bus_reply_method_return(f->request, NULL);
         }
         sd_bus_message_unref(f->request);
         mig_virt_error_clear(&f->err);
+        g_free(f->id);
+        g_free(f->uuid);
         g_free(f);
 }
 
@@ -501,7 +606,11 @@ int live_source_force_complete(Manager *m, sd_bus_message *request, MigMigration
         if (!j || !j->migrating)
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is not running.", mig->id);
         ForceCall *f = g_new0(ForceCall, 1);
-        f->job = j;
+        f->m = m;
+        f->id = g_strdup(mig->id);
+        f->uuid = g_strdup(j->info->uuid);
+        f->postcopy = j->opts.postcopy && !j->postcopy_started;
+        j->postcopy_started = j->postcopy_started || j->opts.postcopy;
         f->request = sd_bus_message_ref(request);
         mig_worker_submit(m->worker, force_run, force_done, f, NULL);
         return 1;

@@ -663,3 +663,13 @@ int mig_virt_disk_capacity(MigVirt *v, const char *uuid, const char *path, uint6
         *ret = bi.capacity;
         return 0;
 }
+
+int mig_virt_set_max_downtime(MigVirt *v, const char *uuid, uint64_t ms, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainMigrateSetMaxDowntime(dom, ms, 0) < 0)
+                return fail_from_libvirt(err, "Cannot raise the maximum downtime");
+        return 0;
+}

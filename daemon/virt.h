@@ -119,6 +119,7 @@ int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, 
 /* The running job of the domain (active false when it has none). */
 int mig_virt_job_stats(MigVirt *v, const char *uuid, MigJobStats *ret, MigVirtError *err);
 int mig_virt_abort_job(MigVirt *v, const char *uuid, MigVirtError *err);
+int mig_virt_set_max_downtime(MigVirt *v, const char *uuid, uint64_t ms, MigVirtError *err);
 /* Makes a running live migration converge: post-copy when permitted, else pauses the domain. */
 int mig_virt_force_complete(MigVirt *v, const char *uuid, bool postcopy, MigVirtError *err);
 /* Destination: the domain runs here; libvirt's figures of the migration that brought it. */

@@ -44,6 +44,25 @@ static void test_full(void) {
         g_assert_false(mig_config_knows_node(c, "hostc"));
 }
 
+static void test_live_group(void) {
+        g_autoptr(MigConfig) c =
+                load("[Live]\nBandwidth=64\nPostCopy=true\nCompletionAction=force-complete\n", NULL);
+        g_assert_nonnull(c);
+        g_assert_cmpuint(c->live.bandwidth, ==, 64);
+        g_assert_true(c->live.postcopy);
+        g_assert_true(c->live.auto_converge); /* default kept */
+        g_assert_cmpuint(c->live.max_downtime_ceiling, ==, 2000);
+        g_assert_cmpstr(c->live.completion_action, ==, "force-complete");
+        g_autofree char *msg = NULL;
+        g_autoptr(MigConfig) bad = load("[Live]\nPostCopy=maybe\n", &msg);
+        g_assert_null(bad);
+        g_assert_nonnull(strstr(msg, "[Live] PostCopy"));
+        g_autofree char *msg2 = NULL;
+        g_autoptr(MigConfig) bad2 = load("[Live]\nCompletionAction=explode\n", &msg2);
+        g_assert_null(bad2);
+        g_assert_nonnull(strstr(msg2, "abort or force-complete"));
+}
+
 static void test_missing_file(void) {
         g_autoptr(GError) e = NULL;
         g_autoptr(MigConfig) c = mig_config_load("/nonexistent/migrated.conf", &e);
@@ -84,6 +103,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/config/full", test_full);
         g_test_add_func("/config/missing-file", test_missing_file);
+        g_test_add_func("/config/live-group", test_live_group);
         g_test_add_func("/config/refusals", test_refusals);
         return g_test_run();
 }
