@@ -116,6 +116,8 @@ static const sd_bus_vtable migration_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         P("UpdatedUSec", "t", NULL, offsetof(MigMigration, updated_usec)),
         P("FinishedUSec", "t", NULL, offsetof(MigMigration, finished_usec)),
+        P("DiskBytesProcessed", "t", NULL, offsetof(MigMigration, disk_processed)),
+        P("DiskBytesTotal", "t", NULL, offsetof(MigMigration, disk_total)),
         P("MemoryDirtyRate", "t", NULL, offsetof(MigMigration, dirty_rate)),
         P("Iteration", "t", NULL, offsetof(MigMigration, iteration)),
         P("ExpectedDowntimeMSec", "t", NULL, offsetof(MigMigration, expected_downtime)),
@@ -146,10 +148,12 @@ void bus_migration_emit_added(Manager *m, const MigMigration *mig) {
 void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
         g_autofree char *path = bus_migration_path(mig->id);
         if (path && m->bus)
-                (void) sd_bus_emit_properties_changed(m->bus, path, MIG_IFACE_MIGRATION, "Status",
-                                                      "TaskState", "BytesProcessed", "BytesRemaining",
-                                                      "BytesTotal", "Progress", "UpdatedUSec",
-                                                      "FinishedUSec", "ErrorName", "ErrorMessage", NULL);
+                (void) sd_bus_emit_properties_changed(
+                        m->bus, path, MIG_IFACE_MIGRATION, "Status", "TaskState", "BytesProcessed",
+                        "BytesRemaining", "BytesTotal", "Progress", "UpdatedUSec", "FinishedUSec",
+                        "DiskBytesProcessed", "DiskBytesTotal", "MemoryDirtyRate", "Iteration",
+                        "ExpectedDowntimeMSec", "Convergence", "DowntimeMSec", "ErrorName", "ErrorMessage",
+                        NULL);
 }
 
 int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig) {

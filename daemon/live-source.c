@@ -283,6 +283,8 @@ static void publish_stats(LiveJob *j, const MigJobStats *s) {
         mig->bytes_total = MAX(s->total, s->processed + s->remaining);
         double p = mig->bytes_total ? 100.0 * (double) s->processed / (double) mig->bytes_total : 0;
         mig->progress = MAX(mig->progress, MIN(p, 99.0)); /* never backwards; 100 when completed */
+        mig->disk_processed = s->disk_processed;
+        mig->disk_total = s->disk_total;
         mig->dirty_rate = s->dirty_rate;
         mig->iteration = s->iteration;
         mig->expected_downtime = s->expected_downtime_ms;

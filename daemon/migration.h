@@ -36,6 +36,8 @@ typedef struct MigMigration {
         unsigned claim_vcpus;
         /* live migrations */
         uint64_t downtime_msec;     /* measured by libvirt at completion */
+        uint64_t disk_processed;    /* block migration: disk bytes copied / to copy (not stored) */
+        uint64_t disk_total;
         uint64_t dirty_rate;        /* bytes/s, while running (not stored) */
         uint64_t iteration;         /* memory pass, while running (not stored) */
         uint64_t expected_downtime; /* ms, while running (not stored) */
