@@ -107,6 +107,11 @@ int mig_log_call_error(MigCtl *ctl, const char *method, const sd_bus_error *erro
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
                 log_hint("Hint: is migrated installed and enabled on %s?",
                          ctl->remote ? ctl->remote : "this node");
+        else if (g_str_has_prefix(error->name, "org.freedesktop.DBus.Error.Spawn."))
+                /* 78 (EX_CONFIG) is the daemon refusing its config; the reason is in its log. */
+                log_hint("Hint: migrated did not start; '/usr/libexec/migrated --check-config' on %s says "
+                         "why.",
+                         ctl->remote ? ctl->remote : "this node");
         else if (sd_bus_error_has_name(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
                 log_hint("Hint: run as root, or allow asking for a password (drop --no-ask-password).");
         return r;

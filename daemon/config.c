@@ -42,6 +42,7 @@ MigConfig *mig_config_new_defaults(void) {
         c->max_concurrent_migrations = 2;
         c->shutdown_timeout = 60;
         c->claim_timeout = 3600;
+        c->idle_timeout = 60;
         c->live = (MigLiveConfig){.max_downtime = 300,
                                   .max_downtime_ceiling = 2000,
                                   .auto_converge = true,
@@ -138,9 +139,15 @@ static bool absolute_path_valid(const char *s) {
 }
 
 static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
-        static const char *const keys[] = {
-                "Name",           "LibvirtURI",      "ResizeConfirmWindow", "MaxConcurrentMigrations",
-                "ImageDirectory", "ShutdownTimeout", "ClaimTimeout",        NULL};
+        static const char *const keys[] = {"Name",
+                                           "LibvirtURI",
+                                           "ResizeConfirmWindow",
+                                           "MaxConcurrentMigrations",
+                                           "ImageDirectory",
+                                           "ShutdownTimeout",
+                                           "ClaimTimeout",
+                                           "IdleTimeout",
+                                           NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
                 return true;
@@ -154,7 +161,8 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                          error) &&
                read_uint(kf, c, g, "MaxConcurrentMigrations", 1, 64, &c->max_concurrent_migrations, error) &&
                read_uint(kf, c, g, "ShutdownTimeout", 0, 3600, &c->shutdown_timeout, error) &&
-               read_uint(kf, c, g, "ClaimTimeout", 1, 7 * 24 * 3600, &c->claim_timeout, error);
+               read_uint(kf, c, g, "ClaimTimeout", 1, 7 * 24 * 3600, &c->claim_timeout, error) &&
+               read_uint(kf, c, g, "IdleTimeout", 0, 86400, &c->idle_timeout, error);
 }
 
 static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **error) {

@@ -35,7 +35,8 @@ typedef struct MigConfig {
         unsigned resize_confirm_window;
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout;
-        unsigned claim_timeout;
+        unsigned claim_timeout; /* seconds a destination keeps a claim whose source is unreachable */
+        unsigned idle_timeout;  /* seconds without work before the daemon exits; 0: never */
         /* seconds a destination keeps a claim whose source is unreachable */ /* seconds a guest gets
                                                                                  to shut down before
                                                                                  it is destroyed */

@@ -23,7 +23,8 @@ static void help(void) {
                "     --version             Show the version\n"
                "     --config=FILE         Read FILE instead of %s\n"
                "     --state-dir=DIR       Keep state in DIR instead of %s\n"
-               "     --idle-timeout=SEC    Exit after SEC seconds without work (0: never; default %d)\n"
+               "     --idle-timeout=SEC    Exit after SEC seconds without work (0: never; default:\n"
+               "                           IdleTimeout= of the config, %d)\n"
                "     --check-config        Read the config, report problems, and exit\n"
                "     --user                Use the user bus (tests only)\n",
                MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, DEFAULT_IDLE_SEC);
@@ -92,7 +93,7 @@ static int check_config(const char *path) {
 }
 
 int main(int argc, char **argv) {
-        Args a = {.o = {MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, DEFAULT_IDLE_SEC * 1000000ULL, false}};
+        Args a = {.o = {MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, UINT64_MAX, false}};
         int r = parse_args(argc, argv, &a);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -54,7 +54,8 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         }
         m->migrations =
                 g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) mig_migration_free);
-        m->idle_usec = o->idle_usec;
+        /* --idle-timeout wins; otherwise the config's IdleTimeout. */
+        m->idle_usec = o->idle_usec != UINT64_MAX ? o->idle_usec : m->config->idle_timeout * USEC_PER_SEC;
         int r = sd_event_default(&m->event);
         if (r < 0)
                 return r;

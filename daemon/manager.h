@@ -19,7 +19,7 @@
 typedef struct ManagerOptions {
         const char *config_path;
         const char *state_dir;
-        uint64_t idle_usec; /* 0: never exit on idle */
+        uint64_t idle_usec; /* 0: never exit on idle; UINT64_MAX: IdleTimeout of the config */
         bool user_bus;      /* unit tests: the session bus instead of the system bus */
 } ManagerOptions;
 

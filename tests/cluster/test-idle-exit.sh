@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Exit on idle, like systemd's small daemons: migrated leaves after IdleTimeout
+# seconds without work (D-Bus activation brings it back), but never while a
+# migration is in flight or waits in VERIFY_RESIZE for confirm or revert.
+# Exit 0 pass, 1 fail, 77 skip.
+
+set -u
+
+# shellcheck source=cluster.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+
+NAME=${CLUSTER_NAME:-tie}
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-208}
+IDLE=3
+export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nIdleTimeout='$IDLE
+
+failures=0
+say() { echo "== $*"; }
+check() {
+        local what=$1
+        shift
+        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+}
+on() { cluster_run "$@"; }
+daemon_runs() {
+        local pid
+        for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
+                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = migrated ] && return 0
+        done
+        return 1
+}
+daemon_gone() { ! daemon_runs "$1"; }
+wait_until() {
+        local t=$1 i
+        shift
+        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+        return 1
+}
+
+cluster_require_root
+cluster_trap_down "$NAME"
+cluster_up "$NAME" 2 || exit 1
+A=${NAME}a
+B=${NAME}b
+cluster_define_domain "$A" vm1 --running --disk-mib 64 >/dev/null || exit 1
+
+say "idle daemons leave after ${IDLE} s"
+check "a call starts the daemon on $A (and on $B, which $A asks)" on "$A" migratectl hosts
+check "migrated runs on $A" daemon_runs "$A"
+check "migrated runs on $B" daemon_runs "$B"
+both_gone() { daemon_gone "$A" && daemon_gone "$B"; }
+check "both leave when idle" wait_until $((IDLE * 3 + 5)) both_gone
+check "the next call starts it again" on "$A" migratectl migrations
+
+say "never while a migration waits in VERIFY_RESIZE"
+check "cold migration to $B finishes" on "$A" migratectl migrate vm1 --host "$B" --wait
+sleep $((IDLE * 3 + 2))
+check "migrated still runs on $A (it drives the migration)" daemon_runs "$A"
+check "migrated still runs on $B (it holds the claim)" daemon_runs "$B"
+check "confirm" on "$A" migratectl confirm vm1
+check "then both leave" wait_until $((IDLE * 3 + 5)) both_gone
+
+echo
+if [ $failures -gt 0 ]; then
+        echo "$failures check(s) failed"
+        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 20 "$(_cluster_node_dir "$n")/bus.log"; done
+        exit 1
+fi
+echo "all checks passed"
