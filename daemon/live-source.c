@@ -112,6 +112,7 @@ static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_e
                 g_warning("Migration %s: the destination did not drop its claim yet: %s", mig->id,
                           error->message);
         const char *status = j->cancel ? "cancelled" : "failed";
+        mig_set_string(&mig->convergence, "");
         manager_transition(j->m, mig, status, "",
                            j->cancel ? "the domain runs on the source as before"
                                      : "the domain runs on the source as before");
@@ -134,6 +135,20 @@ static void live_fail(LiveJob *j, const char *name, const char *message) {
                       j->cancel ? "cancelled" : "failed");
 }
 
+static MigVirt *cleanup_virt; /* the manager's, for the worker below (one manager per process) */
+
+static void delete_source_disks(void *data) {
+        GPtrArray *disks = data;
+        MigVirtError err = {0};
+        virConnectPtr conn = mig_virt_connection(cleanup_virt, &err);
+        for (guint i = 0; conn && i < disks->len; i++)
+                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
+                        g_warning("%s", err.message);
+        if (conn)
+                virConnectClose(conn);
+        mig_virt_error_clear(&err);
+}
+
 static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
                              void *userdata) {
         LiveJob *j = userdata;
@@ -153,6 +168,11 @@ static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_
                 g_strdup_printf("the domain runs on %s; %.1f s, downtime %" PRIu64 " ms", mig->destination,
                                 (double) (mig_now_usec() - mig->created_usec) / 1e6, downtime);
         manager_transition(j->m, mig, "completed", "", msg);
+        /* A block migration copied the disks: the source's files are left-overs now. */
+        g_autoptr(GPtrArray) disks = mig_disks_from_json(mig->disks_json);
+        if (disks->len > 0)
+                mig_worker_submit(j->m->worker, delete_source_disks, NULL, g_steal_pointer(&disks),
+                                  (GDestroyNotify) g_ptr_array_unref);
         live_end(j, NULL);
 }
 
@@ -161,13 +181,17 @@ static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_
 /* Converging while the remaining bytes reach new lows; stalled when they have not for a while;
  * diverging when they grow past the best seen by half. */
 static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
-        if (!j->best_remaining || s->remaining < j->best_remaining) {
-                j->best_remaining = s->remaining;
+        /* Only memory converges or not: the disks are copied once, before it. */
+        if (!s->memory_total || s->iteration < 1)
+                return "converging";
+        uint64_t remaining = s->memory_remaining;
+        if (!j->best_remaining || remaining < j->best_remaining) {
+                j->best_remaining = remaining;
                 j->stalled_ticks = 0;
                 return "converging";
         }
         j->stalled_ticks++;
-        if (s->remaining > j->best_remaining + j->best_remaining / 2)
+        if (remaining > j->best_remaining + j->best_remaining / 2)
                 return "diverging";
         return j->stalled_ticks >= STALL_TICKS ? "stalled" : "converging";
 }
@@ -280,7 +304,10 @@ static void publish_stats(LiveJob *j, const MigJobStats *s) {
                 return;
         mig->bytes_processed = s->processed;
         mig->bytes_remaining = s->remaining;
-        mig->bytes_total = MAX(s->total, s->processed + s->remaining);
+        /* Memory is not counted until its copy starts (the disks go first): count it from the start,
+         * or the progress would reach 99% with the disks and then stand still. */
+        uint64_t memory = MAX(s->memory_total, j->info ? j->info->memory : 0);
+        mig->bytes_total = MAX(MAX(s->total, s->processed + s->remaining), memory + s->disk_total);
         double p = mig->bytes_total ? 100.0 * (double) s->processed / (double) mig->bytes_total : 0;
         mig->progress = MAX(mig->progress, MIN(p, 99.0)); /* never backwards; 100 when completed */
         mig->disk_processed = s->disk_processed;
@@ -501,8 +528,12 @@ static MigMigration *new_record(LiveJob *j) {
         mig->destination = g_strdup(j->destination);
         mig_set_string(&mig->status, "queued");
         mig->was_running = true;
-        g_free(mig->disks_json);
-        mig->disks_json = mig_disks_to_json(j->disks);
+        /* Only a block migration's disks are recorded: they are deleted here once it completed
+         * (shared disks are the destination's too and never touched). */
+        if (j->opts.block) {
+                g_free(mig->disks_json);
+                mig->disks_json = mig_disks_to_json(j->disks);
+        }
         mig->bytes_total = j->info->memory + (j->opts.block ? disks_data(j->disks) : 0);
         mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
@@ -542,6 +573,7 @@ static void inspect_done(void *data) {
 
 int live_source_start(Manager *m, sd_bus_message *request, const char *domain, const char *destination,
                       const MigLiveOptions *o, sd_bus_error *error) {
+        cleanup_virt = m->virt;
         LiveJob *j = live_job_new(m);
         j->request = sd_bus_message_ref(request);
         j->domain = g_strdup(domain);
@@ -686,6 +718,7 @@ static void recover_one(Manager *m, const char *id, const char *uuid) {
 }
 
 void live_source_resume_all(Manager *m) {
+        cleanup_virt = m->virt;
         GHashTableIter it;
         MigMigration *mig;
         g_autoptr(GPtrArray) todo = g_ptr_array_new();

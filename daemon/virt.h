@@ -107,6 +107,7 @@ typedef struct MigJobStats {
         bool active;
         uint64_t processed, remaining, total; /* bytes, memory and disk together */
         uint64_t disk_processed, disk_total;
+        uint64_t memory_total, memory_remaining;
         uint64_t dirty_rate; /* bytes/s */
         uint64_t iteration;
         uint64_t expected_downtime_ms;

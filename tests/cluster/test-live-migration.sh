@@ -77,6 +77,7 @@ check "vm1 runs on $B" is_state "$B" vm1 running
 check "vm1 is persistent on $B" sh -c "nsenter -t $(cat "$(_cluster_node_dir "$B")/init.pid") -m -n -u -- virsh dominfo vm1 | grep -q 'Persistent: *yes'"
 check "vm1 is gone from $A (not even defined)" is_state "$A" vm1 absent
 check "disk content equal on $B" same_content "$B" $IMAGES/vm1.qcow2 "$sum1"
+check "the source's copy of the disk is deleted" wait_until 10 file_absent "$A" $IMAGES/vm1.qcow2
 check "the record is completed" prop_is "$A" vm1 Status completed
 check "the destination's record is completed" prop_is "$B" vm1 Status completed
 downtime=$(prop "$A" vm1 DowntimeMSec)
@@ -105,6 +106,9 @@ check "the Migration object matches dbus/org.example.Migrate1.Migration.xml" sh 
          \$(nsenter -t $(cat "$(_cluster_node_dir "$A")/init.pid") -m -n -u -- migratectl --json migrations --domain vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1][\"object\"])') \
          | python3 $HERE/compare-introspection.py $SRC/dbus/org.example.Migrate1.Migration.xml org.example.Migrate1.Migration"
 rm -f "$WATCH"
+check "and back: $B → $A (the scheduler picks $A)" on "$B" migratectl migrate vm1 --live --block-migration --wait
+check "vm1 runs on $A again" is_state "$A" vm1 running
+check "disk content still equal" same_content "$A" $IMAGES/vm1.qcow2 "$sum1"
 
 say "abort of a running live migration"
 make_domain "$A" vm2 48 || exit 1

@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Live migration of a real Linux guest that keeps dirtying memory, driven by
+# migratectl between two bench nodes (the guest: tests/cluster/guest/):
+#   1. A -> B, live + block migration of a 384 MiB guest dirtying 128 MiB at
+#      20 MiB/s: exits 0, the guest runs on B (its console on B keeps growing,
+#      no page lost), it is gone from A, both records are completed with a
+#      downtime, and the progress printed by `--json migrate --wait` (one object
+#      per change) never goes backwards.
+#   2. B -> A with --bandwidth 32 --postcopy of a guest dirtying 192 MiB at
+#      100 MiB/s (pre-copy alone cannot converge at 32 MiB/s): force-complete
+#      once it has been running for ~4 s switches it to post-copy, and it
+#      completes; the guest runs on A, gone from B.
+# The first run downloads Debian's kernel and busybox-static (a Debian mirror
+# is needed then; the build is cached in /var/tmp/migrated-guest).
+# Exit 0 pass, 1 fail, 77 skip (not root).
+
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cluster.sh
+. "${CLUSTER_LIB:-$HERE/cluster.sh}"
+# shellcheck source=guest/guest.sh
+. "$(dirname "${CLUSTER_LIB:-$HERE/cluster.sh}")/guest/guest.sh"
+
+NAME=${CLUSTER_NAME:-tlg}
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-207}
+IMAGES=/var/lib/libvirt/images
+
+failures=0
+T0=$SECONDS
+say() { echo "== [$((SECONDS - T0)) s] $*"; }
+check() {
+        local what=$1
+        shift
+        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+}
+on() { cluster_run "$@"; }
+state() { on "$1" virsh domstate "$2" 2>/dev/null | head -1 | grep . || echo absent; }
+is_state() { [ "$(state "$1" "$2")" = "$3" ]; }
+prop() { # prop NODE DOMAIN PROPERTY
+        on "$1" migratectl --json show "$2" 2>/dev/null |
+                python3 -c "import json,sys; print(json.load(sys.stdin).get('$3', ''))" 2>/dev/null
+}
+prop_is() { [ "$(prop "$1" "$2" "$3")" = "$4" ]; }
+positive() { [[ ${1-} =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
+no_corruption() { local e; e=$(guest_errors "$1" "$2"); [ -z "$e" ] || { echo "$e" | head -5; return 1; }; }
+wait_until() {
+        local t=$1 i
+        shift
+        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+        return 1
+}
+# Progress values of a --json --wait log, printed; fails unless there are at
+# least MIN of them and they never decrease.
+monotonic() {
+        python3 - "$1" "$2" <<'PY'
+import json, sys
+values, conv = [], []
+worst = [0.0, 0, 0, 0]
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("Progress") is not None:
+            values.append(d["Progress"])
+        if d.get("Convergence"):
+            conv.append(d["Convergence"])
+        # how far Progress is from BytesProcessed / BytesTotal (information only)
+        if d.get("Status") == "running" and d.get("BytesTotal") and d.get("Progress") is not None:
+            real = 100.0 * d.get("BytesProcessed", 0) / d["BytesTotal"]
+            if d["Progress"] - real > worst[0]:
+                worst[:] = [d["Progress"] - real, d["Progress"], d.get("BytesProcessed", 0), d["BytesTotal"]]
+print("   progress seen:", ", ".join("%.0f" % v for v in values))
+print("   convergence seen:", ", ".join(conv) or "-")
+if worst[0] > 10:
+    print("   note: Progress ran ahead of the bytes: %.0f%% shown while %.0f of %.0f MiB were processed"
+          % (worst[1], worst[2] / 2**20, worst[3] / 2**20))
+sys.exit(0 if len(values) >= int(sys.argv[2]) and all(a <= b for a, b in zip(values, values[1:])) else 1)
+PY
+}
+
+if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: the cluster bench needs root (namespaces, libvirtd, sshd)" >&2
+        exit 77
+fi
+cluster_require_root
+
+say "building the guest (kernel + initramfs; cached after the first run)"
+if ! GUEST=$(guest_build); then
+        echo "FAIL: cannot build the Linux test guest (tests/cluster/guest/build-guest.sh): its first" \
+             "run downloads linux-image-6.1.*-amd64 and busybox-static with apt-get, which needs a" \
+             "Debian mirror; see the messages above" >&2
+        exit 1
+fi
+echo "   $GUEST: $(tr '\n' ';' <"$GUEST/versions")"
+
+cluster_trap_down "$NAME"
+cluster_up "$NAME" 2 || exit 1
+A=${NAME}a
+B=${NAME}b
+
+# ---------------------------------------------------------------------------
+say "1. live block migration $A -> $B of a guest dirtying 128 MiB at 20 MiB/s"
+guest_define "$A" vm1 384 128 20 --disk-mib 64 --disk-data-mib 16 >/dev/null || exit 1
+WATCH=$(mktemp)
+t=$SECONDS
+on "$A" migratectl --json migrate vm1 --live --block-migration --host "$B" --wait >"$WATCH" 2>&1
+rc=$?
+echo "   migrate --wait exited $rc after $((SECONDS - t)) s"
+check "migrate --live --block-migration --wait exits 0" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || tail -n 5 "$WATCH"
+check "vm1 runs on $B" is_state "$B" vm1 running
+check "vm1 is gone from $A (not even defined)" is_state "$A" vm1 absent
+check "the guest keeps running on $B (new progress lines on $B's console)" guest_wait_progress "$B" vm1 3 30
+check "no page of the dirtier was lost or mixed up" no_corruption "$B" vm1
+echo "   $B console: $(grep '^dirty: t=' "$(guest_console "$B" vm1)" | tail -n1)"
+check "the source's record is completed" prop_is "$A" vm1 Status completed
+check "the destination's record is completed" prop_is "$B" vm1 Status completed
+downtime=$(prop "$A" vm1 DowntimeMSec)
+echo "   downtime ${downtime:-?} ms; $(on "$A" migratectl show vm1 | grep -m1 'completed ')"
+check "the record has a downtime (> 0 ms)" positive "$downtime"
+check "progress arrived on the bus several times and never went backwards" monotonic "$WATCH" 3
+if on "$A" test -e "$IMAGES/vm1.qcow2"; then
+        echo "   note: $A still holds its copy of the disk ($IMAGES/vm1.qcow2) after the migration"
+fi
+# Free the CPU for part 2 (TCG guests are CPU-bound).
+guest_remove "$B" vm1
+on "$A" rm -f "$IMAGES/vm1.qcow2"
+
+# ---------------------------------------------------------------------------
+say "2. $B -> $A with --bandwidth 32 --postcopy of a guest dirtying 192 MiB at 100 MiB/s, force-complete after ~4 s"
+guest_define "$B" vm2 384 192 100 --disk-mib 64 >/dev/null || exit 1
+WATCH2=$(mktemp)
+t=$SECONDS
+on "$B" migratectl --json migrate vm2 --live --block-migration --host "$A" --bandwidth 32 --postcopy --wait \
+        >"$WATCH2" 2>&1 &
+mig_pid=$!
+running() { prop_is "$B" vm2 Status running; }
+memory_pass() { local i; i=$(prop "$B" vm2 Iteration); positive "$i"; }
+check "the migration runs" wait_until 60 running
+t_run=$SECONDS
+check "its memory pass started" wait_until 30 memory_pass
+sleep $((t_run + 4 - SECONDS > 0 ? t_run + 4 - SECONDS : 0))
+echo "   before force-complete: $(on "$B" migratectl show vm2 | grep -E '^ *(Progress|Convergence):' | tr -s ' ' | tr '\n' ';')"
+check "force-complete exits 0" on "$B" migratectl force-complete vm2
+t_force=$SECONDS
+ended() { ! kill -0 "$mig_pid" 2>/dev/null; }
+if ! wait_until 120 ended; then
+        echo "   still not finished 120 s after force-complete: aborting"
+        on "$B" migratectl abort vm2
+fi
+wait "$mig_pid"
+rc=$?
+echo "   migrate --wait exited $rc, $((SECONDS - t)) s after the start, $((SECONDS - t_force)) s after force-complete"
+check "the post-copy migration completes (migrate --wait exits 0)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || tail -n 5 "$WATCH2"
+check "vm2 runs on $A" is_state "$A" vm2 running
+check "vm2 is gone from $B" is_state "$B" vm2 absent
+check "the guest keeps running on $A" guest_wait_progress "$A" vm2 3 30
+check "no page of the dirtier was lost or mixed up" no_corruption "$A" vm2
+check "the record is completed" prop_is "$B" vm2 Status completed
+events=$(on "$B" migratectl show vm2)
+check "its events say it switched to post-copy" grep -q "post-copy" <<<"$events"
+echo "   downtime $(prop "$B" vm2 DowntimeMSec) ms; $(grep -m1 'completed ' <<<"$events")"
+check "progress never went backwards" monotonic "$WATCH2" 2
+rm -f "$WATCH" "$WATCH2"
+
+echo
+say "done"
+if [ $failures -gt 0 ]; then
+        echo "$failures check(s) failed"
+        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 30 "$(_cluster_node_dir "$n")/bus.log"; done
+        exit 1
+fi
+echo "all checks passed"
