@@ -17,7 +17,7 @@
 
 #define PEER_STEP_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define STATS_INTERVAL_USEC (500 * USEC_PER_MSEC)
-#define STALL_TICKS 6 /* 3 s of remaining bytes not falling */
+#define STALL_PASSES 2 /* memory passes without the dirty set shrinking */
 
 typedef struct LiveJob {
         Manager *m;
@@ -34,7 +34,9 @@ typedef struct LiveJob {
         bool cancel;
         bool migrating; /* libvirt's migration runs */
         uint64_t best_remaining;
-        unsigned stalled_ticks;
+        unsigned stalled_ticks; /* passes without progress */
+        bool have_best;
+        uint64_t last_iteration;
         uint64_t downtime_now; /* ms, as raised by the escalation */
         bool postcopy_started; /* the escalation or force-complete switched to post-copy */
         bool escalation_done;  /* nothing more is permitted */
@@ -178,22 +180,28 @@ static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_
 
 /* --------------------------------------------------------------- progress */
 
-/* Converging while the remaining bytes reach new lows; stalled when they have not for a while;
- * diverging when they grow past the best seen by half. */
+/* Judged once per memory pass, on what is left to send when the pass starts (the memory
+ * the guest dirtied during the previous one): converging while that shrinks by a tenth or
+ * more; stalled after STALL_PASSES passes without; diverging when it also grew past the best
+ * seen by half. Either of the last two takes the next escalation step. */
 static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
-        /* Only memory converges or not: the disks are copied once, before it. */
-        if (!s->memory_total || s->iteration < 1)
-                return "converging";
-        uint64_t remaining = s->memory_remaining;
-        if (!j->best_remaining || remaining < j->best_remaining) {
-                j->best_remaining = remaining;
+        MigMigration *mig = live_mig(j);
+        const char *now = mig && *mig->convergence ? mig->convergence : "converging";
+        if (!s->memory_total || s->iteration < 1 || s->iteration == j->last_iteration)
+                return now; /* the disks go first; within a pass nothing new is learnt */
+        j->last_iteration = s->iteration;
+        /* libvirt's expected downtime is what is left over the bandwidth: the better gauge when
+         * it is there (the remaining bytes can read 0 right at a pass's start). */
+        uint64_t dirty = s->expected_downtime_ms ? s->expected_downtime_ms : s->memory_remaining;
+        if (!j->have_best || dirty < j->best_remaining - j->best_remaining / 10) {
+                j->have_best = true;
+                j->best_remaining = dirty;
                 j->stalled_ticks = 0;
                 return "converging";
         }
-        j->stalled_ticks++;
-        if (remaining > j->best_remaining + j->best_remaining / 2)
-                return "diverging";
-        return j->stalled_ticks >= STALL_TICKS ? "stalled" : "converging";
+        if (++j->stalled_ticks < STALL_PASSES)
+                return "converging";
+        return dirty > j->best_remaining + j->best_remaining / 2 ? "diverging" : "stalled";
 }
 
 /* --------------------------------------------------------------- convergence */
@@ -251,6 +259,7 @@ static void take_step(LiveJob *j, StepKind kind, uint64_t value, char *note) {
         *st = (Step){j->m, g_strdup(j->id), g_strdup(j->info->uuid), kind, value, note, 0, {0}};
         j->stalled_ticks = 0;
         j->best_remaining = 0;
+        j->have_best = false;
         mig_worker_submit(j->m->worker, step_run, step_done, st, NULL);
 }
 
@@ -315,11 +324,12 @@ static void publish_stats(LiveJob *j, const MigJobStats *s) {
         mig->dirty_rate = s->dirty_rate;
         mig->iteration = s->iteration;
         mig->expected_downtime = s->expected_downtime_ms;
+        uint64_t pass = j->last_iteration;
         mig_set_string(&mig->convergence, convergence_of(j, s));
         mig->updated_usec = mig_now_usec();
         bus_migration_emit_changed(j->m, mig);
-        if (strcmp(mig->convergence, "stalled") == 0)
-                escalate(j);
+        if (j->last_iteration != pass && strcmp(mig->convergence, "converging") != 0)
+                escalate(j); /* once per judged pass */
         check_deadline(j, s);
 }
 

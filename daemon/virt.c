@@ -574,6 +574,8 @@ static void fill_stats(virTypedParameterPtr params, int n, MigJobStats *s) {
         uint64_t mem_total = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
         uint64_t disk_remaining = stat_ull(params, n, VIR_DOMAIN_JOB_DISK_REMAINING);
         uint64_t mem_remaining = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
+        s->memory_total = mem_total;
+        s->memory_remaining = mem_remaining;
         s->processed =
                 MAX(stat_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED), mem_processed + s->disk_processed);
         s->total = MAX(stat_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL), mem_total + s->disk_total);

@@ -26,6 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 NAME=${CLUSTER_NAME:-tlg}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-207}
+# A low downtime ceiling: a stalled migration reaches post-copy (where permitted) in seconds.
+export CLUSTER_NODE_CONF=$'\n[Live]\nMaxDowntimeCeiling=600'
 IMAGES=/var/lib/libvirt/images
 
 failures=0
@@ -169,6 +171,37 @@ check "its events say it switched to post-copy" grep -q "post-copy" <<<"$events"
 echo "   downtime $(prop "$B" vm2 DowntimeMSec) ms; $(grep -m1 'completed ' <<<"$events")"
 check "progress never went backwards" monotonic "$WATCH2" 2
 rm -f "$WATCH" "$WATCH2"
+
+# ---------------------------------------------------------------------------
+say "3. escalation alone: $A -> $B with --bandwidth 32 --postcopy, 100 MiB/s dirtied, no operator"
+guest_define "$A" vm3 384 192 100 --disk-mib 64 >/dev/null || exit 1
+t=$SECONDS
+out=$(on "$A" migratectl migrate vm3 --live --block-migration --host "$B" --bandwidth 32 --postcopy --wait 2>&1)
+rc=$?
+echo "   migrate --wait exited $rc after $((SECONDS - t)) s"
+check "it completes without force-complete" [ $rc -eq 0 ]
+events=$(on "$A" migratectl show vm3)
+grep -E "stalled|post-copy" <<<"$events" | sed 's/^/   /'
+check "its events show the max downtime raised when it stalled" grep -q "max downtime raised" <<<"$events"
+check "its events show the switch to post-copy at the ceiling" grep -q "switched to post-copy" <<<"$events"
+check "vm3 runs on $B" is_state "$B" vm3 running
+check "the guest keeps running on $B" guest_wait_progress "$B" vm3 3 30
+check "no page of the dirtier was lost or mixed up" no_corruption "$B" vm3
+
+# ---------------------------------------------------------------------------
+say "4. abort: $A -> $B with --bandwidth 32 and no post-copy never converges; abort it"
+guest_define "$A" vm4 384 192 100 --disk-mib 64 >/dev/null || exit 1
+on "$A" migratectl migrate vm4 --live --block-migration --host "$B" --bandwidth 32 >/dev/null
+running4() { prop_is "$A" vm4 Status running; }
+check "it runs" wait_until 60 running4
+sleep 5
+check "abort exits 0" on "$A" migratectl abort vm4
+check "the record is cancelled" prop_is "$A" vm4 Status cancelled
+check "vm4 still runs on $A" is_state "$A" vm4 running
+check "the guest keeps running on $A" guest_wait_progress "$A" vm4 3 30
+check "$B has no vm4" is_state "$B" vm4 absent
+vm4_disk_absent() { ! on "$B" test -e /var/lib/libvirt/images/vm4.qcow2; }
+check "$B has no vm4 disk" wait_until 10 vm4_disk_absent
 
 echo
 say "done"
