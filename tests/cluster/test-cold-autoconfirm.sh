@@ -18,33 +18,8 @@ WINDOW=4
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nResizeConfirmWindow='$WINDOW
 IMAGES=/var/lib/libvirt/images
 
-failures=0
-say() { echo "== $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-on() { cluster_run "$@"; }
-state() { on "$1" virsh domstate "$2" 2>/dev/null | head -1 | grep . || echo absent; }
-is_state() { [ "$(state "$1" "$2")" = "$3" ]; }
-status_of() {
-        on "$1" migratectl --json show "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Status", ""))'
-}
-status_is() { [ "$(status_of "$1" "$2")" = "$3" ]; }
-wait_until() {
-        local t=$1 i
-        shift
-        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-node_pids() {
-        local pid
-        for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
-                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
-        done
-        return 0
-}
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 cluster_require_root
 cluster_trap_down "$NAME"
@@ -61,7 +36,7 @@ check "it waits in VERIFY_RESIZE first" status_is "$A" vm1 finished
 check "it is confirmed within the window + 10 s" wait_until $((WINDOW + 10)) status_is "$A" vm1 confirmed
 check "vm1 runs on $B" is_state "$B" vm1 running
 check "$A has no vm1 left" is_state "$A" vm1 absent
-check "$A has no vm1 disk left" wait_until 5 sh -c "! nsenter -t $(cat "$(_cluster_node_dir "$A")/init.pid") -m -- test -e $IMAGES/vm1.qcow2"
+check "$A has no vm1 disk left" wait_until 5 file_absent "$A" $IMAGES/vm1.qcow2
 events=$(on "$A" migratectl show vm1)
 check "the event says it was automatic" grep -q "automatically" <<<"$events"
 
@@ -76,7 +51,7 @@ check "the event names the failed health check" grep -q "health check failed" <<
 
 say "vm3: the source daemon is killed while it waits; the window still holds after its restart"
 check "migrate --wait exits 0" on "$A" migratectl migrate vm3 --host "$B" --wait
-for p in $(node_pids "$A" migrated); do kill -9 "$p"; done
+kill_in_node "$A" migrated
 sleep 1
 # Nothing runs the daemon again but a call: the first one re-arms the timer.
 on "$A" migratectl hosts >/dev/null
@@ -84,10 +59,4 @@ check "it is confirmed after the restart" wait_until $((WINDOW + 10)) status_is 
 check "vm3 runs on $B" is_state "$B" vm3 running
 check "$A has no vm3 left" is_state "$A" vm3 absent
 
-echo
-if [ $failures -gt 0 ]; then
-        echo "$failures check(s) failed"
-        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 30 "$(_cluster_node_dir "$n")/bus.log"; done
-        exit 1
-fi
-echo "all checks passed"
+finish "$A" "$B"

@@ -22,14 +22,8 @@ export CLUSTER_SUBNET=${CLUSTER_SUBNET:-203}
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nClaimTimeout=5'
 IMAGES=/var/lib/libvirt/images
 
-failures=0
-say() { echo "== $*"; }
-check() { # check DESCRIPTION COMMAND...
-        local what=$1
-        shift
-        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-on() { cluster_run "$@"; }
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 cluster_require_root
 cluster_trap_down "$NAME"
@@ -39,17 +33,6 @@ B=${NAME}b
 
 # --- helpers -----------------------------------------------------------------
 
-# state NODE DOM: running, shut off, or absent
-state() { on "$1" virsh domstate "$2" 2>/dev/null | head -1 | grep . || echo absent; }
-is_state() { [ "$(state "$1" "$2")" = "$3" ]; }
-file_absent() { ! on "$1" test -e "$2"; }
-# Content checksum of a disk, readable while the domain runs.
-content_sum() { # fails (and prints nothing) when the disk cannot be read
-        # qemu-img cannot write raw into a pipe (it sizes its output): go through a sparse file.
-        on "$1" bash -c "set -eo pipefail; t=\$(mktemp /var/tmp/content.XXXXXX); trap 'rm -f \$t' EXIT
-                qemu-img convert -U -f qcow2 -O raw '$2' \$t; sha256sum <\$t | cut -d' ' -f1"
-}
-same_content() { local s; s=$(content_sum "$1" "$2") && [ -n "$s" ] && [ "$s" = "$3" ]; }
 qemu_pid() { on "$1" cat "/run/libvirt/qemu/$2.pid" 2>/dev/null; }
 
 # make_domain NODE DOM running|shutoff DATA_MIB: a qcow2 disk with DATA_MIB of random data.
@@ -61,31 +44,6 @@ make_domain() {
         [ "$power" = running ] && on "$node" virsh start "$dom" >/dev/null
         return 0
 }
-
-# The node's process with that exact name, in that node's namespace only.
-node_pid() {
-        local pid
-        for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
-                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
-        done
-        return 0
-}
-kill_in_node() { local p; for p in $(node_pid "$1" "$2"); do kill -9 "$p"; done; }
-
-mig_json() { on "$1" migratectl --json show "$2"; }
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d.get('$1', d.get('migration', {}).get('$1', '')))"; }
-status_of() { mig_json "$1" "$2" | field Status; }
-status_is() { [ "$(status_of "$1" "$2")" = "$3" ]; }
-bytes_done() { mig_json "$1" "$2" | field BytesProcessed; }
-
-# wait_until SECONDS COMMAND...
-wait_until() {
-        local t=$1 i
-        shift
-        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-copying() { local b; b=$(bytes_done "$1" "$2"); [ -n "$b" ] && [ "$b" != 0 ]; }
 
 # Slow the link out of NODE so a copy lasts seconds (a real limit, inside the bench only).
 throttle() { on "$1" tc qdisc replace dev eth0 root tbf rate "$2" burst 64kb latency 500ms; }
@@ -127,7 +85,7 @@ check "confirm exits 0" on "$A" migratectl confirm vm1
 check "vm1 still runs on $B" is_state "$B" vm1 running
 check "$A has no vm1 definition left" is_state "$A" vm1 absent
 check "$A has no vm1 disk left" file_absent "$A" $IMAGES/vm1.qcow2
-check "the record is confirmed" [ "$(status_of "$A" vm1)" = confirmed ]
+check "the record is confirmed" status_is "$A" vm1 confirmed
 events=$(on "$A" migratectl show vm1)
 has_phases() { grep -q pre-migrating <<<"$1" && grep -q post-migrating <<<"$1" && grep -q confirmed <<<"$1"; }
 check "show lists every phase" has_phases "$events"
@@ -143,7 +101,7 @@ check "vm2 is gone from $B" is_state "$B" vm2 absent
 check "$B has no vm2 disk left" file_absent "$B" $IMAGES/vm2.qcow2
 check "vm2 is shut off on $A again" is_state "$A" vm2 "shut off"
 check "vm2's disk is unchanged on $A" same_content "$A" $IMAGES/vm2.qcow2 "$sum2"
-check "the record is reverted" [ "$(status_of "$A" vm2)" = reverted ]
+check "the record is reverted" status_is "$A" vm2 reverted
 
 # --- 3. scheduler picks the node, revert keeps it running ----------------------
 say "vm1 from $B with no --host (the scheduler picks $A), then revert"
@@ -178,7 +136,7 @@ echo "   $out"
 check "the second migrate is refused with exit 5 (conflict)" [ $rc -eq 5 ]
 check "abort exits 0" on "$A" migratectl abort vm3
 unthrottle "$A"
-check "the record is cancelled" [ "$(status_of "$A" vm3)" = cancelled ]
+check "the record is cancelled" status_is "$A" vm3 cancelled
 check "vm3 runs on $A again" is_state "$A" vm3 running
 check "$B has no vm3 definition" is_state "$B" vm3 absent
 check "$B has no partial vm3 disk" file_absent "$B" $IMAGES/vm3.qcow2

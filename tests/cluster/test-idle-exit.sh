@@ -16,28 +16,11 @@ export CLUSTER_SUBNET=${CLUSTER_SUBNET:-208}
 IDLE=3
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nIdleTimeout='$IDLE
 
-failures=0
-say() { echo "== $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-on() { cluster_run "$@"; }
-daemon_runs() {
-        local pid
-        for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
-                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = migrated ] && return 0
-        done
-        return 1
-}
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
+
+daemon_runs() { [ -n "$(node_pids "$1" migrated)" ]; }
 daemon_gone() { ! daemon_runs "$1"; }
-wait_until() {
-        local t=$1 i
-        shift
-        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
 
 cluster_require_root
 cluster_trap_down "$NAME"
@@ -62,10 +45,4 @@ check "migrated still runs on $B (it holds the claim)" daemon_runs "$B"
 check "confirm" on "$A" migratectl confirm vm1
 check "then both leave" wait_until $((IDLE * 3 + 5)) both_gone
 
-echo
-if [ $failures -gt 0 ]; then
-        echo "$failures check(s) failed"
-        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 20 "$(_cluster_node_dir "$n")/bus.log"; done
-        exit 1
-fi
-echo "all checks passed"
+finish "$A" "$B"

@@ -23,33 +23,8 @@ IMAGES=/var/lib/libvirt/images
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 
-failures=0
-say() { echo "== $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-on() { cluster_run "$@"; }
-state() { on "$1" virsh domstate "$2" 2>/dev/null | head -1 | grep . || echo absent; }
-is_state() { [ "$(state "$1" "$2")" = "$3" ]; }
-file_absent() { ! on "$1" test -e "$2"; }
-content_sum() {
-        on "$1" bash -c "set -eo pipefail; t=\$(mktemp /var/tmp/content.XXXXXX); trap 'rm -f \$t' EXIT
-                qemu-img convert -U -f qcow2 -O raw '$2' \$t; sha256sum <\$t | cut -d' ' -f1"
-}
-same_content() { local s; s=$(content_sum "$1" "$2") && [ -n "$s" ] && [ "$s" = "$3" ]; }
-prop() { # prop NODE DOMAIN PROPERTY
-        on "$1" migratectl --json show "$2" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$3', ''))"
-}
-prop_is() { [ "$(prop "$1" "$2" "$3")" = "$4" ]; }
-wait_until() {
-        local t=$1 i
-        shift
-        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-copying() { local b; b=$(prop "$1" "$2" BytesProcessed); [ -n "$b" ] && [ "$b" != 0 ]; }
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 # make_domain NODE DOM DATA_MIB: a running domain whose qcow2 disk holds DATA_MIB of random data
 make_domain() {
@@ -147,10 +122,4 @@ check "vm2 and vm3 run on $B" both_on_b
 events=$(on "$A" migratectl show vm3)
 check "vm3's events show it queued before it was prepared" grep -q "waits for a slot" <<<"$events"
 
-echo
-if [ $failures -gt 0 ]; then
-        echo "$failures check(s) failed"
-        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 30 "$(_cluster_node_dir "$n")/bus.log"; done
-        exit 1
-fi
-echo "all checks passed"
+finish "$A" "$B"
