@@ -22,6 +22,14 @@ int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const cha
  * source node when this node is the destination); replies to msg itself. */
 int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb, const char *id, sd_bus_error *error);
 
+/* Requests answered together when a step ends (sd_bus_message*, referenced). */
+GPtrArray *bus_requests_new(void);
+/* Replies to each: the error when set, else an empty return. */
+void bus_reply_all(GPtrArray *requests, const sd_bus_error *error);
+/* Appends disks (GPtrArray of MigDisk*) as the a(sstt) of the Prepare*Migration peer calls:
+ * path, format, size, bytes of data. A MigPeerBuild. */
+int bus_append_disk_specs(sd_bus_message *call, void *disks);
+
 /* bus-migration.c: /org/example/Migrate1/migration/<id> */
 char *bus_migration_path(const char *id);
 int bus_migration_register(Manager *m);

@@ -12,6 +12,33 @@
 #include "macro.h"
 #include "validate.h"
 
+static void unref_request(gpointer p) {
+        sd_bus_message_unref(p);
+}
+
+GPtrArray *bus_requests_new(void) {
+        return g_ptr_array_new_with_free_func(unref_request);
+}
+
+void bus_reply_all(GPtrArray *requests, const sd_bus_error *error) {
+        for (guint i = 0; i < requests->len; i++) {
+                if (error)
+                        (void) sd_bus_reply_method_error(requests->pdata[i], error);
+                else
+                        (void) sd_bus_reply_method_return(requests->pdata[i], NULL);
+        }
+}
+
+int bus_append_disk_specs(sd_bus_message *call, void *data) {
+        GPtrArray *disks = data;
+        int r = sd_bus_message_open_container(call, 'a', "(sstt)");
+        for (guint i = 0; r >= 0 && i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                r = sd_bus_message_append(call, "(sstt)", d->path, d->format, d->size, d->data_bytes);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(call);
+}
+
 static int require_root(sd_bus_message *msg, sd_bus_error *error) {
         g_autoptr(sd_bus_creds) creds = NULL;
         uid_t uid = (uid_t) -1;

@@ -64,10 +64,6 @@ static void job_free(ColdJob *j) {
         g_free(j);
 }
 
-static void unref_message(gpointer p) {
-        sd_bus_message_unref(p);
-}
-
 static void unref_source(gpointer p) {
         sd_event_source_disable_unref(p);
 }
@@ -76,7 +72,7 @@ static ColdJob *job_new(Manager *m, const char *id) {
         ColdJob *j = g_new0(ColdJob, 1);
         j->m = m;
         j->id = g_strdup(id);
-        j->waiters = g_ptr_array_new_with_free_func(unref_message);
+        j->waiters = bus_requests_new();
         if (!jobs)
                 jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) job_free);
         if (id)
@@ -90,13 +86,7 @@ static MigMigration *job_mig(ColdJob *j) {
 
 /* The job is over: answer the waiters and forget it. */
 static void job_end(ColdJob *j, const sd_bus_error *error) {
-        for (guint i = 0; i < j->waiters->len; i++) {
-                sd_bus_message *w = j->waiters->pdata[i];
-                if (error)
-                        (void) sd_bus_reply_method_error(w, error);
-                else
-                        (void) sd_bus_reply_method_return(w, NULL);
-        }
+        bus_reply_all(j->waiters, error);
         if (jobs && j->id && g_hash_table_lookup(jobs, j->id) == j)
                 g_hash_table_remove(jobs, j->id);
         else
@@ -380,22 +370,13 @@ static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
         copy_start(j);
 }
 
-static int append_disks(sd_bus_message *call, GPtrArray *disks) {
-        int r = sd_bus_message_open_container(call, 'a', "(sstt)");
-        for (guint i = 0; r >= 0 && i < disks->len; i++) {
-                const MigDisk *d = disks->pdata[i];
-                r = sd_bus_message_append(call, "(sstt)", d->path, d->format, d->size, d->data_bytes);
-        }
-        return r < 0 ? r : sd_bus_message_close_container(call);
-}
-
 static void send_prepare(ColdJob *j) {
         MigMigration *mig = job_mig(j);
         MigPeer *peer = job_peer(j);
         if (!peer)
                 return rollback(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
         mig_peer_call_build(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                            (MigPeerBuild) append_disks, j->disks, "sssstu", mig->id, mig->domain_name,
+                            bus_append_disk_specs, j->disks, "sssstu", mig->id, mig->domain_name,
                             mig->domain_uuid, manager_node(j->m), j->info->memory, j->info->vcpus);
 }
 
@@ -406,24 +387,15 @@ static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error
         MigMigration *mig = job_mig(j);
         if (!node)
                 return rollback_from(j, error);
-        mig_set_string(&mig->destination, node);
-        g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
-        manager_transition(m, mig, mig->status, NULL, msg);
+        manager_set_destination(m, mig, node);
         send_prepare(j);
-}
-
-static uint64_t disks_data(GPtrArray *disks) {
-        uint64_t sum = 0;
-        for (guint i = 0; i < disks->len; i++)
-                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
-        return sum;
 }
 
 static void choose_destination(ColdJob *j) {
         MigMigration *mig = job_mig(j);
         if (*mig->destination)
                 return send_prepare(j);
-        MigNeeds needs = {j->info->memory, j->info->vcpus, disks_data(j->disks)};
+        MigNeeds needs = {j->info->memory, j->info->vcpus, mig_disks_data_bytes(j->disks)};
         mig_scheduler_pick(j->m, &needs, on_scheduled, j);
 }
 
@@ -472,7 +444,7 @@ static MigMigration *new_source_record(ColdJob *j, const char *destination) {
         mig_set_string(&mig->domain_xml, j->definition);
         g_free(mig->disks_json);
         mig->disks_json = mig_disks_to_json(j->disks);
-        mig->bytes_total = mig->bytes_remaining = disks_data(j->disks);
+        mig->bytes_total = mig->bytes_remaining = mig_disks_data_bytes(j->disks);
         mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }

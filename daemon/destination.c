@@ -15,8 +15,6 @@
 #include "macro.h"
 #include "validate.h"
 
-#define DISK_MARGIN_BYTES ((uint64_t) 64 << 20)
-
 typedef struct DestCall {
         Manager *m;
         sd_bus_message *request;
@@ -130,13 +128,6 @@ static uint64_t claimed_memory(Manager *m) {
         return sum;
 }
 
-static uint64_t data_total(GPtrArray *disks) {
-        uint64_t sum = 0;
-        for (guint i = 0; i < disks->len; i++)
-                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
-        return sum;
-}
-
 static void prepare_inspect(void *data) {
         DestCall *c = data;
         c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
@@ -162,7 +153,7 @@ static int prepare_check(DestCall *c, sd_bus_error *error) {
                                          " MiB of memory free (after claims), the domain "
                                          "needs %" PRIu64 " MiB.",
                                          manager_node(c->m), free_mem >> 20, c->memory >> 20);
-        uint64_t need = data_total(c->disks) + DISK_MARGIN_BYTES;
+        uint64_t need = mig_disks_data_bytes(c->disks) + MIG_DISK_MARGIN_BYTES;
         if (c->capacity.disk_free < need)
                 return sd_bus_error_setf(error, MIG_ERROR_NO_SPACE,
                                          "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64
@@ -264,7 +255,7 @@ static MigMigration *new_dest_record(DestCall *c) {
         mig->was_running = !cold;
         mig->claim_memory = c->memory;
         mig->claim_vcpus = c->vcpus;
-        mig->bytes_total = data_total(c->disks);
+        mig->bytes_total = mig_disks_data_bytes(c->disks);
         /* Only disks this node creates are recorded: those are the ones it may delete. */
         if (cold || c->block) {
                 g_free(mig->disks_json);

@@ -299,6 +299,13 @@ GPtrArray *mig_disks_from_json(const char *json) {
         return disks;
 }
 
+uint64_t mig_disks_data_bytes(GPtrArray *disks) {
+        uint64_t sum = 0;
+        for (guint i = 0; disks && i < disks->len; i++)
+                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
+        return sum;
+}
+
 bool mig_disk_path_allowed(const char *path, const char *image_dir) {
         if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
                 return false;

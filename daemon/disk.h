@@ -40,6 +40,12 @@ int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
 char *mig_disks_to_json(GPtrArray *disks);
 GPtrArray *mig_disks_from_json(const char *json);
 
+/* Room a destination keeps free beyond the disks' data (filesystem metadata, logs). */
+#define MIG_DISK_MARGIN_BYTES ((uint64_t) 64 << 20)
+
+/* The bytes in data regions of all the disks (MigDisk*): what a sparse copy moves. */
+uint64_t mig_disks_data_bytes(GPtrArray *disks);
+
 /* A disk path we accept: absolute, canonical, inside image_dir, no control characters. */
 bool mig_disk_path_allowed(const char *path, const char *image_dir);
 /* Disk formats a cold migration copies as files. */

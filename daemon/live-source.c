@@ -49,10 +49,6 @@ typedef struct LiveJob {
 
 static GHashTable *live_jobs; /* id → LiveJob* */
 
-static void unref_message(gpointer p) {
-        sd_bus_message_unref(p);
-}
-
 static void live_job_free(LiveJob *j) {
         if (!j)
                 return;
@@ -75,7 +71,7 @@ static void live_job_free(LiveJob *j) {
 static LiveJob *live_job_new(Manager *m) {
         LiveJob *j = g_new0(LiveJob, 1);
         j->m = m;
-        j->waiters = g_ptr_array_new_with_free_func(unref_message);
+        j->waiters = bus_requests_new();
         if (!live_jobs)
                 live_jobs =
                         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) live_job_free);
@@ -89,12 +85,7 @@ static MigMigration *live_mig(LiveJob *j) {
 static void start_queued(Manager *m);
 
 static void live_end(LiveJob *j, const sd_bus_error *error) {
-        for (guint i = 0; i < j->waiters->len; i++) {
-                if (error)
-                        (void) sd_bus_reply_method_error(j->waiters->pdata[i], error);
-                else
-                        (void) sd_bus_reply_method_return(j->waiters->pdata[i], NULL);
-        }
+        bus_reply_all(j->waiters, error);
         Manager *m = j->m;
         if (j->id && g_hash_table_lookup(live_jobs, j->id) == j)
                 g_hash_table_remove(live_jobs, j->id);
@@ -415,24 +406,15 @@ static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
         migrate_start(j);
 }
 
-static int append_disks(sd_bus_message *call, void *data) {
-        GPtrArray *disks = data;
-        int r = sd_bus_message_open_container(call, 'a', "(sstt)");
-        for (guint i = 0; r >= 0 && i < disks->len; i++) {
-                const MigDisk *d = disks->pdata[i];
-                r = sd_bus_message_append(call, "(sstt)", d->path, d->format, d->size, d->data_bytes);
-        }
-        return r < 0 ? r : sd_bus_message_close_container(call);
-}
-
 static void send_prepare(LiveJob *j) {
         MigMigration *mig = live_mig(j);
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
         if (!peer)
                 return live_fail(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
         mig_peer_call_build(peer, "PrepareLiveMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                            append_disks, j->disks, "sssstub", mig->id, mig->domain_name, mig->domain_uuid,
-                            manager_node(j->m), j->info->memory, j->info->vcpus, (int) j->opts.block);
+                            bus_append_disk_specs, j->disks, "sssstub", mig->id, mig->domain_name,
+                            mig->domain_uuid, manager_node(j->m), j->info->memory, j->info->vcpus,
+                            (int) j->opts.block);
 }
 
 static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
@@ -440,17 +422,8 @@ static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error
         MigMigration *mig = live_mig(j);
         if (!node)
                 return live_fail(j, error->name, error->message);
-        mig_set_string(&mig->destination, node);
-        g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
-        manager_transition(m, mig, mig->status, NULL, msg);
+        manager_set_destination(m, mig, node);
         send_prepare(j);
-}
-
-static uint64_t disks_data(GPtrArray *disks) {
-        uint64_t sum = 0;
-        for (guint i = 0; disks && i < disks->len; i++)
-                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
-        return sum;
 }
 
 static void prepare_start(LiveJob *j) {
@@ -459,7 +432,8 @@ static void prepare_start(LiveJob *j) {
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
         if (*mig->destination)
                 return send_prepare(j);
-        MigNeeds needs = {j->info->memory, j->info->vcpus, j->opts.block ? disks_data(j->disks) : 0};
+        MigNeeds needs = {j->info->memory, j->info->vcpus,
+                          j->opts.block ? mig_disks_data_bytes(j->disks) : 0};
         mig_scheduler_pick(j->m, &needs, on_scheduled, j);
 }
 
@@ -544,7 +518,7 @@ static MigMigration *new_record(LiveJob *j) {
                 g_free(mig->disks_json);
                 mig->disks_json = mig_disks_to_json(j->disks);
         }
-        mig->bytes_total = j->info->memory + (j->opts.block ? disks_data(j->disks) : 0);
+        mig->bytes_total = j->info->memory + (j->opts.block ? mig_disks_data_bytes(j->disks) : 0);
         mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }

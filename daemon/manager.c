@@ -266,3 +266,9 @@ void manager_record_failure(MigMigration *mig, const char *name, const char *mes
         mig_set_string(&mig->error_name, name ? name : MIG_ERROR_INTERNAL);
         mig_set_string(&mig->error_message, message ? message : "unknown failure");
 }
+
+void manager_set_destination(Manager *m, MigMigration *mig, const char *node) {
+        mig_set_string(&mig->destination, node);
+        g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
+        manager_transition(m, mig, mig->status, NULL, msg);
+}

@@ -66,6 +66,8 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
 /* Sets the status (and task, unless NULL), commits it with an event, emits PropertiesChanged. */
 int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
                        const char *message);
+/* The scheduler's choice, recorded as an event of the migration. */
+void manager_set_destination(Manager *m, MigMigration *mig, const char *node);
 void manager_record_failure(MigMigration *mig, const char *name, const char *message);
 
 /* Turns a store failure into a named bus error (NoSpace for a full disk). */

@@ -4,11 +4,11 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "disk.h"
 #include "errors.h"
 #include "macro.h"
 
 #define CAPACITY_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define DISK_MARGIN_BYTES ((uint64_t) 64 << 20)
 
 typedef struct Pick {
         Manager *m;
@@ -65,10 +65,10 @@ static char *misfit(const Pick *p, const Capacity *c) {
                                        c->memory_free >> 20, p->needs.memory >> 20);
         if (c->vcpus < p->needs.vcpus)
                 return g_strdup_printf("%u vCPUs, %u needed", c->vcpus, p->needs.vcpus);
-        if (c->disk_free < p->needs.disk + DISK_MARGIN_BYTES)
+        if (c->disk_free < p->needs.disk + MIG_DISK_MARGIN_BYTES)
                 return g_strdup_printf("%" PRIu64 " MiB disk free, %" PRIu64 " MiB needed",
                                        c->disk_free >> 20,
-                                       (uint64_t) ((p->needs.disk + DISK_MARGIN_BYTES) >> 20));
+                                       (uint64_t) ((p->needs.disk + MIG_DISK_MARGIN_BYTES) >> 20));
         return NULL;
 }
 
