@@ -167,17 +167,6 @@ static int prepare_check(DestCall *c, sd_bus_error *error) {
         return 0;
 }
 
-static void delete_disks(MigVirt *v, GPtrArray *disks, unsigned upto) {
-        MigVirtError err = {0};
-        virConnectPtr conn = mig_virt_connection(v, &err);
-        for (unsigned i = 0; conn && i < upto && i < disks->len; i++)
-                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
-                        g_warning("%s", err.message);
-        if (conn)
-                virConnectClose(conn);
-        mig_virt_error_clear(&err);
-}
-
 /* A live migration without block copy needs the disks on shared storage: they must be here. */
 static void check_shared(DestCall *c) {
         for (guint i = 0; c->result == 0 && i < c->disks->len; i++) {
@@ -219,7 +208,7 @@ static void prepare_volumes(void *data) {
         /* Nothing half-done: remove the volumes this call created (i - 1 of them: the loop
          * counted the one that failed, which may have existed before). */
         if (c->result < 0 && i > 1)
-                delete_disks(c->m->virt, c->disks, i - 1);
+                mig_disks_delete(c->m->virt, c->disks, i - 1);
 }
 
 static void prepare_volumes_done(void *data) {
@@ -441,7 +430,7 @@ static void remove_run(void *data) {
         DestCall *c = data;
         c->result = mig_virt_remove(c->m->virt, c->uuid, &c->err);
         if (c->result == 0)
-                delete_disks(c->m->virt, c->disks, c->disks->len);
+                mig_disks_delete(c->m->virt, c->disks, c->disks->len);
 }
 
 static void remove_done(void *data) {
@@ -633,7 +622,7 @@ static void live_abort_run(void *data) {
                                                  info->name, manager_node(c->m));
                 c->result = -EBUSY;
         } else if (c->block)
-                delete_disks(c->m->virt, c->disks, c->disks->len);
+                mig_disks_delete(c->m->virt, c->disks, c->disks->len);
         mig_domain_info_free(info);
         if (c->result == 0)
                 mig_virt_error_clear(&c->err);

@@ -256,6 +256,17 @@ int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err) {
         return 0;
 }
 
+void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto) {
+        MigVirtError err = {0};
+        virConnectPtr conn = mig_virt_connection(v, &err);
+        for (unsigned i = 0; conn && i < upto && i < disks->len; i++)
+                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
+                        g_warning("%s", err.message);
+        if (conn)
+                virConnectClose(conn);
+        mig_virt_error_clear(&err);
+}
+
 /* --- JSON for the store --- */
 
 char *mig_disks_to_json(GPtrArray *disks) {

@@ -36,6 +36,10 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
 /* Removes the file at path (through its pool when it has one); a missing file is fine. */
 int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
 
+/* Deletes the first upto disks (MigDisk*) of this node, logging what fails: cleanup that
+ * must not stop at the first file. Blocks. */
+void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto);
+
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);
 GPtrArray *mig_disks_from_json(const char *json);

@@ -128,18 +128,21 @@ static void live_fail(LiveJob *j, const char *name, const char *message) {
                       j->cancel ? "cancelled" : "failed");
 }
 
-static MigVirt *cleanup_virt; /* the manager's, for the worker below (one manager per process) */
+/* A block migration's left-over source disks, deleted on the worker. */
+typedef struct SourceDisks {
+        MigVirt *virt;
+        GPtrArray *disks;
+} SourceDisks;
 
-static void delete_source_disks(void *data) {
-        GPtrArray *disks = data;
-        MigVirtError err = {0};
-        virConnectPtr conn = mig_virt_connection(cleanup_virt, &err);
-        for (guint i = 0; conn && i < disks->len; i++)
-                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
-                        g_warning("%s", err.message);
-        if (conn)
-                virConnectClose(conn);
-        mig_virt_error_clear(&err);
+static void source_disks_delete(void *data) {
+        SourceDisks *sd = data;
+        mig_disks_delete(sd->virt, sd->disks, sd->disks->len);
+}
+
+static void source_disks_free(void *data) {
+        SourceDisks *sd = data;
+        g_ptr_array_unref(sd->disks);
+        g_free(sd);
 }
 
 static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
@@ -162,10 +165,12 @@ static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_
                                 (double) (mig_now_usec() - mig->created_usec) / 1e6, downtime);
         manager_transition(j->m, mig, "completed", "", msg);
         /* A block migration copied the disks: the source's files are left-overs now. */
-        g_autoptr(GPtrArray) disks = mig_disks_from_json(mig->disks_json);
-        if (disks->len > 0)
-                mig_worker_submit(j->m->worker, delete_source_disks, NULL, g_steal_pointer(&disks),
-                                  (GDestroyNotify) g_ptr_array_unref);
+        SourceDisks *sd = g_new0(SourceDisks, 1);
+        *sd = (SourceDisks){j->m->virt, mig_disks_from_json(mig->disks_json)};
+        if (sd->disks->len > 0)
+                mig_worker_submit(j->m->worker, source_disks_delete, NULL, sd, source_disks_free);
+        else
+                source_disks_free(sd);
         live_end(j, NULL);
 }
 
@@ -557,7 +562,6 @@ static void inspect_done(void *data) {
 
 int live_source_start(Manager *m, sd_bus_message *request, const char *domain, const char *destination,
                       const MigLiveOptions *o, sd_bus_error *error) {
-        cleanup_virt = m->virt;
         LiveJob *j = live_job_new(m);
         j->request = sd_bus_message_ref(request);
         j->domain = g_strdup(domain);
@@ -702,7 +706,6 @@ static void recover_one(Manager *m, const char *id, const char *uuid) {
 }
 
 void live_source_resume_all(Manager *m) {
-        cleanup_virt = m->virt;
         GHashTableIter it;
         MigMigration *mig;
         g_autoptr(GPtrArray) todo = g_ptr_array_new();

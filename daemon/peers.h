@@ -27,8 +27,9 @@ MigPeer *mig_peers_get(MigPeers *ps, unsigned i);
 const char *mig_peer_name(const MigPeer *p);
 const char *mig_peer_address(const MigPeer *p);
 
-/* Calls METHOD of org.example.Migrate1.Peer on the peer. args: a message
- * prepared by the caller (may be NULL for no arguments); its body is copied. */
+/* Calls METHOD of org.example.Migrate1.Peer on the peer with the arguments types
+ * describes (NULL: none). cb gets the reply, or a named error: the peer's own, or
+ * PeerUnreachable for a transport failure; it may run before this returns. */
 int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
                   const char *types, ...);
 
