@@ -168,12 +168,14 @@ int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d,
         return r;
 }
 
-static int append_local_domains(Gather *g, sd_bus_message *reply) {
+/* This node's domains (MigDomainInfo*), each an a{sv}, into the open array of reply; a
+ * definition kept only for a revert is not listed. */
+static int append_local_domains(sd_bus_message *reply, Manager *m, GPtrArray *list) {
         int r = 0;
-        for (guint i = 0; r >= 0 && i < g->list->len; i++) {
-                const MigDomainInfo *d = g->list->pdata[i];
-                if (!manager_domain_moved_away(g->m, d->uuid))
-                        r = bus_append_domain(reply, g->m, d, false);
+        for (guint i = 0; r >= 0 && i < list->len; i++) {
+                const MigDomainInfo *d = list->pdata[i];
+                if (!manager_domain_moved_away(m, d->uuid))
+                        r = bus_append_domain(reply, m, d, false);
         }
         return r;
 }
@@ -191,7 +193,7 @@ static int append_peer_list(sd_bus_message *reply, sd_bus_message *peer_reply) {
 static int finish_domains(Gather *g, sd_bus_message *reply) {
         int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r >= 0)
-                r = append_local_domains(g, reply);
+                r = append_local_domains(reply, g->m, g->list);
         for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
                 if (g->peer_reply[i])
                         r = append_peer_list(reply, g->peer_reply[i]);
@@ -397,11 +399,8 @@ static void on_peer_list(VirtCall *c) {
         int r = sd_bus_message_new_method_return(c->request, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (guint i = 0; r >= 0 && i < c->list->len; i++) {
-                const MigDomainInfo *d = c->list->pdata[i];
-                if (!manager_domain_moved_away(c->m, d->uuid))
-                        r = bus_append_domain(reply, c->m, d, false);
-        }
+        if (r >= 0)
+                r = append_local_domains(reply, c->m, c->list);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         send_or_fail(c->request, reply, r);
