@@ -444,7 +444,49 @@ static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
         print_events(events, legend);
 }
 
-static int show_migration(MigCtl *ctl, const char *path) {
+/* The domain's own events (DescribeDomain's "events"): what libvirt's hook, libvirt's
+ * lifecycle events and the daemon reported on the node that holds it. */
+static void print_domain_events(JsonObject *d, bool legend) {
+        g_autoptr(MigTable) t = mig_table_new("TIME", "ORIGIN", "EVENT", "MESSAGE", NULL);
+        JsonNode *events = d ? json_object_get_member(d, "events") : NULL;
+        JsonArray *a = events && JSON_NODE_HOLDS_ARRAY(events) ? json_node_get_array(events) : NULL;
+
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                JsonObject *e = mig_json_array_object(a, i);
+                uint64_t usec = 0;
+                if (!e)
+                        continue;
+                const char *sub = mig_json_string(e, "sub-operation");
+                g_autofree char *when = mig_json_uint(e, "time-usec", &usec) ? mig_format_timestamp(usec) : NULL;
+                g_autofree char *what = g_strdup_printf("%s%s%s", mig_json_string(e, "operation"),
+                                                        sub && strcmp(sub, "-") ? " " : "",
+                                                        sub && strcmp(sub, "-") ? sub : "");
+                mig_table_add_cell(t, when);
+                mig_table_add_cell(t, mig_json_string(e, "origin"));
+                mig_table_add_cell(t, what);
+                mig_table_add_cell(t, mig_json_string(e, "message"));
+        }
+        printf("\nDomain events:\n");
+        if (mig_table_rows(t) == 0) {
+                printf("No domain events.\n");
+                return;
+        }
+        g_autofree char *text = mig_table_format(t, legend);
+        fputs(text, stdout);
+}
+
+/* DescribeDomain as JSON, quietly: NULL when it fails (the domain may be gone). */
+static JsonNode *describe_domain_quiet(MigCtl *ctl, const char *domain) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(JsonNode) node = NULL;
+        int r = mig_call_manager_try(ctl, MIG_CALL_READ, &error, "DescribeDomain", &reply, "s", domain);
+        if (r < 0 || mig_json_from_message(reply, NULL, &node) < 0 || !JSON_NODE_HOLDS_OBJECT(node))
+                return NULL;
+        return g_steal_pointer(&node);
+}
+
+static int show_migration(MigCtl *ctl, const char *path, const char *domain) {
         g_autoptr(JsonObject) props = NULL;
         g_autoptr(sd_bus_message) m = NULL;
         g_autoptr(JsonNode) events = NULL;
@@ -460,13 +502,20 @@ static int show_migration(MigCtl *ctl, const char *path) {
         if (r < 0)
                 return r;
 
+        /* Shown by domain: the domain's own events too. */
+        g_autoptr(JsonNode) dom = domain ? describe_domain_quiet(ctl, domain) : NULL;
+        JsonObject *d = dom ? json_node_get_object(dom) : NULL;
         if (ctl->json) {
                 json_object_set_member(props, "Events", json_node_ref(events));
+                if (d && json_object_has_member(d, "events"))
+                        json_object_set_member(props, "DomainEvents", json_object_dup_member(d, "events"));
                 g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), props);
                 mig_json_print(node, true);
                 return 0;
         }
         print_migration(props, events, ctl->legend);
+        if (d)
+                print_domain_events(d, ctl->legend);
         return 0;
 }
 
@@ -515,8 +564,10 @@ static int show_domain(MigCtl *ctl, const char *domain) {
 
         if (ctl->json)
                 mig_json_print(node, true);
-        else
+        else {
                 print_domain(json_node_get_object(node));
+                print_domain_events(json_node_get_object(node), ctl->legend);
+        }
         return 0;
 }
 
@@ -532,7 +583,7 @@ int verb_show(MigCtl *ctl, int argc, char **argv) {
 
         r = mig_resolve_migration(ctl, ref, &error, &path);
         if (r >= 0)
-                return show_migration(ctl, path);
+                return show_migration(ctl, path, mig_migration_id_valid(ref) ? NULL : ref);
 
         /* No migration by that name: maybe a domain that never migrated. */
         if (sd_bus_error_has_name(&error, MIG_ERROR_NOT_FOUND) && !mig_migration_id_valid(ref) &&

@@ -10,6 +10,8 @@
 #include "manager.h"
 
 int bus_api_register(Manager *m);
+/* 0 when the caller is root, else AccessDenied with why. */
+int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why);
 
 /* bus-manager.c */
 extern const sd_bus_vtable bus_manager_vtable[];

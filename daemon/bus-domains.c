@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bus-api.h"
+#include "domain-events.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
@@ -146,6 +147,8 @@ static int append_describe_extras(sd_bus_message *reply, Manager *m, const MigDo
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}", "persistent", "b", d->persistent,
                                           "migration-id", "s", latest ? latest->id : "");
+        if (r >= 0)
+                r = domain_events_append(reply, m, d->name, d->uuid);
         return r;
 }
 

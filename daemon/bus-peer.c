@@ -40,16 +40,7 @@ int bus_append_disk_specs(sd_bus_message *call, void *data) {
 }
 
 static int require_root(sd_bus_message *msg, sd_bus_error *error) {
-        g_autoptr(sd_bus_creds) creds = NULL;
-        uid_t uid = (uid_t) -1;
-        int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0 || uid != 0)
-                return sd_bus_error_set(
-                        error, MIG_ERROR_ACCESS_DENIED,
-                        "The Peer interface is for migrated daemons on other nodes (root) only.");
-        return 0;
+        return bus_require_root(msg, error, "The Peer interface is for migrated daemons on other nodes (root) only.");
 }
 
 static int peer_ping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -27,6 +27,7 @@ void mig_config_free(MigConfig *c) {
         g_free(c->image_directory);
         g_free(c->live.completion_action);
         g_ptr_array_unref(c->peers);
+        mig_rewrite_rules_free(c->rewrite);
         g_free(c);
 }
 
@@ -224,11 +225,27 @@ static bool parse_live(GKeyFile *kf, MigConfig *c, GError **error) {
                            &l->completion_action, error);
 }
 
+static bool parse_rewrite(GKeyFile *kf, MigConfig *c, GError **error) {
+        const char *key = NULL;
+        g_autoptr(GError) e = NULL;
+        MigRewriteRules *rules = mig_rewrite_rules_from_keyfile(kf, &key, &e);
+        if (!rules)
+                return fail(error, c, MIG_REWRITE_GROUP, key, e->message);
+        mig_rewrite_rules_free(c->rewrite);
+        c->rewrite = rules;
+        return true;
+}
+
 static bool parse_groups(GKeyFile *kf, MigConfig *c, GError **error) {
         g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
         for (size_t i = 0; groups[i]; i++) {
                 if (strcmp(groups[i], "Node") == 0)
                         continue;
+                if (strcmp(groups[i], MIG_REWRITE_GROUP) == 0) {
+                        if (!parse_rewrite(kf, c, error))
+                                return false;
+                        continue;
+                }
                 if (strcmp(groups[i], "Live") == 0) {
                         if (!parse_live(kf, c, error))
                                 return false;
@@ -236,7 +253,7 @@ static bool parse_groups(GKeyFile *kf, MigConfig *c, GError **error) {
                 }
                 if (!g_str_has_prefix(groups[i], PEER_GROUP_PREFIX))
                         return fail(error, c, groups[i], NULL,
-                                    "unknown group (expected [Node], [Live] or [Peer NAME])");
+                                    "unknown group (expected [Node], [Live], [Rewrite] or [Peer NAME])");
                 if (!parse_peer(kf, c, groups[i], error))
                         return false;
         }

@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "rewrite.h"
+
 typedef struct MigPeerConfig {
         char *name;              /* from the group name "Peer NAME" */
         char *address;           /* SSH destination: [user@]host */
@@ -37,10 +39,8 @@ typedef struct MigConfig {
         unsigned shutdown_timeout;
         unsigned claim_timeout; /* seconds a destination keeps a claim whose source is unreachable */
         unsigned idle_timeout;  /* seconds without work before the daemon exits; 0: never */
-        /* seconds a destination keeps a claim whose source is unreachable */ /* seconds a guest gets
-                                                                                 to shut down before
-                                                                                 it is destroyed */
-        GPtrArray *peers;                                                     /* MigPeerConfig* */
+        GPtrArray *peers;       /* MigPeerConfig* */
+        MigRewriteRules *rewrite; /* [Rewrite]: how domains from other nodes are adapted here */
         MigLiveConfig live;
 } MigConfig;
 

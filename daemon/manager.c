@@ -7,6 +7,7 @@
 
 #include "bus-api.h"
 #include "cold.h"
+#include "domain-events.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -59,6 +60,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         int r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
+        m->state_dir = g_strdup(o->state_dir);
         r = open_store(m, o->state_dir);
         if (r < 0)
                 return r;
@@ -85,12 +87,14 @@ void manager_free(Manager *m) {
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->spool_watch);
         sd_bus_flush_close_unref(m->bus);
         mig_virt_free(m->virt);
         mig_store_close(m->store);
         if (m->migrations)
                 g_hash_table_unref(m->migrations);
         mig_config_free(m->config);
+        g_free(m->state_dir);
         sd_event_unref(m->event);
         g_free(m);
 }
@@ -154,6 +158,8 @@ int manager_start(Manager *m, bool user_bus) {
                 g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
                 return r;
         }
+        /* What the hook spooled while no daemon ran, before anything is decided. */
+        domain_events_start(m);
         /* Unfinished migrations go on (or roll back) before new work is taken. */
         cold_source_resume_all(m);
         live_source_resume_all(m);

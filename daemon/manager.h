@@ -34,6 +34,8 @@ typedef struct Manager {
         MigPeers *peers;
         GHashTable *migrations; /* id → MigMigration* */
         sd_event_source *idle_timer;
+        sd_event_source *spool_watch;
+        char *state_dir;
         uint64_t idle_usec;
         uint64_t messages;      /* incoming bus messages, to detect idleness */
         uint64_t messages_seen; /* the count at the previous idle check */

@@ -43,6 +43,14 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "ALTER TABLE migrations ADD COLUMN claim_vcpus INTEGER NOT NULL DEFAULT 0;",
         /* 3: live migrations */
         "ALTER TABLE migrations ADD COLUMN downtime_msec INTEGER NOT NULL DEFAULT 0;",
+        /* 4: domain events (the hook, libvirt's lifecycle events, the daemon's own findings) */
+        "CREATE TABLE domain_events ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,"
+        "  time_usec INTEGER NOT NULL, domain_name TEXT NOT NULL, domain_uuid TEXT NOT NULL,"
+        "  origin TEXT NOT NULL, operation TEXT NOT NULL, sub_operation TEXT NOT NULL,"
+        "  extra TEXT NOT NULL, message TEXT NOT NULL);"
+        "CREATE INDEX domain_events_uuid ON domain_events(domain_uuid);"
+        "CREATE INDEX domain_events_name ON domain_events(domain_name);",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -329,4 +337,100 @@ int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const 
         sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (sqlite3_int64) mig_now_usec());
         return step_done(s, st, error);
+}
+
+/* --- domain events --- */
+
+static int insert_domain_event(MigStore *s, sqlite3_stmt *st, const MigHookEvent *e, const char *origin,
+                               unsigned *added, GError **error) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) e->time_usec);
+        sqlite3_bind_text(st, 3, e->domain, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, e->uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, origin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, e->operation, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, e->sub_operation, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, e->extra, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, e->message, -1, SQLITE_STATIC);
+        int r = step_done(s, st, error);
+        if (r == 0)
+                *added += (unsigned) sqlite3_changes(s->db);
+        return r;
+}
+
+static int add_domain_events(MigStore *s, GPtrArray *events, const char *origin, unsigned *added,
+                             GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s,
+                        "INSERT OR IGNORE INTO domain_events (event_id, time_usec, domain_name, domain_uuid,"
+                        " origin, operation, sub_operation, extra, message) VALUES (?,?,?,?,?,?,?,?,?)",
+                        &st, error);
+        for (guint i = 0; r >= 0 && i < events->len; i++)
+                r = insert_domain_event(s, st, events->pdata[i], origin, added, error);
+        if (r >= 0) /* keep the newest ones only */
+                r = exec_sql(s,
+                             "DELETE FROM domain_events WHERE seq <= (SELECT MAX(seq) FROM domain_events) - "
+                             G_STRINGIFY(MIG_STORE_DOMAIN_EVENTS_KEPT),
+                             error);
+        return r;
+}
+
+int mig_store_add_domain_events(MigStore *s, GPtrArray *events, const char *origin, unsigned *added,
+                                GError **error) {
+        *added = 0;
+        int r = exec_sql(s, "BEGIN IMMEDIATE", error);
+        if (r < 0)
+                return r;
+        r = add_domain_events(s, events, origin, added, error);
+        if (r >= 0)
+                r = exec_sql(s, "COMMIT", error);
+        if (r < 0) {
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                *added = 0;
+        }
+        return r;
+}
+
+static MigDomainEvent *row_to_domain_event(sqlite3_stmt *st) {
+        MigDomainEvent *e = g_new0(MigDomainEvent, 1);
+        e->time_usec = (uint64_t) sqlite3_column_int64(st, 0);
+        e->origin = column_strdup(st, 1);
+        e->operation = column_strdup(st, 2);
+        e->sub_operation = column_strdup(st, 3);
+        e->message = column_strdup(st, 4);
+        return e;
+}
+
+int mig_store_load_domain_events(MigStore *s, const char *name, const char *uuid, unsigned limit,
+                                 GPtrArray **ret, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s,
+                        "SELECT * FROM (SELECT time_usec, origin, operation, sub_operation, message, seq"
+                        " FROM domain_events WHERE domain_uuid=? OR (domain_uuid='' AND domain_name=?)"
+                        " ORDER BY time_usec DESC, seq DESC LIMIT ?) ORDER BY time_usec, seq",
+                        &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int) limit);
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_domain_event_free);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                g_ptr_array_add(list, row_to_domain_event(st));
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read domain events");
+        *ret = g_steal_pointer(&list);
+        return 0;
+}
+
+void mig_domain_event_free(MigDomainEvent *e) {
+        if (!e)
+                return;
+        g_free(e->origin);
+        g_free(e->operation);
+        g_free(e->sub_operation);
+        g_free(e->message);
+        g_free(e);
 }

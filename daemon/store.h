@@ -9,11 +9,13 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "hook-event.h"
 #include "migration.h"
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 3
+#define MIG_STORE_SCHEMA_VERSION 4
+#define MIG_STORE_DOMAIN_EVENTS_KEPT 20000
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);
 void mig_store_close(MigStore *s);
@@ -32,3 +34,23 @@ int mig_store_load_events(MigStore *s, const char *migration_id, GPtrArray **ret
 int mig_store_get_host_state(MigStore *s, const char *node, bool *enabled, char **reason, GError **error);
 int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const char *reason,
                              GError **error);
+
+/* A domain event as recorded: who reported it (origin: "hook", "libvirt", "migrated")
+ * and what libvirt's hook calls it. */
+typedef struct MigDomainEvent {
+        uint64_t time_usec;
+        char *origin;
+        char *operation;
+        char *sub_operation;
+        char *message;
+} MigDomainEvent;
+void mig_domain_event_free(MigDomainEvent *e);
+
+/* Records events (MigHookEvent*) in one transaction; an id already recorded is skipped.
+ * *added: how many were new. Only the newest MIG_STORE_DOMAIN_EVENTS_KEPT are kept. */
+int mig_store_add_domain_events(MigStore *s, GPtrArray *events, const char *origin, unsigned *added,
+                                GError **error);
+/* The newest limit events of a domain (by UUID; by name for events without one), oldest
+ * first (MigDomainEvent*). */
+int mig_store_load_domain_events(MigStore *s, const char *name, const char *uuid, unsigned limit,
+                                 GPtrArray **ret, GError **error);

@@ -7,7 +7,7 @@
 import json, os, signal, subprocess, sys, tempfile, time
 import xml.etree.ElementTree as ET
 
-daemon, srcdir = sys.argv[1], sys.argv[2]
+daemon, srcdir, hook = sys.argv[1], sys.argv[2], sys.argv[3]
 tmp = tempfile.mkdtemp(prefix="migrated-busapi-")
 bus_sock = os.path.join(tmp, "bus")
 conf = os.path.join(tmp, "migrated.conf")
@@ -94,7 +94,7 @@ try:
 
     # 1. The contract: dbus/*.xml equals what the daemon exposes.
     root = live("/org/example/Migrate1")
-    for iface in ("org.example.Migrate1.Manager", "org.example.Migrate1.Peer"):
+    for iface in ("org.example.Migrate1.Manager", "org.example.Migrate1.Peer", "org.example.Migrate1.Hook"):
         check(root.get(iface) == contract(iface).get(iface), iface + " matches dbus/" + iface + ".xml")
 
     # 2. Bad input: InvalidArgument, nothing recorded.
@@ -154,7 +154,20 @@ try:
 
     d.send_signal(signal.SIGKILL)
     d.wait()
+    # 4. Hook events while the daemon is down go to the spool (the hook never reaches
+    # this private bus: it only talks to the system bus) and are recorded at start.
+    test_xml = "<domain type='test'><name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid></domain>"
+    hook_env = dict(os.environ, MIGRATED_STATE_DIR=state)
+    for op in ("stopped", "start"):
+        r = subprocess.run([hook, "test", op, "begin", "-"], input=test_xml, text=True, env=hook_env)
+        check(r.returncode == 0, "the hook exits 0 for '%s' with no daemon" % op)
+    check(os.path.getsize(os.path.join(state, "hook-spool")) > 0, "the hook spooled its events")
     d = start_daemon()
+    rc, dom, _ = call("DescribeDomain", "s", "test")
+    ops = [e["operation"]["data"] for e in dom["data"][0]["events"]["data"]] if rc == 0 else []
+    check(ops[-2:] == ["stopped", "start"], "the spooled events are the domain's events: %s" % ops)
+    check(not os.path.exists(os.path.join(state, "hook-spool")) and
+          not os.path.exists(os.path.join(state, "hook-spool.draining")), "the spool is gone once recorded")
     rc, out, _ = call("ListMigrations", "a{sv}", 0)
     check(rc == 0 and out["data"][0] == before, "after SIGKILL every committed migration is back, unchanged")
     rc, out, _ = call("ListHosts")

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Domain events: what the libvirt hook reports (org.example.Migrate1.Hook.ReportEvent,
+ * or its spool when this daemon was away), recorded per domain in the store and shown
+ * by DescribeDomain. The spool is drained when the daemon starts and whenever the
+ * hook writes to it (inotify on the state folder). */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include "bus-api.h"
+#include "domain-events.h"
+#include "errors.h"
+#include "macro.h"
+#include "spool.h"
+
+#define DESCRIBE_EVENTS_MAX 50
+
+static void log_event(const MigHookEvent *e, const char *origin) {
+        g_message("Domain %s: %s %s%s%s (%s)", e->domain, e->operation, e->sub_operation,
+                  e->message[0] ? ": " : "", e->message, origin);
+}
+
+int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GError **error) {
+        unsigned added = 0;
+        int r = mig_store_add_domain_events(m->store, events, origin, &added, error);
+        if (r < 0)
+                return r;
+        for (guint i = 0; i < events->len; i++)
+                log_event(events->pdata[i], origin);
+        for (guint i = 0; i < events->len; i++)
+                reconcile_domain_event(m, events->pdata[i]);
+        return (int) added;
+}
+
+void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
+                        const char *message) {
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_hook_event_free);
+        MigHookEvent *e = g_new0(MigHookEvent, 1);
+        *e = (MigHookEvent){mig_migration_id_new(), (uint64_t) g_get_real_time(), g_strdup(domain),
+                            g_strdup(uuid ? uuid : ""), g_strdup(operation), g_strdup("-"), g_strdup("-"),
+                            g_strdup(message)};
+        g_ptr_array_add(list, e);
+        g_autoptr(GError) err = NULL;
+        if (domain_events_record(m, list, "migrated", &err) < 0)
+                g_warning("Cannot record '%s' of %s: %s", operation, domain, err->message);
+}
+
+/* --- org.example.Migrate1.Hook --- */
+
+static int read_event(sd_bus_message *msg, MigHookEvent *e) {
+        const char *f[7];
+        uint64_t t;
+        int r = sd_bus_message_read(msg, "stssssss", &f[0], &t, &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]);
+        if (r < 0)
+                return r;
+        *e = (MigHookEvent){g_strdup(f[0]), t,          g_strdup(f[1]), g_strdup(f[2]),
+                            g_strdup(f[3]), g_strdup(f[4]), g_strdup(f[5]), g_strdup(f[6])};
+        return 0;
+}
+
+static int hook_report_event(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r = bus_require_root(msg, error, "The Hook interface is for migrated's libvirt hook (root) only.");
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_hook_event_free);
+        MigHookEvent *e = g_new0(MigHookEvent, 1);
+        g_ptr_array_add(list, e);
+        r = read_event(msg, e);
+        if (r < 0)
+                return r;
+        if (!mig_hook_event_valid(e))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Not a hook event: a 32-hex-digit id, a time, a domain name, a UUID or "
+                                        "\"\", an operation of lower-case letters, and short text fields.");
+        g_autoptr(GError) err = NULL;
+        r = domain_events_record(m, list, "hook", &err);
+        if (r < 0) /* the hook keeps the event in its spool */
+                return manager_store_error(error, r, err);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+const sd_bus_vtable bus_hook_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ReportEvent",
+                                SD_BUS_ARGS("s", id, "t", time_usec, "s", domain, "s", uuid, "s", operation,
+                                            "s", sub_operation, "s", extra, "s", message),
+                                SD_BUS_NO_RESULT, hook_report_event, 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* --- the spool --- */
+
+void domain_events_drain_spool(Manager *m) {
+        g_autoptr(GError) err = NULL;
+        g_autofree char *data = NULL;
+        size_t len = 0;
+        int r = mig_spool_take(m->state_dir, &data, &len, &err);
+        if (r < 0) {
+                g_warning("%s", err->message);
+                return;
+        }
+        unsigned lost = mig_spool_take_lost(m->state_dir);
+        if (lost > 0) {
+                g_warning("The hook spool was full: %u domain event(s) were not kept. The domains' state is "
+                          "read from libvirt instead.", lost);
+                domain_events_note(m, "*", "", "spool-full",
+                                   "The hook spool was full; some events of this node were not kept.");
+        }
+        if (!data)
+                return;
+        unsigned bad = 0;
+        g_autoptr(GPtrArray) events = mig_hook_spool_parse(data, len, &bad);
+        r = domain_events_record(m, events, "hook", &err);
+        if (r < 0) {
+                g_warning("Cannot record the spooled hook events (they stay spooled): %s", err->message);
+                return;
+        }
+        g_message("Recorded %d new of %u domain event(s) the hook spooled%s.", r, events->len,
+                  bad ? " (damaged lines skipped)" : "");
+        (void) mig_spool_done(m->state_dir);
+}
+
+static int on_state_dir_change(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        if (ev->len > 0 && (strcmp(ev->name, MIG_SPOOL_FILE) == 0 || strcmp(ev->name, MIG_SPOOL_LOST_FILE) == 0))
+                domain_events_drain_spool(userdata);
+        return 0;
+}
+
+int domain_events_start(Manager *m) {
+        int r = sd_event_add_inotify(m->event, &m->spool_watch, m->state_dir, IN_CLOSE_WRITE | IN_MOVED_TO,
+                                     on_state_dir_change, m);
+        if (r < 0)
+                g_warning("Cannot watch %s for the hook spool (drained at start only): %s", m->state_dir,
+                          strerror(-r));
+        domain_events_drain_spool(m);
+        return 0;
+}
+
+/* --- DescribeDomain --- */
+
+static int append_event(sd_bus_message *reply, const MigDomainEvent *e) {
+        return sd_bus_message_append(reply, "a{sv}", 5, "time-usec", "t", e->time_usec, "origin", "s",
+                                     e->origin, "operation", "s", e->operation, "sub-operation", "s",
+                                     e->sub_operation, "message", "s", e->message);
+}
+
+int domain_events_append(sd_bus_message *reply, Manager *m, const char *name, const char *uuid) {
+        g_autoptr(GPtrArray) list = NULL;
+        g_autoptr(GError) err = NULL;
+        if (mig_store_load_domain_events(m->store, name, uuid, DESCRIBE_EVENTS_MAX, &list, &err) < 0) {
+                g_warning("%s", err->message);
+                list = g_ptr_array_new();
+        }
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "events");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                r = append_event(reply, list->pdata[i]);
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Domain events of this node (domain-events.c) and the reconciliation they feed
+ * (reconcile.c). */
+
+#include "hook-event.h"
+#include "manager.h"
+
+/* org.example.Migrate1.Hook on /org/example/Migrate1 (root only). */
+extern const sd_bus_vtable bus_hook_vtable[];
+
+/* Drains the hook spool now and whenever the hook writes to it. */
+int domain_events_start(Manager *m);
+void domain_events_drain_spool(Manager *m);
+/* Records events (MigHookEvent*) once each, logs them and hands them to the
+ * reconciliation. The count of new ones, or a negative errno with error set. */
+int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GError **error);
+/* Records what the daemon itself found out about a domain (origin "migrated"). */
+void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
+                        const char *message);
+/* The "events" entry of a DescribeDomain reply: the domain's newest events. */
+int domain_events_append(sd_bus_message *reply, Manager *m, const char *name, const char *uuid);
+
+/* reconcile.c: a domain event may tell how a migration in flight stands. */
+void reconcile_domain_event(Manager *m, const MigHookEvent *e);
