@@ -457,7 +457,8 @@ static void print_domain_events(JsonObject *d, bool legend) {
                 if (!e)
                         continue;
                 const char *sub = mig_json_string(e, "sub-operation");
-                g_autofree char *when = mig_json_uint(e, "time-usec", &usec) ? mig_format_timestamp(usec) : NULL;
+                g_autofree char *when =
+                        mig_json_uint(e, "time-usec", &usec) ? mig_format_timestamp(usec) : NULL;
                 g_autofree char *what = g_strdup_printf("%s%s%s", mig_json_string(e, "operation"),
                                                         sub && strcmp(sub, "-") ? " " : "",
                                                         sub && strcmp(sub, "-") ? sub : "");

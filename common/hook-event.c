@@ -2,8 +2,6 @@
 #include "hook-event.h"
 
 #include <errno.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -37,33 +35,46 @@ bool mig_hook_word_valid(const char *s) {
         return true;
 }
 
-static xmlNodePtr child_named(xmlNodePtr parent, const char *name) {
-        for (xmlNodePtr n = parent ? parent->children : NULL; n; n = n->next)
-                if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST name) == 0)
-                        return n;
-        return NULL;
+/* GMarkup walk of the domain XML: the text of /domain/uuid. */
+typedef struct UuidScan {
+        int depth;
+        bool in_domain, in_uuid;
+        GString *text;
+} UuidScan;
+
+static void scan_start(GMarkupParseContext *ctx, const char *element, const char **names,
+                       const char **values, gpointer data, GError **error) {
+        UuidScan *u = data;
+        u->depth++;
+        if (u->depth == 1)
+                u->in_domain = strcmp(element, "domain") == 0;
+        u->in_uuid = u->in_domain && u->depth == 2 && strcmp(element, "uuid") == 0 && u->text->len == 0;
+}
+
+static void scan_end(GMarkupParseContext *ctx, const char *element, gpointer data, GError **error) {
+        UuidScan *u = data;
+        u->depth--;
+        u->in_uuid = false;
+}
+
+static void scan_text(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data, GError **error) {
+        UuidScan *u = data;
+        if (u->in_uuid && u->text->len + len <= 64)
+                g_string_append_len(u->text, text, (gssize) len);
 }
 
 char *mig_hook_uuid_from_xml(const char *xml, size_t len) {
+        static const GMarkupParser parser = {scan_start, scan_end, scan_text, NULL, NULL};
         if (!xml || len == 0 || len > MIG_HOOK_XML_MAX)
                 return NULL;
-        xmlDocPtr doc = xmlReadMemory(xml, (int) len, "domain.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        if (!doc)
-                return NULL;
-        char *ret = NULL;
-        xmlNodePtr root = xmlDocGetRootElement(doc);
-        xmlNodePtr uuid = root && xmlStrcmp(root->name, BAD_CAST "domain") == 0 ? child_named(root, "uuid")
-                                                                                 : NULL;
-        xmlChar *text = uuid ? xmlNodeGetContent(uuid) : NULL;
-        if (text) {
-                g_autofree char *stripped = g_strstrip(g_ascii_strdown((const char *) text, -1));
-                if (mig_uuid_valid(stripped))
-                        ret = g_steal_pointer(&stripped);
-                xmlFree(text);
-        }
-        xmlFreeDoc(doc);
-        return ret;
+        UuidScan u = {0, false, false, g_string_new(NULL)};
+        GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, &u, NULL);
+        bool ok = g_markup_parse_context_parse(ctx, xml, (gssize) len, NULL) &&
+                  g_markup_parse_context_end_parse(ctx, NULL);
+        g_markup_parse_context_free(ctx);
+        g_autofree char *text = g_string_free(u.text, FALSE);
+        g_autofree char *uuid = g_strstrip(g_ascii_strdown(text, -1));
+        return ok && mig_uuid_valid(uuid) ? g_steal_pointer(&uuid) : NULL;
 }
 
 static char *new_event_id(void) {
@@ -91,7 +102,8 @@ MigHookEvent *mig_hook_event_new(int argc, char *const *argv, const char *xml, s
         }
         const char *sub = argc > 3 ? argv[3] : "-", *extra = argc > 4 ? argv[4] : "-";
         if (!arg_ok(sub, MIG_HOOK_FIELD_MAX) || !arg_ok(extra, MIG_HOOK_FIELD_MAX)) {
-                g_set_error(error, HOOK_ERROR, EINVAL, "The sub-operation or extra argument is not usable text.");
+                g_set_error(error, HOOK_ERROR, EINVAL,
+                            "The sub-operation or extra argument is not usable text.");
                 return NULL;
         }
         MigHookEvent *e = g_new0(MigHookEvent, 1);
@@ -131,10 +143,11 @@ char *mig_hook_event_to_line(const MigHookEvent *e) {
 }
 
 bool mig_hook_event_valid(const MigHookEvent *e) {
-        return id_valid(e->id) && e->time_usec > 0 && e->time_usec <= G_MAXINT64 && arg_ok(e->domain, MIG_DOMAIN_NAME_MAX) &&
-               e->domain[0] != '\0' && e->uuid && (e->uuid[0] == '\0' || mig_uuid_valid(e->uuid)) &&
-               mig_hook_word_valid(e->operation) && arg_ok(e->sub_operation, MIG_HOOK_FIELD_MAX) &&
-               arg_ok(e->extra, MIG_HOOK_FIELD_MAX) && arg_ok(e->message, MIG_HOOK_MESSAGE_MAX);
+        return id_valid(e->id) && e->time_usec > 0 && e->time_usec <= G_MAXINT64 &&
+               arg_ok(e->domain, MIG_DOMAIN_NAME_MAX) && e->domain[0] != '\0' && e->uuid &&
+               (e->uuid[0] == '\0' || mig_uuid_valid(e->uuid)) && mig_hook_word_valid(e->operation) &&
+               arg_ok(e->sub_operation, MIG_HOOK_FIELD_MAX) && arg_ok(e->extra, MIG_HOOK_FIELD_MAX) &&
+               arg_ok(e->message, MIG_HOOK_MESSAGE_MAX);
 }
 
 static MigHookEvent *event_from_fields(char **f, GError **error) {

@@ -17,20 +17,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MIG_HOOK_FIELD_MAX 256        /* operation, sub-operation, extra argument */
-#define MIG_HOOK_MESSAGE_MAX 1024     /* the hook's own note (why it refused a migration) */
-#define MIG_HOOK_XML_MAX (4u << 20)   /* the domain XML libvirt writes to the hook's stdin */
+#define MIG_HOOK_FIELD_MAX 256      /* operation, sub-operation, extra argument */
+#define MIG_HOOK_MESSAGE_MAX 1024   /* the hook's own note (why it refused a migration) */
+#define MIG_HOOK_XML_MAX (4u << 20) /* the domain XML libvirt writes to the hook's stdin */
+/* How the hook's refusal of an incoming migration starts (libvirt passes it on). */
+#define MIG_HOOK_REFUSAL "migrated refused the incoming migration"
 #define MIG_SPOOL_MAX_BYTES (4u << 20) /* the spool never grows beyond this */
 
 typedef struct MigHookEvent {
-        char *id;         /* 32 hex digits, made by the hook: the daemon records each id once */
+        char *id; /* 32 hex digits, made by the hook: the daemon records each id once */
         uint64_t time_usec;
-        char *domain;     /* as libvirt names it (not necessarily a valid migratectl name) */
-        char *uuid;       /* from the XML, "" when it had none */
-        char *operation;  /* prepare, start, started, stopped, release, migrate, restore, ... */
+        char *domain;    /* as libvirt names it (not necessarily a valid migratectl name) */
+        char *uuid;      /* from the XML, "" when it had none */
+        char *operation; /* prepare, start, started, stopped, release, migrate, restore, ... */
         char *sub_operation;
         char *extra;
-        char *message;    /* "" or the hook's note */
+        char *message; /* "" or the hook's note */
 } MigHookEvent;
 
 void mig_hook_event_free(MigHookEvent *e);

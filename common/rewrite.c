@@ -77,10 +77,12 @@ static bool parse_pairs(const char *value, bool paths, GArray *out, GError **err
                                                           : ifname_valid(p[0]) && ifname_valid(p[1]));
                 if (!ok) {
                         g_set_error(error, REWRITE_ERROR, EINVAL, "'%s' is not FROM:TO with two %s", item,
-                                    paths ? "absolute paths" : "interface names (at most 15 of A-Z a-z 0-9 - _ .)");
+                                    paths ? "absolute paths"
+                                          : "interface names (at most 15 of A-Z a-z 0-9 - _ .)");
                         return false;
                 }
-                Pair pair = {paths ? with_slash(p[0]) : g_strdup(p[0]), paths ? with_slash(p[1]) : g_strdup(p[1])};
+                Pair pair = {paths ? with_slash(p[0]) : g_strdup(p[0]),
+                             paths ? with_slash(p[1]) : g_strdup(p[1])};
                 g_array_append_val(out, pair);
         }
         return true;
@@ -233,10 +235,10 @@ static char *dump(xmlDocPtr doc) {
 int mig_rewrite_domain_xml(const MigRewriteRules *rules, const char *xml, size_t len, MigRewriteFlags flags,
                            const char *sysfs_net_dir, char **out, GError **error) {
         *out = NULL;
-        xmlDocPtr doc = len <= G_MAXINT ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
-                                                        XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                                                XML_PARSE_NOWARNING)
-                                         : NULL;
+        xmlDocPtr doc = len <= G_MAXINT
+                                ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                                : NULL;
         if (!doc) {
                 g_set_error(error, REWRITE_ERROR, EINVAL, "its domain XML cannot be parsed");
                 return -EINVAL;

@@ -123,7 +123,8 @@ static int take_spool(const char *dir, const char *draining, GError **error) {
         if (r == 0)
                 r = fsync_dir(dir);
         if (r < 0)
-                g_set_error(error, SPOOL_ERROR, -r, "Cannot take the hook spool %s: %s", path, g_strerror(-r));
+                g_set_error(error, SPOOL_ERROR, -r, "Cannot take the hook spool %s: %s", path,
+                            g_strerror(-r));
         return r;
 }
 

@@ -40,7 +40,8 @@ int bus_append_disk_specs(sd_bus_message *call, void *data) {
 }
 
 static int require_root(sd_bus_message *msg, sd_bus_error *error) {
-        return bus_require_root(msg, error, "The Peer interface is for migrated daemons on other nodes (root) only.");
+        return bus_require_root(msg, error,
+                                "The Peer interface is for migrated daemons on other nodes (root) only.");
 }
 
 static int peer_ping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

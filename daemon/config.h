@@ -37,9 +37,9 @@ typedef struct MigConfig {
         unsigned resize_confirm_window;
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout;
-        unsigned claim_timeout; /* seconds a destination keeps a claim whose source is unreachable */
-        unsigned idle_timeout;  /* seconds without work before the daemon exits; 0: never */
-        GPtrArray *peers;       /* MigPeerConfig* */
+        unsigned claim_timeout;   /* seconds a destination keeps a claim whose source is unreachable */
+        unsigned idle_timeout;    /* seconds without work before the daemon exits; 0: never */
+        GPtrArray *peers;         /* MigPeerConfig* */
         MigRewriteRules *rewrite; /* [Rewrite]: how domains from other nodes are adapted here */
         MigLiveConfig live;
 } MigConfig;

@@ -37,9 +37,10 @@ void domain_events_note(Manager *m, const char *domain, const char *uuid, const 
                         const char *message) {
         g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_hook_event_free);
         MigHookEvent *e = g_new0(MigHookEvent, 1);
-        *e = (MigHookEvent){mig_migration_id_new(), (uint64_t) g_get_real_time(), g_strdup(domain),
-                            g_strdup(uuid ? uuid : ""), g_strdup(operation), g_strdup("-"), g_strdup("-"),
-                            g_strdup(message)};
+        *e = (MigHookEvent){mig_migration_id_new(), (uint64_t) g_get_real_time(),
+                            g_strdup(domain),       g_strdup(uuid ? uuid : ""),
+                            g_strdup(operation),    g_strdup("-"),
+                            g_strdup("-"),          g_strdup(message)};
         g_ptr_array_add(list, e);
         g_autoptr(GError) err = NULL;
         if (domain_events_record(m, list, "migrated", &err) < 0)
@@ -54,14 +55,17 @@ static int read_event(sd_bus_message *msg, MigHookEvent *e) {
         int r = sd_bus_message_read(msg, "stssssss", &f[0], &t, &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]);
         if (r < 0)
                 return r;
-        *e = (MigHookEvent){g_strdup(f[0]), t,          g_strdup(f[1]), g_strdup(f[2]),
-                            g_strdup(f[3]), g_strdup(f[4]), g_strdup(f[5]), g_strdup(f[6])};
+        *e = (MigHookEvent){g_strdup(f[0]), t,
+                            g_strdup(f[1]), g_strdup(f[2]),
+                            g_strdup(f[3]), g_strdup(f[4]),
+                            g_strdup(f[5]), g_strdup(f[6])};
         return 0;
 }
 
 static int hook_report_event(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        int r = bus_require_root(msg, error, "The Hook interface is for migrated's libvirt hook (root) only.");
+        int r = bus_require_root(msg, error,
+                                 "The Hook interface is for migrated's libvirt hook (root) only.");
         if (r < 0)
                 return r;
         g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_hook_event_free);
@@ -71,9 +75,10 @@ static int hook_report_event(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         if (!mig_hook_event_valid(e))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
-                                        "Not a hook event: a 32-hex-digit id, a time, a domain name, a UUID or "
-                                        "\"\", an operation of lower-case letters, and short text fields.");
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "Not a hook event: a 32-hex-digit id, a time, a domain name, a UUID or "
+                        "\"\", an operation of lower-case letters, and short text fields.");
         g_autoptr(GError) err = NULL;
         r = domain_events_record(m, list, "hook", &err);
         if (r < 0) /* the hook keeps the event in its spool */
@@ -104,7 +109,8 @@ void domain_events_drain_spool(Manager *m) {
         unsigned lost = mig_spool_take_lost(m->state_dir);
         if (lost > 0) {
                 g_warning("The hook spool was full: %u domain event(s) were not kept. The domains' state is "
-                          "read from libvirt instead.", lost);
+                          "read from libvirt instead.",
+                          lost);
                 domain_events_note(m, "*", "", "spool-full",
                                    "The hook spool was full; some events of this node were not kept.");
         }
@@ -123,7 +129,8 @@ void domain_events_drain_spool(Manager *m) {
 }
 
 static int on_state_dir_change(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        if (ev->len > 0 && (strcmp(ev->name, MIG_SPOOL_FILE) == 0 || strcmp(ev->name, MIG_SPOOL_LOST_FILE) == 0))
+        if (ev->len > 0 &&
+            (strcmp(ev->name, MIG_SPOOL_FILE) == 0 || strcmp(ev->name, MIG_SPOOL_LOST_FILE) == 0))
                 domain_events_drain_spool(userdata);
         return 0;
 }

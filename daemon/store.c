@@ -370,8 +370,8 @@ static int add_domain_events(MigStore *s, GPtrArray *events, const char *origin,
                 r = insert_domain_event(s, st, events->pdata[i], origin, added, error);
         if (r >= 0) /* keep the newest ones only */
                 r = exec_sql(s,
-                             "DELETE FROM domain_events WHERE seq <= (SELECT MAX(seq) FROM domain_events) - "
-                             G_STRINGIFY(MIG_STORE_DOMAIN_EVENTS_KEPT),
+                             "DELETE FROM domain_events WHERE seq <= (SELECT MAX(seq) FROM domain_events) "
+                             "- " G_STRINGIFY(MIG_STORE_DOMAIN_EVENTS_KEPT),
                              error);
         return r;
 }

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include "errors.h"
+#include "hook-event.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -72,6 +73,14 @@ static const char *error_name_for(const virError *ve) {
 static int fail_from_libvirt(MigVirtError *err, const char *what) {
         const virError *ve = virGetLastError();
         mig_virt_error_clear(err);
+        /* Our hook refused an incoming migration: its sentence, without libvirt's wrapping
+         * (the hook's command line and environment). */
+        const char *refusal = ve && ve->message ? strstr(ve->message, MIG_HOOK_REFUSAL) : NULL;
+        if (refusal) {
+                err->name = MIG_ERROR_NOT_SUPPORTED;
+                err->message = g_strstrip(g_strdup_printf("%s: %s", what, refusal));
+                return -EIO;
+        }
         err->name = error_name_for(ve);
         err->message =
                 g_strdup_printf("%s: %s", what, ve && ve->message ? ve->message : "unknown libvirt error");

@@ -617,16 +617,19 @@ _cluster_domain_type() {
     esac
 }
 
-# cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N]
+# cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N] [--bridge BR]
 # Defines (and starts) a domain with no OS: a qcow2 disk
 # /var/lib/libvirt/images/DOMNAME.qcow2 on virtio, a serial console on a pty,
-# no network interface.  Prints the disk path.
+# no network interface unless --bridge names a bridge of the node for one.
+# Prints the disk path.
 cluster_define_domain() {
-    local node=${1-} dom=${2-} running=0 mem=128 disk_mib=64 type disk xml
-    shift 2 || { _cluster_err "usage: cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N]"; return 1; }
+    local node=${1-} dom=${2-} running=0 mem=128 disk_mib=64 type disk xml nic=
+    shift 2 || { _cluster_err "usage: cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N] [--bridge BR]"; return 1; }
     while [ $# -gt 0 ]; do
         case $1 in
         --running) running=1 ;;
+        --bridge) [[ ${2-} =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || { _cluster_err "bad bridge name '${2-}'"; return 1; }
+                  nic="<interface type='bridge'><source bridge='$2'/><model type='virtio'/></interface>"; shift ;;
         --mem) mem=${2-}; shift ;;
         --disk-mib) disk_mib=${2-}; shift ;;
         *) _cluster_err "cluster_define_domain: unknown option $1"; return 1 ;;
@@ -662,6 +665,7 @@ cluster_define_domain() {
       <source file='$disk'/>
       <target dev='vda' bus='virtio'/>
     </disk>
+    $nic
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <memballoon model='none'/>

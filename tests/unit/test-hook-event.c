@@ -139,7 +139,7 @@ static MigRewriteRules *rules(const char *text, GError **error) {
 }
 
 #define NIC_XML(br)                                                                                         \
-        "<domain><name>vm1</name><os><kernel>/srv/a/vmlinuz</kernel></os><devices>"                          \
+        "<domain><name>vm1</name><os><kernel>/srv/a/vmlinuz</kernel></os><devices>"                         \
         "<disk type='file'><source file='/srv/a/vm1.qcow2'/></disk>"                                        \
         "<disk type='file'><source file='/other/vm1.raw'/></disk>"                                          \
         "<interface type='bridge'><source bridge='" br "'/></interface></devices></domain>"
@@ -155,7 +155,8 @@ static void test_rewrite(void) {
         g_assert_null(rules("[Rewrite]\nColour=blue\n", &e));
         g_clear_error(&e);
 
-        g_autoptr(MigRewriteRules) r = rules("[Rewrite]\nBridges=br-a:br-b; x:y\nDiskPathPrefixes=/srv/a:/srv/b/\n", &e);
+        g_autoptr(MigRewriteRules) r =
+                rules("[Rewrite]\nBridges=br-a:br-b; x:y\nDiskPathPrefixes=/srv/a:/srv/b/\n", &e);
         g_assert_nonnull(r);
         g_autofree char *p = mig_rewrite_path(r, "/srv/a/vm1.qcow2");
         g_assert_cmpstr(p, ==, "/srv/b/vm1.qcow2");

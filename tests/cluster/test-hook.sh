@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The libvirt hook (/etc/libvirt/hooks/qemu.d/migrated-hook) on real nodes:
+#   - starting and destroying a domain shows libvirt's hook events in
+#     `migratectl show DOMAIN`, delivered on the bus while the daemon runs;
+#   - with the daemon killed, the hook never starts it, spools the events, and
+#     they appear once the daemon is back; the spool is then gone;
+#   - a live migration between nodes whose bridges have different names is
+#     refused with the reason (no rule), then succeeds with a [Rewrite] rule, and
+#     the domain's interface sits on the destination's bridge.
+# Exit 0 pass, 1 fail, 77 skip.
+
+set -u
+
+# shellcheck source=cluster.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+
+NAME=${CLUSTER_NAME:-thk}
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-209}
+
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
+
+cluster_require_root
+cluster_trap_down "$NAME"
+cluster_up "$NAME" 2 || exit 1
+A=${NAME}a
+B=${NAME}b
+
+# domain_ops NODE DOMAIN: the operations of the domain's events, space-separated
+# (from `show DOMAIN`: the domain's "events", or "DomainEvents" next to its migration).
+domain_ops() {
+        on "$1" migratectl --json show "$2" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ev = d.get("events", d.get("DomainEvents", []))
+print(" ".join(e["operation"] + ("/" + e["sub-operation"] if e.get("sub-operation", "-") != "-" else "")
+               for e in ev))'
+}
+has_ops() { local ops; ops=" $(domain_ops "$1" "$2") "; shift 2; local o; for o; do [[ $ops == *" $o "* ]] || return 1; done; }
+spool_size() { on "$1" stat -c %s /var/lib/migrated/hook-spool 2>/dev/null || echo 0; }
+no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
+on_bridge() { on "$1" virsh domiflist "$2" | grep -qw "$3"; }
+bridge_has_port() { [ -n "$(on "$1" ip -o link show master "$2")" ]; }
+
+cluster_define_domain "$A" vm1 >/dev/null || exit 1
+
+say "the daemon runs: events arrive on the bus"
+check "migratectl hosts starts the daemon on $A" on "$A" migratectl hosts
+check "virsh start vm1" on "$A" virsh start vm1
+check "start shows prepare, start and started" wait_until 10 has_ops "$A" vm1 prepare/begin start/begin started/begin
+check "virsh destroy vm1" on "$A" virsh destroy vm1
+check "destroy shows stopped and release" wait_until 10 has_ops "$A" vm1 stopped/end release/end
+check "nothing was spooled" [ "$(spool_size "$A")" = 0 ]
+echo "   $(on "$A" migratectl show vm1 | sed -n '/^Domain events:/,$p' | tail -n +2 | tr -s ' ' | tr '\n' ';')"
+
+say "the daemon is killed: the hook spools, never starts it, and nothing is lost"
+kill_in_node "$A" migrated
+check "no migrated on $A" wait_until 5 no_daemon "$A"
+before=$(domain_ops "$A" vm1 | wc -w)
+kill_in_node "$A" migrated # show started it again
+check "no migrated on $A again" wait_until 5 no_daemon "$A"
+check "virsh start vm1 without the daemon" on "$A" virsh start vm1
+check "virsh destroy vm1 without the daemon" on "$A" virsh destroy vm1
+check "the hook did not start the daemon" no_daemon "$A"
+check "the events are in the spool" [ "$(spool_size "$A")" -gt 0 ]
+after=$(domain_ops "$A" vm1 | wc -w)
+check "after the daemon is back the 5 events are there ($before -> $after)" [ "$after" -ge $((before + 5)) ]
+check "the spool was drained" [ "$(spool_size "$A")" = 0 ]
+check "no half-taken spool left" file_absent "$A" /var/lib/migrated/hook-spool.draining
+
+say "nodes whose bridges differ: refused without a rule, migrated with one"
+on "$A" ip link add br-a type bridge && on "$A" ip link set br-a up
+on "$B" ip link add br-b type bridge && on "$B" ip link set br-b up
+cluster_define_domain "$A" vm2 --running --bridge br-a >/dev/null || exit 1
+err=$(on "$A" migratectl migrate vm2 --live --block-migration --host "$B" --wait 2>&1)
+check "without a rule the live migration fails" [ $? -ne 0 ]
+echo "   $err"
+check "the reason names the bridge and the rule to write" grep -q "br-a.*Rewrite" <<<"$err"
+check "vm2 still runs on $A" is_state "$A" vm2 running
+check "$B has no vm2" is_state "$B" vm2 absent
+check "$B's daemon recorded the refusal" grep -q "migrate begin: migrated refused" "$(_cluster_node_dir "$B")/bus.log"
+
+printf '\n[Rewrite]\nBridges=br-a:br-b\n' >>"$(_cluster_node_dir "$B")/etc-migrated/migrated.conf"
+printf '\n[Rewrite]\nBridges=br-b:br-a\n' >>"$(_cluster_node_dir "$A")/etc-migrated/migrated.conf"
+kill_in_node "$A" migrated
+kill_in_node "$B" migrated # both read the new rules when they start again
+check "with the rule the live migration succeeds" on "$A" migratectl migrate vm2 --live --block-migration --host "$B" --wait
+check "vm2 runs on $B" is_state "$B" vm2 running
+check "its interface is on br-b" on_bridge "$B" vm2 br-b
+check "a tap of vm2 is a port of br-b" bridge_has_port "$B" br-b
+check "$B's events show the migrate hook" wait_until 10 has_ops "$B" vm2 migrate/begin
+check "and back, br-b -> br-a" on "$B" migratectl migrate vm2 --live --block-migration --host "$A" --wait
+check "vm2 runs on $A with br-a" on_bridge "$A" vm2 br-a
+
+finish "$A" "$B"
