@@ -544,6 +544,9 @@ static void print_domain(JsonObject *d) {
         for (guint i = 1; i < n; i++)
                 mig_print_field_continued(mig_json_array_string(a, i));
         mig_print_field("Migration", mig_json_string(d, "migration-id"));
+        const char *conflict = mig_json_string(d, "conflict");
+        if (conflict && *conflict)
+                mig_print_field("Conflict", conflict);
 }
 
 static int show_domain(MigCtl *ctl, const char *domain) {

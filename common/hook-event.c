@@ -88,6 +88,16 @@ static char *new_event_id(void) {
         return g_string_free(s, FALSE);
 }
 
+MigHookEvent *mig_hook_event_make(const char *domain, const char *uuid, const char *operation,
+                                  const char *sub_operation, const char *message) {
+        MigHookEvent *e = g_new0(MigHookEvent, 1);
+        *e = (MigHookEvent){new_event_id(),      (uint64_t) g_get_real_time(),
+                            g_strdup(domain),    g_strdup(uuid ? uuid : ""),
+                            g_strdup(operation), g_strdup(sub_operation),
+                            g_strdup("-"),       g_strdup(message ? message : "")};
+        return e;
+}
+
 static bool arg_ok(const char *s, size_t max) {
         return s && strlen(s) <= max && g_utf8_validate(s, -1, NULL);
 }

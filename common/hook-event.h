@@ -51,6 +51,11 @@ char *mig_hook_uuid_from_xml(const char *xml, size_t len);
 MigHookEvent *mig_hook_event_new(int argc, char *const *argv, const char *xml, size_t xml_len,
                                  GError **error);
 
+/* An event the daemon itself observed (libvirt's lifecycle events, its own findings):
+ * a fresh id, the time now, extra "-". */
+MigHookEvent *mig_hook_event_make(const char *domain, const char *uuid, const char *operation,
+                                  const char *sub_operation, const char *message);
+
 /* One spool line, '\n' included. */
 char *mig_hook_event_to_line(const MigHookEvent *e);
 /* The event of one spool line (without its '\n'); NULL with error set when the line is

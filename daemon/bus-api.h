@@ -10,6 +10,10 @@
 #include "manager.h"
 
 int bus_api_register(Manager *m);
+/* Reads one a{sv} of m: values[i] gets (a copy of) the string value of keys[i]
+ * (NULL-terminated); other entries are skipped. 1, 0 at the end of an enclosing array,
+ * or a negative errno. */
+int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **values);
 /* 0 when the caller is root, else AccessDenied with why. */
 int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why);
 
@@ -50,6 +54,8 @@ int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *er
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* How this node sees a domain (mig_domain_view), for reconciling a migration. */
+int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* This node's domain as an a{sv} (ListDomains entry; describe adds disks and migration). */
 int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d, bool describe);

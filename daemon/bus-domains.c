@@ -11,6 +11,7 @@
 #include "domain-events.h"
 #include "errors.h"
 #include "macro.h"
+#include "reconcile.h"
 #include "validate.h"
 #include "virt-call.h"
 
@@ -120,6 +121,8 @@ static int gather_start(Manager *m, sd_bus_message *request, VirtCallKind kind, 
 static const char *domain_state(Manager *m, const MigDomainInfo *d, const char **task) {
         MigMigration *mig = manager_find_inflight(m, d->uuid);
         *task = mig ? mig->task_state : "";
+        if (reconcile_conflict(m, d->uuid))
+                return "CONFLICT";
         if (!mig)
                 return mig_domain_state_name(d);
         bool waits = strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "finished") == 0;
@@ -147,6 +150,10 @@ static int append_describe_extras(sd_bus_message *reply, Manager *m, const MigDo
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}", "persistent", "b", d->persistent,
                                           "migration-id", "s", latest ? latest->id : "");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "conflict", "s",
+                                          reconcile_conflict(m, d->uuid) ? reconcile_conflict(m, d->uuid)
+                                                                         : "");
         if (r >= 0)
                 r = domain_events_append(reply, m, d->name, d->uuid);
         return r;
@@ -177,7 +184,7 @@ static int append_local_domains(sd_bus_message *reply, Manager *m, GPtrArray *li
         int r = 0;
         for (guint i = 0; r >= 0 && i < list->len; i++) {
                 const MigDomainInfo *d = list->pdata[i];
-                if (!manager_domain_moved_away(m, d->uuid))
+                if (!manager_domain_moved_away(m, d->uuid) && !manager_domain_arriving(m, d->uuid))
                         r = bus_append_domain(reply, m, d, false);
         }
         return r;
@@ -453,6 +460,26 @@ int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *
                                         "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
         VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_local, NULL);
         c->domain = g_strdup(domain);
+        virt_call_submit(c);
+        return 1;
+}
+
+static void on_domain_view(VirtCall *c) {
+        bool absent = c->result < 0 && g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) == 0;
+        if (c->result < 0 && !absent)
+                return reply_virt_error(c);
+        (void) sd_bus_reply_method_return(c->request, "s", mig_domain_view(absent ? NULL : c->info));
+}
+
+int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *uuid;
+        int r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        if (!mig_uuid_valid(uuid))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
+        VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_domain_view, NULL);
+        c->domain = g_strdup(uuid);
         virt_call_submit(c);
         return 1;
 }

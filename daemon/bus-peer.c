@@ -7,6 +7,7 @@
 
 #include "bus-api.h"
 #include "cold.h"
+#include "domain-events.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -62,6 +63,16 @@ static int peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *
 static int peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r = require_root(msg, error);
         return r < 0 ? r : bus_peer_describe_domain(msg, userdata, error);
+}
+
+static int peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_get_domain_view(msg, userdata, error);
+}
+
+static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_list_domain_events(msg, userdata, error);
 }
 
 static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -145,6 +156,10 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_list_domains, 0),
         SD_BUS_METHOD_WITH_ARGS("DescribeDomain", SD_BUS_ARGS("s", domain),
                                 SD_BUS_RESULT("a{sv}", description), peer_describe_domain, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetDomainView", SD_BUS_ARGS("s", uuid), SD_BUS_RESULT("s", view),
+                                peer_get_domain_view, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListDomainEvents", SD_BUS_ARGS("s", uuid, "t", since_usec),
+                                SD_BUS_RESULT("aa{sv}", events), peer_list_domain_events, 0),
         SD_BUS_METHOD_WITH_ARGS("SetHostState", SD_BUS_ARGS("b", enabled, "s", reason), SD_BUS_NO_RESULT,
                                 peer_set_host_state, 0),
         SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),

@@ -576,8 +576,22 @@ int cold_dest_watch_leases(Manager *m) {
 
 /* --- live: Finish and Abort --- */
 
+/* A copy libvirt left paused after the switch-over is the live one when the source
+ * asks to finish: libvirt expects a third party to resume it; we are that party. */
+static void resume_if_left_paused(DestCall *c) {
+        MigDomainInfo *info = NULL;
+        MigVirtError err = {0};
+        if (mig_virt_lookup(c->m->virt, c->uuid, &info, &err) == 0 &&
+            strcmp(mig_domain_view(info), MIG_VIEW_PAUSED_MIGRATION) == 0 &&
+            mig_virt_resume(c->m->virt, c->uuid, &err) == 0)
+                g_message("Migration %s: resumed the domain libvirt left paused here.", c->id);
+        mig_domain_info_free(info);
+        mig_virt_error_clear(&err);
+}
+
 static void live_finish_run(void *data) {
         DestCall *c = data;
+        resume_if_left_paused(c);
         c->result =
                 mig_virt_job_completed(c->m->virt, c->uuid, &c->downtime_msec, &c->duration_msec, &c->err);
 }
@@ -611,17 +625,27 @@ int live_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
 }
 
 /* libvirt removes an incoming domain whose migration failed; only our volumes remain.
- * A domain that runs here is never touched: that is for reconciliation to decide. */
+ * A paused incoming copy the source gave up on (its libvirtd restarted mid-migration) is
+ * removed: the source's copy is the live one. A domain that runs here is never touched:
+ * that is for reconciliation to decide. */
+static bool stale_incoming(const MigDomainInfo *info) {
+        const char *view = mig_domain_view(info);
+        return strcmp(view, MIG_VIEW_PAUSED_MIGRATION) == 0 || strcmp(view, MIG_VIEW_PAUSED) == 0;
+}
+
 static void live_abort_run(void *data) {
         DestCall *c = data;
         MigDomainInfo *info = NULL;
-        if (mig_virt_lookup(c->m->virt, c->uuid, &info, &c->err) == 0 && info->active) {
+        if (mig_virt_lookup(c->m->virt, c->uuid, &info, &c->err) == 0 && stale_incoming(info))
+                c->result = mig_virt_remove(c->m->virt, c->uuid, &c->err);
+        else if (info && info->active) {
                 mig_virt_error_clear(&c->err);
                 c->err.name = MIG_ERROR_CONFLICT;
                 c->err.message = g_strdup_printf("Domain %s runs on %s: the migration did not fail here.",
                                                  info->name, manager_node(c->m));
                 c->result = -EBUSY;
-        } else if (c->block)
+        }
+        if (c->result == 0 && c->block)
                 mig_disks_delete(c->m->virt, c->disks, c->disks->len);
         mig_domain_info_free(info);
         if (c->result == 0)

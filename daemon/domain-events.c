@@ -12,7 +12,9 @@
 #include "domain-events.h"
 #include "errors.h"
 #include "macro.h"
+#include "reconcile.h"
 #include "spool.h"
+#include "validate.h"
 
 #define DESCRIBE_EVENTS_MAX 50
 
@@ -36,11 +38,7 @@ int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GErr
 void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
                         const char *message) {
         g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify) mig_hook_event_free);
-        MigHookEvent *e = g_new0(MigHookEvent, 1);
-        *e = (MigHookEvent){mig_migration_id_new(), (uint64_t) g_get_real_time(),
-                            g_strdup(domain),       g_strdup(uuid ? uuid : ""),
-                            g_strdup(operation),    g_strdup("-"),
-                            g_strdup("-"),          g_strdup(message)};
+        MigHookEvent *e = mig_hook_event_make(domain, uuid, operation, "-", message);
         g_ptr_array_add(list, e);
         g_autoptr(GError) err = NULL;
         if (domain_events_record(m, list, "migrated", &err) < 0)
@@ -153,23 +151,46 @@ static int append_event(sd_bus_message *reply, const MigDomainEvent *e) {
                                      e->sub_operation, "message", "s", e->message);
 }
 
-int domain_events_append(sd_bus_message *reply, Manager *m, const char *name, const char *uuid) {
+/* The domain's newest events as an aa{sv}, those since since_usec only. */
+static int append_events(sd_bus_message *reply, Manager *m, const char *name, const char *uuid,
+                         uint64_t since_usec) {
         g_autoptr(GPtrArray) list = NULL;
         g_autoptr(GError) err = NULL;
         if (mig_store_load_domain_events(m->store, name, uuid, DESCRIBE_EVENTS_MAX, &list, &err) < 0) {
                 g_warning("%s", err->message);
                 list = g_ptr_array_new();
         }
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                if (((MigDomainEvent *) list->pdata[i])->time_usec >= since_usec)
+                        r = append_event(reply, list->pdata[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int domain_events_append(sd_bus_message *reply, Manager *m, const char *name, const char *uuid) {
         int r = sd_bus_message_open_container(reply, 'e', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(reply, "s", "events");
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (guint i = 0; r >= 0 && i < list->len; i++)
-                r = append_event(reply, list->pdata[i]);
-        for (int k = 0; r >= 0 && k < 3; k++)
+                r = append_events(reply, m, name, uuid, 0);
+        for (int k = 0; r >= 0 && k < 2; k++)
                 r = sd_bus_message_close_container(reply);
         return r;
+}
+
+int bus_peer_list_domain_events(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *uuid;
+        uint64_t since;
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_read(msg, "st", &uuid, &since);
+        if (r < 0)
+                return r;
+        if (!mig_uuid_valid(uuid))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_events(reply, m, "", uuid, since);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 /* Domain events of this node (domain-events.c) and the reconciliation they feed
- * (reconcile.c). */
+ * (reconcile.h). */
 
 #include "hook-event.h"
 #include "manager.h"
@@ -19,8 +19,7 @@ int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GErr
 /* Records what the daemon itself found out about a domain (origin "migrated"). */
 void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
                         const char *message);
+/* Peer.ListDomainEvents(uuid, since_usec): the domain's events on this node. */
+int bus_peer_list_domain_events(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 /* The "events" entry of a DescribeDomain reply: the domain's newest events. */
 int domain_events_append(sd_bus_message *reply, Manager *m, const char *name, const char *uuid);
-
-/* reconcile.c: a domain event may tell how a migration in flight stands. */
-void reconcile_domain_event(Manager *m, const MigHookEvent *e);

@@ -11,8 +11,10 @@
 #include "bus-api.h"
 #include "disk.h"
 #include "errors.h"
+#include "hook-event.h"
 #include "live.h"
 #include "macro.h"
+#include "reconcile.h"
 #include "scheduler.h"
 
 #define PEER_STEP_TIMEOUT_USEC (60 * USEC_PER_SEC)
@@ -145,16 +147,20 @@ static void source_disks_free(void *data) {
         g_free(sd);
 }
 
+static void recover_after(Manager *m, const char *id, const char *uuid);
+
 static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
                              void *userdata) {
         LiveJob *j = userdata;
         MigMigration *mig = live_mig(j);
         uint64_t downtime = 0, elapsed = 0;
-        if (reply)
-                (void) sd_bus_message_read(reply, "tt", &downtime, &elapsed);
-        else
-                g_warning("Migration %s: the destination did not record the domain yet: %s", mig->id,
-                          error->message);
+        if (!reply) { /* completed only when both nodes agree: their views decide */
+                g_warning("Migration %s: the destination did not confirm that it runs the domain (%s); "
+                          "both nodes' views decide.",
+                          mig->id, error->message);
+                return recover_after(j->m, mig->id, mig->domain_uuid);
+        }
+        (void) sd_bus_message_read(reply, "tt", &downtime, &elapsed);
         mig->downtime_msec = downtime;
         mig->bytes_remaining = 0;
         mig->bytes_processed = MAX(mig->bytes_processed, mig->bytes_total);
@@ -372,11 +378,46 @@ static void migrate_run(void *data) {
         j->result = mig_virt_migrate_live(j->m->virt, j->info->uuid, &p, &j->err);
 }
 
+/* The destination's hook refusal of this migration, from its domain events, or NULL. */
+static char *refusal_of(sd_bus_message *reply) {
+        static const char *const keys[] = {"operation", "message", NULL};
+        char *found = NULL;
+        if (!reply || sd_bus_message_enter_container(reply, 'a', "a{sv}") <= 0)
+                return NULL;
+        for (;;) {
+                char *v[2] = {NULL, NULL};
+                if (bus_read_dict_strings(reply, keys, v) <= 0)
+                        break;
+                if (g_strcmp0(v[0], "migrate") == 0 && v[1] && g_str_has_prefix(v[1], MIG_HOOK_REFUSAL)) {
+                        g_free(found);
+                        found = g_steal_pointer(&v[1]);
+                }
+                g_free(v[0]);
+                g_free(v[1]);
+        }
+        return found;
+}
+
+/* libvirt does not always pass the destination hook's refusal on (the connection's
+ * end-of-file can overwrite it): the destination's record of it says why. */
+static void on_dest_events(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        LiveJob *j = userdata;
+        g_autofree char *refusal = refusal_of(reply);
+        if (!refusal)
+                return live_fail(j, j->err.name, j->err.message);
+        g_autofree char *msg = g_strdup_printf("The live migration failed: %s", refusal);
+        live_fail(j, MIG_ERROR_NOT_SUPPORTED, msg);
+}
+
 static void migrate_done(void *data) {
         LiveJob *j = data;
         j->migrating = false;
         j->stats_timer = sd_event_source_disable_unref(j->stats_timer);
         MigMigration *mig = live_mig(j);
+        MigPeer *dest = mig_peers_find(j->m->peers, mig->destination);
+        if (j->result < 0 && !j->cancel && dest && g_strcmp0(j->err.name, MIG_ERROR_NOT_SUPPORTED) != 0)
+                return (void) mig_peer_call(dest, "ListDomainEvents", PEER_STEP_TIMEOUT_USEC, on_dest_events,
+                                            j, "st", mig->domain_uuid, mig->created_usec);
         if (j->result < 0)
                 return live_fail(j, j->err.name, j->err.message);
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
@@ -640,69 +681,156 @@ int live_source_force_complete(Manager *m, sd_bus_message *request, MigMigration
 
 /* --------------------------------------------------------------- restart */
 
-/* libvirt's peer-to-peer migration goes on inside libvirtd without us; after a restart
- * the outcome is read from libvirt: the domain gone from here means it completed. */
+/* libvirt's peer-to-peer migration goes on inside libvirtd without us. After a restart,
+ * or when the destination could not confirm the result, the outcome is decided from
+ * both nodes' views of the domain by reconcile_live_outcome(); the record stays
+ * "running" until they agree. */
+#define RECOVER_RETRY_USEC (5 * USEC_PER_SEC)
+
 typedef struct Recover {
         Manager *m;
         char *id;
         char *uuid;
-        bool here, active_job;
+        char *name;
+        bool active_job;
+        char *view;       /* this node's view */
+        LiveOutcome what; /* the decision, acted on by recover_act_run */
+        int result;
+        MigVirtError err;
 } Recover;
 
-static void recover_run(void *data) {
-        Recover *r = data;
-        MigDomainInfo *info = NULL;
-        MigVirtError err = {0};
-        r->here = mig_virt_lookup(r->m->virt, r->uuid, &info, &err) == 0;
-        MigJobStats s = {0};
-        r->active_job = r->here && mig_virt_job_stats(r->m->virt, r->uuid, &s, &err) == 0 && s.active;
-        mig_domain_info_free(info);
-        mig_virt_error_clear(&err);
+static void recover_free(Recover *r) {
+        g_free(r->id);
+        g_free(r->uuid);
+        g_free(r->name);
+        g_free(r->view);
+        mig_virt_error_clear(&r->err);
+        g_free(r);
 }
 
 static void recover_one(Manager *m, const char *id, const char *uuid);
 
+static void recover_look_run(void *data) {
+        Recover *r = data;
+        MigDomainInfo *info = NULL;
+        MigVirtError err = {0};
+        bool here = mig_virt_lookup(r->m->virt, r->uuid, &info, &err) == 0;
+        MigJobStats s = {0};
+        r->active_job = here && mig_virt_job_stats(r->m->virt, r->uuid, &s, &err) == 0 && s.active;
+        r->view = g_strdup(mig_domain_view(here ? info : NULL));
+        mig_domain_info_free(info);
+        mig_virt_error_clear(&err);
+}
+
 static int on_recover_again(sd_event_source *s, uint64_t usec, void *userdata) {
         Recover *r = userdata;
         recover_one(r->m, r->id, r->uuid);
-        g_free(r->id);
-        g_free(r->uuid);
-        g_free(r);
+        recover_free(r);
         return sd_event_source_set_enabled(s, SD_EVENT_OFF); /* floating: freed with the loop */
 }
 
-static void recover_done(void *data) {
+static void recover_later(Recover *r, uint64_t usec) {
+        Recover *again = g_new0(Recover, 1);
+        *again = (Recover){.m = r->m, .id = g_strdup(r->id), .uuid = g_strdup(r->uuid)};
+        (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_recover_again,
+                                          again);
+}
+
+/* The job that finishes the record (replies, queue) as a normal migration would. */
+static LiveJob *recover_job(Recover *r) {
+        LiveJob *j = live_jobs ? g_hash_table_lookup(live_jobs, r->id) : NULL;
+        if (j)
+                return j;
+        j = live_job_new(r->m);
+        j->id = g_strdup(r->id);
+        j->info = g_new0(MigDomainInfo, 1);
+        j->info->uuid = g_strdup(r->uuid);
+        g_hash_table_replace(live_jobs, j->id, j);
+        return j;
+}
+
+/* This node's part of the outcome, on the worker: drop the stale copy or resume ours. */
+static void recover_act_run(void *data) {
+        Recover *r = data;
+        if (r->what == LIVE_COMPLETED_DROP_SOURCE)
+                r->result = mig_virt_remove(r->m->virt, r->uuid, &r->err);
+        else if (r->what == LIVE_ROLLBACK_RESUME)
+                r->result = mig_virt_resume(r->m->virt, r->uuid, &r->err);
+}
+
+static void recover_act_done(void *data) {
         Recover *r = data;
         MigMigration *mig = manager_find_migration(r->m, r->id);
-        if (r->active_job) {
-                /* libvirt still migrates: look again in a second (queued work waits meanwhile). */
-                Recover *again = g_new0(Recover, 1);
-                *again = (Recover){r->m, g_strdup(r->id), g_strdup(r->uuid), false, false};
-                (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0,
-                                                  on_recover_again, again);
-        } else if (mig) {
-                LiveJob *j = live_job_new(r->m);
-                j->id = g_strdup(r->id);
-                j->info = g_new0(MigDomainInfo, 1);
-                j->info->uuid = g_strdup(r->uuid);
-                g_hash_table_replace(live_jobs, j->id, j);
-                MigPeer *peer = mig_peers_find(r->m->peers, mig->destination);
-                if (!r->here && strcmp(mig->status, "running") == 0 && peer)
-                        mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished,
-                                      j, "s", r->id);
-                else
-                        live_fail(j, MIG_ERROR_INTERNAL,
-                                  "migrated restarted; the migration did not complete");
+        if (!mig || mig_status_is_final(mig->status))
+                return;
+        if (r->result < 0) {
+                g_warning("Migration %s: %s; trying again.", r->id, r->err.message);
+                return recover_later(r, RECOVER_RETRY_USEC);
         }
-        g_free(r->id);
-        g_free(r->uuid);
-        g_free(r);
+        LiveJob *j = recover_job(r);
+        MigPeer *peer = mig_peers_find(r->m->peers, mig->destination);
+        switch (r->what) {
+        case LIVE_COMPLETED:
+        case LIVE_COMPLETED_DROP_SOURCE:
+        case LIVE_COMPLETED_RESUME_DEST: /* the destination's Finish resumes a paused copy */
+                mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, "s",
+                              r->id);
+                break;
+        default:
+                live_fail(j, MIG_ERROR_INTERNAL,
+                          r->what == LIVE_ROLLBACK_RESUME
+                                  ? "the migration did not complete; the source's paused copy was resumed"
+                                  : "the migration did not complete");
+        }
+}
+
+static void on_dest_view(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        Recover *r = userdata;
+        MigMigration *mig = manager_find_migration(r->m, r->id);
+        const char *dest_view = NULL, *why = NULL;
+        if (reply && sd_bus_message_read(reply, "s", &dest_view) < 0)
+                dest_view = NULL;
+        r->what = reconcile_live_outcome(r->view, dest_view, &why);
+        if (mig)
+                g_message("Migration %s: source %s, destination %s: %s.", r->id, r->view,
+                          dest_view ? dest_view : "unknown", why);
+        if (!mig || mig_status_is_final(mig->status))
+                return recover_free(r);
+        if (r->what == LIVE_WAIT || r->what == LIVE_CONFLICT) {
+                if (r->what == LIVE_CONFLICT)
+                        reconcile_raise_conflict(r->m, mig->domain_name, r->uuid, why);
+                recover_later(r, RECOVER_RETRY_USEC);
+                return recover_free(r);
+        }
+        reconcile_clear_conflict(r->m, mig->domain_name, r->uuid, why);
+        mig_worker_submit(r->m->worker, recover_act_run, recover_act_done, r, (GDestroyNotify) recover_free);
+}
+
+static void recover_look_done(void *data) {
+        Recover *r = data;
+        MigMigration *mig = manager_find_migration(r->m, r->id);
+        if (!mig || mig_status_is_final(mig->status))
+                return recover_free(r);
+        if (r->active_job) /* libvirt still migrates: look again in a second */
+                return recover_later(r, USEC_PER_SEC), recover_free(r);
+        MigPeer *peer = mig_peers_find(r->m->peers, mig->destination);
+        if (!peer || strcmp(mig->status, "queued") == 0) {
+                r->what = LIVE_ROLLBACK; /* never reached libvirt, or the destination is gone */
+                return mig_worker_submit(r->m->worker, recover_act_run, recover_act_done, r,
+                                         (GDestroyNotify) recover_free);
+        }
+        mig_peer_call(peer, "GetDomainView", PEER_STEP_TIMEOUT_USEC, on_dest_view, r, "s", r->uuid);
+}
+
+static void recover_after(Manager *m, const char *id, const char *uuid) {
+        Recover r = {.m = m, .id = (char *) id, .uuid = (char *) uuid};
+        recover_later(&r, RECOVER_RETRY_USEC);
 }
 
 static void recover_one(Manager *m, const char *id, const char *uuid) {
         Recover *r = g_new0(Recover, 1);
-        *r = (Recover){m, g_strdup(id), g_strdup(uuid), false, false};
-        mig_worker_submit(m->worker, recover_run, recover_done, r, NULL);
+        *r = (Recover){.m = m, .id = g_strdup(id), .uuid = g_strdup(uuid)};
+        mig_worker_submit(m->worker, recover_look_run, recover_look_done, r, NULL);
 }
 
 void live_source_resume_all(Manager *m) {

@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
+#include "virt-events.h"
 
 #define WORKER_THREADS 4
 
@@ -55,6 +56,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         }
         m->migrations =
                 g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) mig_migration_free);
+        m->conflicts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         /* --idle-timeout wins; otherwise the config's IdleTimeout. */
         m->idle_usec = o->idle_usec != UINT64_MAX ? o->idle_usec : m->config->idle_timeout * USEC_PER_SEC;
         int r = sd_event_default(&m->event);
@@ -81,6 +83,7 @@ void manager_free(Manager *m) {
         if (!m)
                 return;
         /* Threads first: they may still hold libvirt connections. */
+        mig_virt_events_free(m->virt_events);
         mig_worker_free(m->worker);
         cold_source_free_jobs(m);
         live_source_free_jobs(m);
@@ -88,6 +91,9 @@ void manager_free(Manager *m) {
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->spool_watch);
+        sd_event_source_disable_unref(m->conflict_timer);
+        if (m->conflicts)
+                g_hash_table_unref(m->conflicts);
         sd_bus_flush_close_unref(m->bus);
         mig_virt_free(m->virt);
         mig_store_close(m->store);
@@ -158,8 +164,12 @@ int manager_start(Manager *m, bool user_bus) {
                 g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
                 return r;
         }
-        /* What the hook spooled while no daemon ran, before anything is decided. */
+        /* What the hook spooled while no daemon ran, before anything is decided; then
+         * libvirt's own events (their first connection starts a reconciliation pass). */
         domain_events_start(m);
+        r = mig_virt_events_start(m, &m->virt_events);
+        if (r < 0)
+                g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
         /* Unfinished migrations go on (or roll back) before new work is taken. */
         cold_source_resume_all(m);
         live_source_resume_all(m);
@@ -248,6 +258,11 @@ bool manager_domain_moved_away(Manager *m, const char *uuid) {
         MigMigration *mig = manager_find_inflight(m, uuid);
         return mig && strcmp(mig->role, "source") == 0 && strcmp(mig->kind, "cold") == 0 &&
                g_strv_contains(away, mig->status);
+}
+
+bool manager_domain_arriving(Manager *m, const char *uuid) {
+        MigMigration *mig = manager_find_inflight(m, uuid);
+        return mig && strcmp(mig->role, "destination") == 0 && strcmp(mig->kind, "live") == 0;
 }
 
 /* Commits the new status (and task) with an event. */

@@ -23,6 +23,8 @@ typedef struct ManagerOptions {
         bool user_bus;      /* unit tests: the session bus instead of the system bus */
 } ManagerOptions;
 
+typedef struct MigVirtEvents MigVirtEvents;
+
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
@@ -35,6 +37,9 @@ typedef struct Manager {
         GHashTable *migrations; /* id → MigMigration* */
         sd_event_source *idle_timer;
         sd_event_source *spool_watch;
+        MigVirtEvents *virt_events; /* libvirt's lifecycle events */
+        GHashTable *conflicts;      /* domain UUID → why it is in conflict (reconcile.c) */
+        sd_event_source *conflict_timer;
         char *state_dir;
         uint64_t idle_usec;
         uint64_t messages;      /* incoming bus messages, to detect idleness */
@@ -59,6 +64,10 @@ unsigned manager_inflight_count(Manager *m);
 /* A cold migration made the destination the domain's home: this node's shut-off
  * definition is only kept for a revert, and is not listed as a domain of the cluster. */
 bool manager_domain_moved_away(Manager *m, const char *uuid);
+/* A live migration brings the domain here and has not ended: the source shows it
+ * (MIGRATING, on the source, as oVirt's table has it), this node's incoming copy is not
+ * listed. */
+bool manager_domain_arriving(Manager *m, const char *uuid);
 
 /* Commits a new migration (takes it), then publishes its object. */
 int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error);

@@ -1,7 +1,213 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Reconciliation of what both nodes report about a domain in flight. */
+#include "reconcile.h"
 
+#include <string.h>
+
+#include "bus-api.h"
 #include "domain-events.h"
+#include "errors.h"
+#include "macro.h"
+
+#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
+#define CONFLICT_RECHECK_USEC (10 * USEC_PER_SEC)
+
+/* --- the live outcome table --- */
+
+static bool is(const char *view, const char *what) {
+        return view && strcmp(view, what) == 0;
+}
+
+static bool gone(const char *view) {
+        return is(view, MIG_VIEW_ABSENT) || is(view, MIG_VIEW_SHUTOFF);
+}
+
+static bool paused(const char *view) {
+        return is(view, MIG_VIEW_PAUSED) || is(view, MIG_VIEW_PAUSED_MIGRATION);
+}
+
+LiveOutcome reconcile_live_outcome(const char *src, const char *dst, const char **why) {
+        if (!src || !dst)
+                return *why = "a node's view is unknown", LIVE_WAIT;
+        if (is(src, MIG_VIEW_POSTCOPY) || is(dst, MIG_VIEW_POSTCOPY))
+                return *why = "the domain is in post-copy: its memory is split between both nodes",
+                       LIVE_CONFLICT;
+        if (is(dst, MIG_VIEW_RUNNING)) {
+                if (gone(src))
+                        return *why = "the destination runs the domain", LIVE_COMPLETED;
+                if (paused(src))
+                        return *why = "the destination runs the domain; the source's paused copy is stale",
+                               LIVE_COMPLETED_DROP_SOURCE;
+                return *why = "the domain runs on both nodes", LIVE_CONFLICT;
+        }
+        if (paused(dst)) {
+                if (gone(src))
+                        return *why = "only the destination's paused copy is left",
+                               LIVE_COMPLETED_RESUME_DEST;
+                if (paused(src))
+                        return *why = "the switch-over never finished: the source's copy is complete",
+                               LIVE_ROLLBACK_RESUME;
+                return *why = "the source runs the domain", LIVE_ROLLBACK;
+        }
+        /* the destination has no copy */
+        if (is(src, MIG_VIEW_RUNNING))
+                return *why = "the source runs the domain", LIVE_ROLLBACK;
+        if (paused(src))
+                return *why = "the source's paused copy is the only one", LIVE_ROLLBACK_RESUME;
+        return *why = "the domain runs on neither node", LIVE_CONFLICT;
+}
+
+/* --- conflicts --- */
+
+const char *reconcile_conflict(Manager *m, const char *uuid) {
+        return uuid ? g_hash_table_lookup(m->conflicts, uuid) : NULL;
+}
+
+static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        m->conflict_timer = sd_event_source_disable_unref(m->conflict_timer);
+        if (g_hash_table_size(m->conflicts) > 0)
+                reconcile_all(m, "a conflict stands");
+        return 0;
+}
+
+void reconcile_raise_conflict(Manager *m, const char *name, const char *uuid, const char *why) {
+        bool is_new = !g_hash_table_contains(m->conflicts, uuid);
+        g_hash_table_replace(m->conflicts, g_strdup(uuid), g_strdup(why));
+        if (is_new) {
+                g_warning("CONFLICT: domain %s (%s): %s. Nothing is destroyed; an operator decides which "
+                          "copy lives.",
+                          name, uuid, why);
+                domain_events_note(m, name, uuid, "conflict", why);
+        }
+        if (!m->conflict_timer)
+                (void) sd_event_add_time_relative(m->event, &m->conflict_timer, CLOCK_MONOTONIC,
+                                                  CONFLICT_RECHECK_USEC, 0, on_recheck, m);
+}
+
+void reconcile_clear_conflict(Manager *m, const char *name, const char *uuid, const char *why) {
+        if (!g_hash_table_remove(m->conflicts, uuid))
+                return;
+        g_message("Conflict of domain %s (%s) resolved: %s.", name, uuid, why);
+        domain_events_note(m, name, uuid, "conflict-resolved", why);
+}
+
+/* --- the two-copies check of one domain --- */
+
+typedef struct Check {
+        Manager *m;
+        char *name, *uuid;
+        unsigned pending;
+        GString *elsewhere; /* peers where it is active too */
+        bool unknown;       /* a peer did not answer */
+} Check;
+
+static void check_free(Check *c) {
+        g_free(c->name);
+        g_free(c->uuid);
+        g_string_free(c->elsewhere, TRUE);
+        g_free(c);
+}
+
+static void check_one_done(Check *c) {
+        if (--c->pending > 0)
+                return;
+        if (c->elsewhere->len > 0 && !manager_find_inflight(c->m, c->uuid)) {
+                g_autofree char *why = g_strdup_printf("it is active on %s and on %s", manager_node(c->m),
+                                                       c->elsewhere->str);
+                reconcile_raise_conflict(c->m, c->name, c->uuid, why);
+        } else if (c->elsewhere->len == 0 && !c->unknown)
+                reconcile_clear_conflict(c->m, c->name, c->uuid, "it is active on one node only");
+        check_free(c);
+}
+
+static void on_peer_describe(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+                             void *userdata) {
+        Check *c = userdata;
+        if (reply) {
+                static const char *const keys[] = {"power-state", NULL};
+                g_autofree char *power = NULL;
+                (void) bus_read_dict_strings(reply, keys, &power);
+                if (power && strcmp(power, "SHUTOFF") != 0 && strcmp(power, "ERROR") != 0)
+                        g_string_append_printf(c->elsewhere, "%s%s", c->elsewhere->len ? ", " : "",
+                                               mig_peer_name(peer));
+        } else if (!error || strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0)
+                c->unknown = true;
+        check_one_done(c);
+}
+
+void reconcile_check_domain(Manager *m, const char *name, const char *uuid) {
+        if (!uuid || !*uuid || manager_find_inflight(m, uuid))
+                return; /* a migration in flight has two copies on purpose */
+        unsigned n = mig_peers_count(m->peers);
+        Check *c = g_new0(Check, 1);
+        *c = (Check){m, g_strdup(name), g_strdup(uuid), n + 1, g_string_new(""), false};
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
+                              on_peer_describe, c, "s", uuid);
+        check_one_done(c);
+}
+
+/* --- every domain of this node --- */
+
+typedef struct Scan {
+        Manager *m;
+        GPtrArray *domains;
+        int result;
+} Scan;
+
+static void scan_run(void *data) {
+        Scan *s = data;
+        MigVirtError err = {0};
+        s->result = mig_virt_list_domains(s->m->virt, &s->domains, &err);
+        if (s->result < 0)
+                g_warning("Reconciliation cannot list this node's domains: %s", err.message);
+        mig_virt_error_clear(&err);
+}
+
+static void scan_done(void *data) {
+        Scan *s = data;
+        if (s->result < 0)
+                return;
+        g_autoptr(GHashTable) active = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; i < s->domains->len; i++) {
+                const MigDomainInfo *d = s->domains->pdata[i];
+                if (!d->active)
+                        continue;
+                g_hash_table_add(active, d->uuid);
+                reconcile_check_domain(s->m, d->name, d->uuid);
+        }
+        g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter it;
+        const char *uuid;
+        g_hash_table_iter_init(&it, s->m->conflicts);
+        while (g_hash_table_iter_next(&it, (gpointer *) &uuid, NULL))
+                if (!g_hash_table_contains(active, uuid) && !manager_find_inflight(s->m, uuid))
+                        g_ptr_array_add(stale, g_strdup(uuid));
+        for (guint i = 0; i < stale->len; i++)
+                reconcile_clear_conflict(s->m, stale->pdata[i], stale->pdata[i], "it no longer runs here");
+}
+
+static void scan_free(void *data) {
+        Scan *s = data;
+        if (s->domains)
+                g_ptr_array_unref(s->domains);
+        g_free(s);
+}
+
+void reconcile_all(Manager *m, const char *why) {
+        g_debug("Reconciling this node's domains: %s.", why);
+        Scan *s = g_new0(Scan, 1);
+        s->m = m;
+        mig_worker_submit(m->worker, scan_run, scan_done, s, scan_free);
+}
 
 void reconcile_domain_event(Manager *m, const MigHookEvent *e) {
+        static const char *const up[] = {"started", "resumed", NULL};
+        static const char *const down[] = {"stopped", "release", "undefined", NULL};
+        if (!e->uuid[0])
+                return;
+        if (g_strv_contains(up, e->operation))
+                reconcile_check_domain(m, e->domain, e->uuid);
+        else if (g_strv_contains(down, e->operation) && !manager_find_inflight(m, e->uuid))
+                reconcile_clear_conflict(m, e->domain, e->uuid, "its copy here stopped");
 }

@@ -146,6 +146,32 @@ const char *mig_domain_state_name(const MigDomainInfo *d) {
         }
 }
 
+const char *mig_domain_view(const MigDomainInfo *d) {
+        if (!d)
+                return MIG_VIEW_ABSENT;
+        switch (d->state) {
+        case VIR_DOMAIN_RUNNING:
+                return d->reason == VIR_DOMAIN_RUNNING_POSTCOPY ? MIG_VIEW_POSTCOPY : MIG_VIEW_RUNNING;
+        case VIR_DOMAIN_BLOCKED:
+                return MIG_VIEW_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+                switch (d->reason) {
+                case VIR_DOMAIN_PAUSED_POSTCOPY:
+                case VIR_DOMAIN_PAUSED_POSTCOPY_FAILED:
+                        return MIG_VIEW_POSTCOPY;
+                case VIR_DOMAIN_PAUSED_MIGRATION:
+                        return MIG_VIEW_PAUSED_MIGRATION;
+                default:
+                        return MIG_VIEW_PAUSED;
+                }
+        case VIR_DOMAIN_SHUTOFF:
+        case VIR_DOMAIN_SHUTDOWN:
+                return d->active ? MIG_VIEW_RUNNING : MIG_VIEW_SHUTOFF;
+        default:
+                return d->active ? MIG_VIEW_PAUSED : MIG_VIEW_SHUTOFF;
+        }
+}
+
 /* --- XML parsing with GMarkup (no libvirt, no I/O: unit-tested) --- */
 
 typedef struct GroupParse {
@@ -275,6 +301,9 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         d->name = g_strdup(virDomainGetName(dom));
         d->uuid = g_strdup(uuid);
         d->state = info.state;
+        int state = 0;
+        if (virDomainGetState(dom, &state, &d->reason, 0) < 0)
+                d->reason = 0;
         d->active = virDomainIsActive(dom) == 1;
         d->persistent = virDomainIsPersistent(dom) == 1;
         d->memory = (uint64_t) info.maxMem * 1024;
@@ -445,6 +474,17 @@ int mig_virt_start(MigVirt *v, const char *uuid, MigVirtError *err) {
         if (virDomainCreate(dom) < 0)
                 return fail_from_libvirt(err, "Cannot start the domain");
         return 0;
+}
+
+int mig_virt_resume(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        int state = 0, reason = 0;
+        if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_PAUSED)
+                return 0;
+        return virDomainResume(dom) < 0 ? fail_from_libvirt(err, "Cannot resume the domain") : 0;
 }
 
 #define UNDEFINE_FLAGS                                                                                      \

@@ -34,7 +34,8 @@ void mig_disk_free(MigDisk *d);
 typedef struct MigDomainInfo {
         char *name;
         char *uuid;
-        int state; /* virDomainState */
+        int state;  /* virDomainState */
+        int reason; /* its reason (virDomainPausedReason, ...) */
         bool active;
         bool persistent;
         uint64_t memory; /* bytes */
@@ -64,6 +65,20 @@ void mig_domain_info_free(MigDomainInfo *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigDomainInfo, mig_domain_info_free)
 /* The operator's view: ACTIVE, SHUTOFF, PAUSED, ERROR (before migration overlays). */
 const char *mig_domain_state_name(const MigDomainInfo *d);
+
+/* A domain as one node sees it, for reconciling both sides of a migration:
+ * absent, shutoff, running, paused (by anyone but a migration), paused-migration
+ * (libvirt paused it for a switch-over), postcopy (running or paused in post-copy: its
+ * memory is split between the nodes). NULL d: absent. */
+#define MIG_VIEW_ABSENT "absent"
+#define MIG_VIEW_SHUTOFF "shutoff"
+#define MIG_VIEW_RUNNING "running"
+#define MIG_VIEW_PAUSED "paused"
+#define MIG_VIEW_PAUSED_MIGRATION "paused-migration"
+#define MIG_VIEW_POSTCOPY "postcopy"
+const char *mig_domain_view(const MigDomainInfo *d);
+/* Resumes a paused domain (a running one is fine). */
+int mig_virt_resume(MigVirt *v, const char *uuid, MigVirtError *err);
 
 /* All domains of this node, active and defined (MigDomainInfo*). */
 int mig_virt_list_domains(MigVirt *v, GPtrArray **ret, MigVirtError *err);
