@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
+#include "reconcile.h"
 #include "validate.h"
 
 static void unref_request(gpointer p) {
@@ -73,6 +74,11 @@ static int peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_erro
 static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r = require_root(msg, error);
         return r < 0 ? r : bus_peer_list_domain_events(msg, userdata, error);
+}
+
+static int peer_check_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_check_domain(msg, userdata, error);
 }
 
 static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -160,6 +166,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_get_domain_view, 0),
         SD_BUS_METHOD_WITH_ARGS("ListDomainEvents", SD_BUS_ARGS("s", uuid, "t", since_usec),
                                 SD_BUS_RESULT("aa{sv}", events), peer_list_domain_events, 0),
+        SD_BUS_METHOD_WITH_ARGS("CheckDomain", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, peer_check_domain,
+                                0),
         SD_BUS_METHOD_WITH_ARGS("SetHostState", SD_BUS_ARGS("b", enabled, "s", reason), SD_BUS_NO_RESULT,
                                 peer_set_host_state, 0),
         SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),

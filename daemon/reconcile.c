@@ -7,6 +7,7 @@
 #include "domain-events.h"
 #include "errors.h"
 #include "macro.h"
+#include "validate.h"
 
 #define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
 #define CONFLICT_RECHECK_USEC (10 * USEC_PER_SEC)
@@ -108,12 +109,23 @@ static void check_free(Check *c) {
         g_free(c);
 }
 
+static void ignore_reply(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+}
+
+static void tell_peers(Manager *m, const char *uuid) {
+        for (unsigned i = 0; i < mig_peers_count(m->peers); i++)
+                mig_peer_call(mig_peers_get(m->peers, i), "CheckDomain", PEER_TIMEOUT_USEC, ignore_reply,
+                              NULL, "s", uuid);
+}
+
 static void check_one_done(Check *c) {
         if (--c->pending > 0)
                 return;
         if (c->elsewhere->len > 0 && !manager_find_inflight(c->m, c->uuid)) {
                 g_autofree char *why = g_strdup_printf("it is active on %s and on %s", manager_node(c->m),
                                                        c->elsewhere->str);
+                if (!reconcile_conflict(c->m, c->uuid))
+                        tell_peers(c->m, c->uuid); /* they see it too, whoever looked first */
                 reconcile_raise_conflict(c->m, c->name, c->uuid, why);
         } else if (c->elsewhere->len == 0 && !c->unknown)
                 reconcile_clear_conflict(c->m, c->name, c->uuid, "it is active on one node only");
@@ -199,6 +211,48 @@ void reconcile_all(Manager *m, const char *why) {
         Scan *s = g_new0(Scan, 1);
         s->m = m;
         mig_worker_submit(m->worker, scan_run, scan_done, s, scan_free);
+}
+
+/* --- Peer.CheckDomain: another node found a conflict and asks this one to look too --- */
+
+typedef struct CheckLocal {
+        Manager *m;
+        char *uuid;
+        MigDomainInfo *info;
+} CheckLocal;
+
+static void check_local_run(void *data) {
+        CheckLocal *c = data;
+        MigVirtError err = {0};
+        if (mig_virt_lookup(c->m->virt, c->uuid, &c->info, &err) < 0)
+                c->info = NULL;
+        mig_virt_error_clear(&err);
+}
+
+static void check_local_done(void *data) {
+        CheckLocal *c = data;
+        if (c->info && c->info->active)
+                reconcile_check_domain(c->m, c->info->name, c->uuid);
+}
+
+static void check_local_free(void *data) {
+        CheckLocal *c = data;
+        mig_domain_info_free(c->info);
+        g_free(c->uuid);
+        g_free(c);
+}
+
+int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *uuid;
+        int r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        if (!mig_uuid_valid(uuid))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
+        CheckLocal *c = g_new0(CheckLocal, 1);
+        *c = (CheckLocal){m, g_strdup(uuid), NULL};
+        mig_worker_submit(m->worker, check_local_run, check_local_done, c, check_local_free);
+        return sd_bus_reply_method_return(msg, NULL);
 }
 
 void reconcile_domain_event(Manager *m, const MigHookEvent *e) {

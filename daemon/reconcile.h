@@ -23,6 +23,9 @@ void reconcile_domain_event(Manager *m, const MigHookEvent *e);
 void reconcile_all(Manager *m, const char *why);
 /* Checks one domain of this node against the peers. */
 void reconcile_check_domain(Manager *m, const char *name, const char *uuid);
+/* Peer.CheckDomain(uuid): a peer found the domain active on two nodes; this node
+ * checks its own copy too (answered at once, the check runs after). */
+int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 /* Marks a domain in conflict (a migration cannot tell which copy lives) or clears it. */
 void reconcile_raise_conflict(Manager *m, const char *name, const char *uuid, const char *why);
 void reconcile_clear_conflict(Manager *m, const char *name, const char *uuid, const char *why);

@@ -33,6 +33,15 @@ content_sum() {
 }
 same_content() { local s; s=$(content_sum "$1" "$2") && [ -n "$s" ] && [ "$s" = "$3" ]; }
 
+# make_domain NODE DOM DATA_MIB: a running domain whose qcow2 disk holds DATA_MIB of random data
+make_domain() {
+        local node=$1 dom=$2 mib=$3 disk
+        disk=$(cluster_define_domain "$node" "$dom" --disk-mib 128) || return 1
+        on "$node" sh -c "dd if=/dev/urandom of=/var/tmp/$dom.raw bs=1M count=$mib status=none &&
+                qemu-img convert -n -f raw -O qcow2 -T none /var/tmp/$dom.raw '$disk' && rm -f /var/tmp/$dom.raw" &&
+                on "$node" virsh start "$dom" >/dev/null
+}
+
 # prop NODE DOMAIN PROPERTY: of the newest migration of DOMAIN recorded on NODE
 prop() {
         on "$1" migratectl --json show "$2" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$3', ''))"

@@ -26,15 +26,6 @@ SRC=$(cd "$HERE/../.." && pwd)
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
-# make_domain NODE DOM DATA_MIB: a running domain whose qcow2 disk holds DATA_MIB of random data
-make_domain() {
-        local node=$1 dom=$2 mib=$3 disk
-        disk=$(cluster_define_domain "$node" "$dom" --disk-mib 128) || return 1
-        on "$node" sh -c "dd if=/dev/urandom of=/var/tmp/$dom.raw bs=1M count=$mib status=none &&
-                qemu-img convert -n -f raw -O qcow2 -T none /var/tmp/$dom.raw '$disk' && rm -f /var/tmp/$dom.raw" &&
-                on "$node" virsh start "$dom" >/dev/null
-}
-
 cluster_require_root
 cluster_trap_down "$NAME"
 cluster_up "$NAME" 2 || exit 1

@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Reconciliation on real nodes:
+#   1. a domain running on two nodes (an operator defined and started a copy) is
+#      reported as CONFLICT on both, with an event, and nothing is destroyed; once
+#      one copy is gone the conflict clears;
+#   2. the source daemon killed while libvirt live-migrates: after its restart the
+#      record follows libvirt and completes, the disk arrived intact, the source is clean;
+#   3. the destination daemon killed mid-migration: the migration completes and both
+#      records say so;
+#   4. libvirt's "third party decides" leftovers after a restart mid-migration:
+#      a) a paused copy on the source while the destination runs the domain: the
+#         source's copy is dropped, the record completes;
+#      b) a paused copy on the source and none on the destination: the source's copy
+#         is resumed, the record fails, the destination is clean.
+#      libvirt leaves these when its own daemon restarts at a switch-over, which cannot
+#      be timed from a test: here the test pauses the copy itself (virsh start --paused,
+#      virsh suspend) while the daemon is down, with real domains on real nodes.
+# Exit 0 pass, 1 fail, 77 skip.
+
+set -u
+
+# shellcheck source=cluster.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+
+NAME=${CLUSTER_NAME:-trc}
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-214}
+IMAGES=/var/lib/libvirt/images
+
+# shellcheck source=checks.sh
+. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
+
+cluster_require_root
+cluster_trap_down "$NAME"
+cluster_up "$NAME" 2 || exit 1
+A=${NAME}a
+B=${NAME}b
+
+# dom_states NODE DOMAIN: every entry of DOMAIN in `migratectl --json domains` on NODE,
+# as NODE:STATE, sorted, joined with commas
+dom_states() {
+        on "$1" migratectl --json domains 2>/dev/null | python3 -c "
+import json, sys
+print(','.join(sorted(d['node'] + ':' + d['state'] for d in json.load(sys.stdin) if d['name'] == '$2')))"
+}
+states_are() { [ "$(dom_states "$1" "$2")" = "$3" ]; }
+no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
+stop_daemon() { kill_in_node "$1" migrated; wait_until 5 no_daemon "$1"; }
+# has_event NODE DOMAIN OPERATION: the domain's events (shown on NODE) include OPERATION
+has_event() {
+        on "$1" migratectl --json show "$2" 2>/dev/null | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if any(e['operation'] == '$3' for e in d.get('events', d.get('DomainEvents', []))) else 1)"
+}
+# start_live NODE DOM DEST: a live block migration at 4 MiB/s, returning once libvirt runs it
+start_live() {
+        on "$1" migratectl migrate "$2" --live --block-migration --host "$3" --bandwidth 4 >/dev/null &&
+                wait_until 20 status_is "$1" "$2" running
+}
+job_gone() { ! on "$1" virsh domjobinfo "$2" 2>/dev/null | grep -q 'Job type: *Unbounded'; }
+
+say "1. a domain active on two nodes: CONFLICT, nothing destroyed"
+cluster_define_domain "$A" vm1 --running >/dev/null || exit 1
+check "vm1 is ACTIVE on $A" wait_until 10 states_are "$A" vm1 "$A:ACTIVE"
+xml=$(on "$A" virsh dumpxml vm1)
+on "$B" qemu-img create -q -f qcow2 $IMAGES/vm1.qcow2 64M
+on "$B" sh -c "cat >/var/tmp/vm1.xml" <<<"$xml"
+check "an operator defines a copy on $B" on "$B" virsh define /var/tmp/vm1.xml
+check "... and starts it" on "$B" virsh start vm1
+check "both nodes show vm1 in CONFLICT" wait_until 30 states_are "$A" vm1 "$A:CONFLICT,$B:CONFLICT"
+check "$A recorded a conflict event" has_event "$A" vm1 conflict
+check "vm1 still runs on $A" is_state "$A" vm1 running
+check "vm1 still runs on $B" is_state "$B" vm1 running
+check "$A's log says CONFLICT" grep -q "CONFLICT: domain vm1" "$(_cluster_node_dir "$A")/bus.log"
+on "$A" migratectl show vm1 | grep -E '^ *(State|Conflict):'
+on "$B" virsh destroy vm1 >/dev/null && on "$B" virsh undefine vm1 >/dev/null
+check "with $B's copy gone the conflict clears" wait_until 30 states_are "$A" vm1 "$A:ACTIVE"
+check "$A recorded its end" has_event "$A" vm1 conflict-resolved
+
+say "2. the source daemon killed while libvirt migrates"
+make_domain "$A" vm2 16 || exit 1
+sum2=$(content_sum "$A" $IMAGES/vm2.qcow2)
+check "live migration vm2 -> $B runs" start_live "$A" vm2 "$B"
+stop_daemon "$A"
+check "libvirt goes on without the daemon" is_state "$A" vm2 running
+sleep 2
+check "after the restart the record completes" wait_until 90 status_is "$A" vm2 completed
+check "vm2 runs on $B" is_state "$B" vm2 running
+check "$A has no vm2 left" is_state "$A" vm2 absent
+check "the disk arrived intact" same_content "$B" $IMAGES/vm2.qcow2 "$sum2"
+check "$A's disk of vm2 is deleted" wait_until 10 file_absent "$A" $IMAGES/vm2.qcow2
+check "$B's record completed too" status_is "$B" vm2 completed
+
+say "3. the destination daemon killed mid-migration"
+make_domain "$A" vm3 16 || exit 1
+check "live migration vm3 -> $B runs" start_live "$A" vm3 "$B"
+stop_daemon "$B"
+check "the migration completes" wait_until 90 status_is "$A" vm3 completed
+check "vm3 runs on $B" is_state "$B" vm3 running
+check "$B's record (its daemon started again) completed" wait_until 20 status_is "$B" vm3 completed
+check "$A has no vm3 left" is_state "$A" vm3 absent
+
+say "4a. source paused, destination runs: the source's copy goes"
+make_domain "$A" vm4 16 || exit 1
+check "live migration vm4 -> $B runs" start_live "$A" vm4 "$B"
+stop_daemon "$A"
+check "libvirt finishes without the daemon" wait_until 90 is_state "$B" vm4 running
+check "... and vm4 left $A" wait_until 30 is_state "$A" vm4 absent
+on "$B" virsh dumpxml --migratable vm4 >"$(_cluster_node_dir "$A")/vm4-same-uuid.xml"
+on "$A" virsh define "$(_cluster_node_dir "$A")/vm4-same-uuid.xml" >/dev/null
+on "$A" virsh start --paused vm4 >/dev/null
+check "the stand-in leftover: vm4 paused on $A" is_state "$A" vm4 paused
+check "after the restart the record completes" wait_until 60 status_is "$A" vm4 completed
+check "$A's paused copy is gone" wait_until 10 is_state "$A" vm4 absent
+check "vm4 still runs on $B" is_state "$B" vm4 running
+
+say "4b. source paused, destination has nothing: the source's copy is resumed"
+make_domain "$A" vm5 16 || exit 1
+check "live migration vm5 -> $B runs" start_live "$A" vm5 "$B"
+stop_daemon "$A"
+check "libvirt's job is aborted" on "$A" virsh domjobabort vm5
+check "... the domain stays on $A" wait_until 20 job_gone "$A" vm5
+check "... and libvirt removed $B's incoming copy" wait_until 20 is_state "$B" vm5 absent
+on "$A" virsh suspend vm5 >/dev/null
+check "the stand-in leftover: vm5 paused on $A" is_state "$A" vm5 paused
+check "after the restart the record fails" wait_until 60 status_is "$A" vm5 failed
+check "vm5 runs on $A again" wait_until 10 is_state "$A" vm5 running
+check "$B has no vm5 disk left" wait_until 10 file_absent "$B" $IMAGES/vm5.qcow2
+check "$B's record failed too" wait_until 10 status_is "$B" vm5 failed
+
+finish "$A" "$B"
