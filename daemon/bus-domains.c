@@ -341,10 +341,11 @@ static int append_capacity(sd_bus_message *reply, Manager *m, const MigCapacity 
         if (mig_store_get_host_state(m->store, manager_node(m), &enabled, &reason, &e) < 0)
                 g_warning("%s", e->message);
         return sd_bus_message_append(
-                reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "node", "s", manager_node(m), "enabled", "b",
-                enabled, "disabled-reason", "s", reason ? reason : "", "memory-total", "t", c->memory_total,
-                "memory-free", "t", c->memory_free, "vcpus", "u", c->vcpus, "vcpus-used", "u", c->vcpus_used,
-                "disk-free", "t", c->disk_free, "domains-running", "u", c->domains_running);
+                reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "node", "s", manager_node(m), "enabled",
+                "b", enabled, "disabled-reason", "s", reason ? reason : "", "memory-total", "t",
+                c->memory_total, "memory-free", "t", c->memory_free, "vcpus", "u", c->vcpus, "vcpus-used",
+                "u", c->vcpus_used, "disk-free", "t", c->disk_free, "domains-running", "u",
+                c->domains_running, "host-uuid", "s", m->host_uuid ? m->host_uuid : "");
 }
 
 static int append_peer_host(sd_bus_message *reply, MigPeer *peer, sd_bus_message *capacity,

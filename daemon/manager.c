@@ -8,6 +8,7 @@
 #include "bus-api.h"
 #include "cold.h"
 #include "domain-events.h"
+#include "identity.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -101,6 +102,7 @@ void manager_free(Manager *m) {
                 g_hash_table_unref(m->migrations);
         mig_config_free(m->config);
         g_free(m->state_dir);
+        g_free(m->host_uuid);
         sd_event_unref(m->event);
         g_free(m);
 }
@@ -167,6 +169,7 @@ int manager_start(Manager *m, bool user_bus) {
         /* What the hook spooled while no daemon ran, before anything is decided; then
          * libvirt's own events (their first connection starts a reconciliation pass). */
         domain_events_start(m);
+        identity_check(m);
         r = mig_virt_events_start(m, &m->virt_events);
         if (r < 0)
                 g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));

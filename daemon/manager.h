@@ -41,6 +41,7 @@ typedef struct Manager {
         GHashTable *conflicts;      /* domain UUID → why it is in conflict (reconcile.c) */
         sd_event_source *conflict_timer;
         char *state_dir;
+        char *host_uuid; /* libvirt's, read at start (identity.c); NULL until then */
         uint64_t idle_usec;
         uint64_t messages;      /* incoming bus messages, to detect idleness */
         uint64_t messages_seen; /* the count at the previous idle check */

@@ -51,6 +51,8 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "  extra TEXT NOT NULL, message TEXT NOT NULL);"
         "CREATE INDEX domain_events_uuid ON domain_events(domain_uuid);"
         "CREATE INDEX domain_events_name ON domain_events(domain_name);",
+        /* 5: who this node is (configured name, libvirt host UUID) */
+        "CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -433,4 +435,29 @@ void mig_domain_event_free(MigDomainEvent *e) {
         g_free(e->sub_operation);
         g_free(e->message);
         g_free(e);
+}
+
+/* --- identity --- */
+
+int mig_store_get_identity(MigStore *s, const char *key, char **value, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "SELECT value FROM identity WHERE key=?", &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read the node's identity");
+        *value = rc == SQLITE_ROW ? column_strdup(st, 0) : NULL;
+        return 0;
+}
+
+int mig_store_set_identity(MigStore *s, const char *key, const char *value, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "INSERT OR REPLACE INTO identity (key, value) VALUES (?,?)", &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        return step_done(s, st, error);
 }

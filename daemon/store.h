@@ -14,7 +14,7 @@
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 4
+#define MIG_STORE_SCHEMA_VERSION 5
 #define MIG_STORE_DOMAIN_EVENTS_KEPT 20000
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);
@@ -54,3 +54,7 @@ int mig_store_add_domain_events(MigStore *s, GPtrArray *events, const char *orig
  * first (MigDomainEvent*). */
 int mig_store_load_domain_events(MigStore *s, const char *name, const char *uuid, unsigned limit,
                                  GPtrArray **ret, GError **error);
+
+/* Who this node was when it last ran: "node-name", "host-uuid". *value NULL: never recorded. */
+int mig_store_get_identity(MigStore *s, const char *key, char **value, GError **error);
+int mig_store_set_identity(MigStore *s, const char *key, const char *value, GError **error);

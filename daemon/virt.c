@@ -399,6 +399,23 @@ int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVi
         return 0;
 }
 
+int mig_virt_host_uuid(MigVirt *v, char **ret, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        if (!c)
+                return -EIO;
+        g_autofree char *caps = virConnectGetCapabilities(c);
+        if (!caps)
+                return fail_from_libvirt(err, "Cannot read the node's capabilities");
+        const char *host = strstr(caps, "<host>");
+        const char *start = host ? strstr(host, "<uuid>") : NULL;
+        const char *end = start ? strstr(start, "</uuid>") : NULL;
+        g_autofree char *uuid = end ? g_strndup(start + 6, (gsize) (end - start - 6)) : NULL;
+        if (!uuid || !mig_uuid_valid(g_strstrip(uuid)))
+                return fail_with(err, MIG_ERROR_LIBVIRT, g_strdup("libvirt reports no host UUID"));
+        *ret = g_ascii_strdown(uuid, -1);
+        return 0;
+}
+
 int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const char *policy,
                        MigVirtError *err) {
         g_autoptr(MigVirConnect) c = get_conn(v, err);

@@ -85,6 +85,8 @@ int mig_virt_list_domains(MigVirt *v, GPtrArray **ret, MigVirtError *err);
 /* One domain by name or UUID; NotFound when this node has no such domain. */
 int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, MigVirtError *err);
 int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVirtError *err);
+/* libvirt's host UUID of this node (libvirtd.conf host_uuid, else the SMBIOS one). */
+int mig_virt_host_uuid(MigVirt *v, char **ret, MigVirtError *err);
 /* Writes the group element into the domain's metadata (live and config); NULL name clears it. */
 int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const char *policy,
                        MigVirtError *err);

@@ -16,7 +16,10 @@
 #         is resumed, the record fails, the destination is clean.
 #      libvirt leaves these when its own daemon restarts at a switch-over, which cannot
 #      be timed from a test: here the test pauses the copy itself (virsh start --paused,
-#      virsh suspend) while the daemon is down, with real domains on real nodes.
+#      virsh suspend) while the daemon is down, with real domains on real nodes;
+#   5. the source daemon killed with one migration running and one queued: the running
+#      one completes, the queued one fails and its domain runs on as before;
+#   6. a node whose configured name changed: its daemon reports it and destroys nothing.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -26,6 +29,7 @@ set -u
 
 NAME=${CLUSTER_NAME:-trc}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-214}
+export CLUSTER_NODE_CONF='MaxConcurrentMigrations=1'
 IMAGES=/var/lib/libvirt/images
 
 # shellcheck source=checks.sh
@@ -54,9 +58,9 @@ import json, sys
 d = json.load(sys.stdin)
 sys.exit(0 if any(e['operation'] == '$3' for e in d.get('events', d.get('DomainEvents', []))) else 1)"
 }
-# start_live NODE DOM DEST: a live block migration at 4 MiB/s, returning once libvirt runs it
+# start_live NODE DOM DEST: a live block migration at 12 MiB/s (about 10 s for a 128 MiB disk), returning once libvirt runs it
 start_live() {
-        on "$1" migratectl migrate "$2" --live --block-migration --host "$3" --bandwidth 4 >/dev/null &&
+        on "$1" migratectl migrate "$2" --live --block-migration --host "$3" --bandwidth 12 >/dev/null &&
                 wait_until 20 status_is "$1" "$2" running
 }
 job_gone() { ! on "$1" virsh domjobinfo "$2" 2>/dev/null | grep -q 'Job type: *Unbounded'; }
@@ -129,5 +133,30 @@ check "after the restart the record fails" wait_until 60 status_is "$A" vm5 fail
 check "vm5 runs on $A again" wait_until 10 is_state "$A" vm5 running
 check "$B has no vm5 disk left" wait_until 10 file_absent "$B" $IMAGES/vm5.qcow2
 check "$B's record failed too" wait_until 10 status_is "$B" vm5 failed
+
+say "5. the source daemon killed with a migration queued behind a running one"
+make_domain "$A" vm6 16 || exit 1
+make_domain "$A" vm7 1 || exit 1
+check "live migration vm6 -> $B runs" start_live "$A" vm6 "$B"
+check "vm7's migration is queued (MaxConcurrentMigrations=1)" on "$A" migratectl migrate vm7 --live --block-migration --host "$B"
+check "... as the record says" status_is "$A" vm7 queued
+stop_daemon "$A"
+sleep 1
+check "after the restart the running one completes" wait_until 90 status_is "$A" vm6 completed
+check "the queued one failed" status_is "$A" vm7 failed
+check "vm7 runs on $A as before" is_state "$A" vm7 running
+check "vm6 runs on $B" is_state "$B" vm6 running
+
+say "6. a node renamed in its config destroys nothing"
+running_b=$(on "$B" virsh list --name | sort | tr -s '\n' ' ')
+stop_daemon "$B"
+conf_b=$(_cluster_node_dir "$B")/etc-migrated/migrated.conf
+sed -i "s/^Name=$B\$/Name=${B}new/" "$conf_b"
+check "$B's daemon starts under its new name" on "$B" migratectl hosts
+check "it reports the rename" wait_until 10 grep -q "Identity changed: this node was $B" "$(_cluster_node_dir "$B")/bus.log"
+check "every domain still runs on $B" [ "$(on "$B" virsh list --name | sort | tr -s '\n' ' ')" = "$running_b" ]
+check "its migration records are kept" status_is "$B" vm2 completed
+stop_daemon "$B"
+sed -i "s/^Name=${B}new\$/Name=$B/" "$conf_b"
 
 finish "$A" "$B"
