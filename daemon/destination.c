@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
+#include "rewrite.h"
 #include "validate.h"
 
 typedef struct DestCall {
@@ -98,11 +99,16 @@ static MigMigration *find_dest(Manager *m, const char *id, sd_bus_error *error) 
 
 /* --- Prepare --- */
 
-static int read_disks(sd_bus_message *msg, Manager *m, GPtrArray *disks, sd_bus_error *error) {
+/* The disk specs of a Prepare call. A live migration's disks are where this node's
+ * [Rewrite] DiskPathPrefixes put them (the hook rewrites the incoming XML the same way);
+ * a cold migration's copy keeps the source's paths. */
+static int read_disks(sd_bus_message *msg, Manager *m, bool live, GPtrArray *disks, sd_bus_error *error) {
         int r = sd_bus_message_enter_container(msg, 'a', "(sstt)");
-        const char *path, *format;
+        const char *spec, *format;
         uint64_t size, data;
-        while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &path, &format, &size, &data)) > 0) {
+        while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &spec, &format, &size, &data)) > 0) {
+                g_autofree char *mapped = live ? mig_rewrite_path(m->config->rewrite, spec) : NULL;
+                const char *path = mapped ? mapped : spec;
                 if (!mig_disk_path_allowed(path, m->config->image_directory) ||
                     !mig_disk_format_supported(format))
                         return sd_bus_error_setf(
@@ -287,7 +293,7 @@ static int dest_prepare(sd_bus_message *msg, Manager *m, const char *kind, sd_bu
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid migration ID, domain, UUID or source node.");
         g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
-        if ((r = read_disks(msg, m, disks, error)) < 0)
+        if ((r = read_disks(msg, m, strcmp(kind, "live") == 0, disks, error)) < 0)
                 return r;
         MigMigration *known = manager_find_migration(m, id);
         if (known && strcmp(known->role, "destination") == 0 &&
@@ -362,9 +368,33 @@ int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
 
 /* --- Finish --- */
 
+/* This node's [Rewrite] Bridges for the definition of a cold migration (its disks were
+ * copied to the source's paths: DiskPathPrefixes do not apply). A bridge this node lacks
+ * refuses it before anything is defined. */
+static int rewrite_definition(DestCall *c) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *out = NULL;
+        int r = mig_rewrite_domain_xml(c->m->config->rewrite, c->definition, strlen(c->definition),
+                                       MIG_REWRITE_CHECK_BRIDGES | MIG_REWRITE_KEEP_PATHS, NULL, &out, &e);
+        if (r < 0) {
+                mig_virt_error_clear(&c->err);
+                c->err.name = MIG_ERROR_NOT_SUPPORTED;
+                c->err.message =
+                        g_strdup_printf("Node %s cannot run the domain: %s", manager_node(c->m), e->message);
+                return r;
+        }
+        if (out) {
+                g_free(c->definition);
+                c->definition = g_steal_pointer(&out);
+        }
+        return 0;
+}
+
 static void finish_run(void *data) {
         DestCall *c = data;
-        c->result = mig_virt_define(c->m->virt, c->definition, c->uuid, c->start, &c->err);
+        c->result = rewrite_definition(c);
+        if (c->result == 0)
+                c->result = mig_virt_define(c->m->virt, c->definition, c->uuid, c->start, &c->err);
 }
 
 static void finish_done(void *data) {

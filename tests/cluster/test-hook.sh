@@ -8,7 +8,8 @@
 #     they appear once the daemon is back; the spool is then gone;
 #   - a live migration between nodes whose bridges have different names is
 #     refused with the reason (no rule), then succeeds with a [Rewrite] rule, and
-#     the domain's interface sits on the destination's bridge.
+#     the domain's interface sits on the destination's bridge; a cold migration
+#     applies the same rule.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -93,5 +94,12 @@ check "a tap of vm2 is a port of br-b" bridge_has_port "$B" br-b
 check "$B's events show the migrate hook" wait_until 10 has_ops "$B" vm2 migrate/begin
 check "and back, br-b -> br-a" on "$B" migratectl migrate vm2 --live --block-migration --host "$A" --wait
 check "vm2 runs on $A with br-a" on_bridge "$A" vm2 br-a
+
+say "a cold migration applies the destination's Bridges rule too"
+cluster_define_domain "$A" vm3 --running --bridge br-a >/dev/null || exit 1
+check "cold migration vm3 -> $B" on "$A" migratectl migrate vm3 --host "$B" --wait
+check "vm3 runs on $B" is_state "$B" vm3 running
+check "its interface is on br-b" on_bridge "$B" vm3 br-b
+check "confirm" on "$A" migratectl confirm vm3
 
 finish "$A" "$B"
