@@ -447,8 +447,10 @@ static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
 /* The domain's own events (DescribeDomain's "events"): what libvirt's hook, libvirt's
  * lifecycle events and the daemon reported on the node that holds it. */
 static void print_domain_events(JsonObject *d, bool legend) {
-        g_autoptr(MigTable) t = mig_table_new("TIME", "ORIGIN", "EVENT", "MESSAGE", NULL);
-        JsonNode *events = d ? json_object_get_member(d, "events") : NULL;
+        g_autoptr(MigTable) t = mig_table_new("TIME", "NODE", "ORIGIN", "EVENT", "MESSAGE", NULL);
+        JsonNode *events = d ? json_object_get_member(d, "cluster-events") : NULL;
+        if (!events || !JSON_NODE_HOLDS_ARRAY(events))
+                events = d ? json_object_get_member(d, "events") : NULL;
         JsonArray *a = events && JSON_NODE_HOLDS_ARRAY(events) ? json_node_get_array(events) : NULL;
 
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
@@ -463,6 +465,8 @@ static void print_domain_events(JsonObject *d, bool legend) {
                                                         sub && strcmp(sub, "-") ? " " : "",
                                                         sub && strcmp(sub, "-") ? sub : "");
                 mig_table_add_cell(t, when);
+                mig_table_add_cell(t, json_object_has_member(e, "node") ? mig_json_string(e, "node")
+                                                                        : mig_json_string(d, "node"));
                 mig_table_add_cell(t, mig_json_string(e, "origin"));
                 mig_table_add_cell(t, what);
                 mig_table_add_cell(t, mig_json_string(e, "message"));
@@ -476,6 +480,20 @@ static void print_domain_events(JsonObject *d, bool legend) {
         fputs(text, stdout);
 }
 
+/* Adds "cluster-events" to a DescribeDomain object: the domain's events of every node
+ * (Manager.ListDomainEvents); left out quietly when that fails. */
+static void add_cluster_events(MigCtl *ctl, JsonObject *d) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(JsonNode) node = NULL;
+        const char *uuid = mig_json_string(d, "uuid");
+        if (!uuid ||
+            mig_call_manager_try(ctl, MIG_CALL_READ, &error, "ListDomainEvents", &reply, "s", uuid) < 0 ||
+            mig_json_from_message(reply, NULL, &node) < 0 || !JSON_NODE_HOLDS_ARRAY(node))
+                return;
+        json_object_set_member(d, "cluster-events", g_steal_pointer(&node));
+}
+
 /* DescribeDomain as JSON, quietly: NULL when it fails (the domain may be gone). */
 static JsonNode *describe_domain_quiet(MigCtl *ctl, const char *domain) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
@@ -484,6 +502,7 @@ static JsonNode *describe_domain_quiet(MigCtl *ctl, const char *domain) {
         int r = mig_call_manager_try(ctl, MIG_CALL_READ, &error, "DescribeDomain", &reply, "s", domain);
         if (r < 0 || mig_json_from_message(reply, NULL, &node) < 0 || !JSON_NODE_HOLDS_OBJECT(node))
                 return NULL;
+        add_cluster_events(ctl, json_node_get_object(node));
         return g_steal_pointer(&node);
 }
 
@@ -508,8 +527,10 @@ static int show_migration(MigCtl *ctl, const char *path, const char *domain) {
         JsonObject *d = dom ? json_node_get_object(dom) : NULL;
         if (ctl->json) {
                 json_object_set_member(props, "Events", json_node_ref(events));
-                if (d && json_object_has_member(d, "events"))
-                        json_object_set_member(props, "DomainEvents", json_object_dup_member(d, "events"));
+                const char *key =
+                        d && json_object_has_member(d, "cluster-events") ? "cluster-events" : "events";
+                if (d && json_object_has_member(d, key))
+                        json_object_set_member(props, "DomainEvents", json_object_dup_member(d, key));
                 g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), props);
                 mig_json_print(node, true);
                 return 0;
@@ -565,6 +586,7 @@ static int show_domain(MigCtl *ctl, const char *domain) {
                 return r;
         if (!JSON_NODE_HOLDS_OBJECT(node))
                 return log_parse_error(-EBADMSG);
+        add_cluster_events(ctl, json_node_get_object(node));
 
         if (ctl->json)
                 mig_json_print(node, true);

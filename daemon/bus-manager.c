@@ -8,6 +8,7 @@
 #include "buildconfig.h"
 #include "bus-api.h"
 #include "cold.h"
+#include "domain-events.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -613,6 +614,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 bus_method_list_domains, U),
         SD_BUS_METHOD_WITH_ARGS("DescribeDomain", SD_BUS_ARGS("s", domain),
                                 SD_BUS_RESULT("a{sv}", description), bus_method_describe_domain, U),
+        SD_BUS_METHOD_WITH_ARGS("ListDomainEvents", SD_BUS_ARGS("s", uuid), SD_BUS_RESULT("aa{sv}", events),
+                                bus_method_list_domain_events, U),
         SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", groups),
                                 bus_method_list_groups, U),
         SD_BUS_METHOD_WITH_ARGS("SetGroup",

@@ -17,6 +17,7 @@
 #include "validate.h"
 
 #define DESCRIBE_EVENTS_MAX 50
+#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
 
 static void log_event(const MigHookEvent *e, const char *origin) {
         g_message("Domain %s: %s %s%s%s (%s)", e->domain, e->operation, e->sub_operation,
@@ -193,4 +194,136 @@ int bus_peer_list_domain_events(sd_bus_message *msg, Manager *m, sd_bus_error *e
         if (r >= 0)
                 r = append_events(reply, m, "", uuid, since);
         return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+/* --- Manager.ListDomainEvents: the domain's events of every node, merged --- */
+
+typedef struct NodeEvent {
+        char *node;
+        MigDomainEvent *e;
+} NodeEvent;
+
+typedef struct Gather {
+        Manager *m;
+        sd_bus_message *request;
+        GPtrArray *events; /* NodeEvent* */
+        unsigned pending;
+} Gather;
+
+static void node_event_free(NodeEvent *n) {
+        g_free(n->node);
+        mig_domain_event_free(n->e);
+        g_free(n);
+}
+
+static void add_event(Gather *g, const char *node, MigDomainEvent *e) {
+        NodeEvent *n = g_new0(NodeEvent, 1);
+        *n = (NodeEvent){g_strdup(node), e};
+        g_ptr_array_add(g->events, n);
+}
+
+/* One a{sv} of a peer's ListDomainEvents reply; 0 at the end of the array. */
+static int read_peer_event(sd_bus_message *reply, MigDomainEvent **ret) {
+        static const char *const keys[] = {"origin", "operation", "sub-operation", "message", NULL};
+        char *v[4] = {NULL, NULL, NULL, NULL};
+        uint64_t t = 0;
+        int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        const char *k;
+        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(reply, "s", &k);
+                const char *s;
+                int i = -1;
+                for (int j = 0; r >= 0 && keys[j]; j++)
+                        if (strcmp(k, keys[j]) == 0)
+                                i = j;
+                if (r >= 0 && i >= 0 && (r = sd_bus_message_read(reply, "v", "s", &s)) >= 0)
+                        g_free(v[i]), v[i] = g_strdup(s);
+                else if (r >= 0 && strcmp(k, "time-usec") == 0)
+                        r = sd_bus_message_read(reply, "v", "t", &t);
+                else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        bool ok = r == 0 && v[1];
+        if (ok) {
+                MigDomainEvent *e = g_new0(MigDomainEvent, 1);
+                *e = (MigDomainEvent){t, v[0] ? v[0] : g_strdup(""), v[1], v[2] ? v[2] : g_strdup("-"),
+                                      v[3] ? v[3] : g_strdup("")};
+                *ret = e;
+                (void) sd_bus_message_exit_container(reply);
+                return 1;
+        }
+        for (int j = 0; j < 4; j++)
+                g_free(v[j]);
+        return 0;
+}
+
+static gint by_time(gconstpointer a, gconstpointer b) {
+        const NodeEvent *x = *(NodeEvent *const *) a, *y = *(NodeEvent *const *) b;
+        return x->e->time_usec < y->e->time_usec ? -1 : x->e->time_usec > y->e->time_usec;
+}
+
+static int append_node_event(sd_bus_message *reply, const NodeEvent *n) {
+        const MigDomainEvent *e = n->e;
+        return sd_bus_message_append(reply, "a{sv}", 6, "time-usec", "t", e->time_usec, "node", "s", n->node,
+                                     "origin", "s", e->origin, "operation", "s", e->operation,
+                                     "sub-operation", "s", e->sub_operation, "message", "s", e->message);
+}
+
+static void gather_done(Gather *g) {
+        if (--g->pending > 0)
+                return;
+        g_ptr_array_sort(g->events, by_time);
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_new_method_return(g->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < g->events->len; i++)
+                r = append_node_event(reply, g->events->pdata[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(g->request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
+                                                  strerror(-r));
+        sd_bus_message_unref(g->request);
+        g_ptr_array_unref(g->events);
+        g_free(g);
+}
+
+static void on_peer_events(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        Gather *g = userdata;
+        MigDomainEvent *e = NULL;
+        if (reply && sd_bus_message_enter_container(reply, 'a', "a{sv}") > 0)
+                while (read_peer_event(reply, &e) > 0)
+                        add_event(g, mig_peer_name(peer), e);
+        gather_done(g);
+}
+
+int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *uuid;
+        int r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        if (!mig_uuid_valid(uuid))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
+        g_autoptr(GPtrArray) local = NULL;
+        g_autoptr(GError) err = NULL;
+        if (mig_store_load_domain_events(m->store, "", uuid, DESCRIBE_EVENTS_MAX, &local, &err) < 0)
+                return manager_store_error(error, -EIO, err);
+        unsigned n = mig_peers_count(m->peers);
+        Gather *g = g_new0(Gather, 1);
+        *g = (Gather){m, sd_bus_message_ref(msg),
+                      g_ptr_array_new_with_free_func((GDestroyNotify) node_event_free), n + 1};
+        for (guint i = 0; i < local->len; i++)
+                add_event(g, manager_node(m), g_steal_pointer(&local->pdata[i]));
+        g_ptr_array_set_free_func(local, NULL);
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(m->peers, i), "ListDomainEvents", PEER_TIMEOUT_USEC,
+                              on_peer_events, g, "st", uuid, (uint64_t) 0);
+        gather_done(g);
+        return 1;
 }

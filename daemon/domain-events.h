@@ -19,6 +19,8 @@ int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GErr
 /* Records what the daemon itself found out about a domain (origin "migrated"). */
 void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
                         const char *message);
+/* Manager.ListDomainEvents(uuid): the domain's events of every node, oldest first. */
+int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* Peer.ListDomainEvents(uuid, since_usec): the domain's events on this node. */
 int bus_peer_list_domain_events(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 /* The "events" entry of a DescribeDomain reply: the domain's newest events. */
