@@ -7,6 +7,7 @@
 #include "domain-events.h"
 #include "errors.h"
 #include "macro.h"
+#include "validate.h"
 
 int bus_api_register(Manager *m) {
         int r = sd_bus_add_object_vtable(m->bus, NULL, MIG_BUS_PATH, MIG_IFACE_MANAGER, bus_manager_vtable,
@@ -60,4 +61,15 @@ int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **val
         while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0)
                 r = read_dict_entry(m, keys, values);
         return r < 0 ? r : (sd_bus_message_exit_container(m) < 0 ? -EBADMSG : 1);
+}
+
+int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error) {
+        int r = sd_bus_message_read(msg, "s", uuid);
+        if (r < 0)
+                return r;
+        if (!mig_uuid_valid(*uuid))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid domain UUID: expected 36 characters like "
+                                        "6695eb01-f6a4-8304-79aa-97f2502e193f.");
+        return 0;
 }

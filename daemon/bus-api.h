@@ -14,6 +14,8 @@ int bus_api_register(Manager *m);
  * (NULL-terminated); other entries are skipped. 1, 0 at the end of an enclosing array,
  * or a negative errno. */
 int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **values);
+/* Reads a domain UUID argument; InvalidArgument when it is not one. */
+int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error);
 /* 0 when the caller is root, else AccessDenied with why. */
 int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why);
 

@@ -474,11 +474,9 @@ static void on_domain_view(VirtCall *c) {
 
 int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *uuid;
-        int r = sd_bus_message_read(msg, "s", &uuid);
+        int r = bus_read_uuid(msg, &uuid, error);
         if (r < 0)
                 return r;
-        if (!mig_uuid_valid(uuid))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
         VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_domain_view, NULL);
         c->domain = g_strdup(uuid);
         virt_call_submit(c);

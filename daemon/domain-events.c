@@ -185,11 +185,11 @@ int bus_peer_list_domain_events(sd_bus_message *msg, Manager *m, sd_bus_error *e
         const char *uuid;
         uint64_t since;
         g_autoptr(sd_bus_message) reply = NULL;
-        int r = sd_bus_message_read(msg, "st", &uuid, &since);
+        int r = bus_read_uuid(msg, &uuid, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "t", &since);
         if (r < 0)
                 return r;
-        if (!mig_uuid_valid(uuid))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = append_events(reply, m, "", uuid, since);
@@ -305,11 +305,9 @@ static void on_peer_events(MigPeer *peer, sd_bus_message *reply, const sd_bus_er
 int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *uuid;
-        int r = sd_bus_message_read(msg, "s", &uuid);
+        int r = bus_read_uuid(msg, &uuid, error);
         if (r < 0)
                 return r;
-        if (!mig_uuid_valid(uuid))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
         g_autoptr(GPtrArray) local = NULL;
         g_autoptr(GError) err = NULL;
         if (mig_store_load_domain_events(m->store, "", uuid, DESCRIBE_EVENTS_MAX, &local, &err) < 0)

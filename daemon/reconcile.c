@@ -244,11 +244,9 @@ static void check_local_free(void *data) {
 
 int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         const char *uuid;
-        int r = sd_bus_message_read(msg, "s", &uuid);
+        int r = bus_read_uuid(msg, &uuid, error);
         if (r < 0)
                 return r;
-        if (!mig_uuid_valid(uuid))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Invalid domain UUID.");
         CheckLocal *c = g_new0(CheckLocal, 1);
         *c = (CheckLocal){m, g_strdup(uuid), NULL};
         mig_worker_submit(m->worker, check_local_run, check_local_done, c, check_local_free);
