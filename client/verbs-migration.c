@@ -438,6 +438,10 @@ static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
         print_time_field("Updated", p, "UpdatedUSec");
         print_time_field("Finished", p, "FinishedUSec");
         print_live_fields(p);
+        const char *sv = mig_json_string(p, "SourceView"), *dv = mig_json_string(p, "DestinationView");
+        if ((sv && *sv) || (dv && *dv))
+                mig_print_fieldf("Views", "source %s, destination %s", sv && *sv ? sv : "?",
+                                 dv && *dv ? dv : "?");
         if (error_name || error_message)
                 print_with_detail("Error", error_message ? error_message : error_name,
                                   error_message ? error_name : NULL);

@@ -72,6 +72,8 @@ MIGRATION_STRING_PROPERTY(task_state, task_state)
 MIGRATION_STRING_PROPERTY(error_name, error_name)
 MIGRATION_STRING_PROPERTY(error_message, error_message)
 MIGRATION_STRING_PROPERTY(convergence, convergence)
+MIGRATION_STRING_PROPERTY(source_view, source_view)
+MIGRATION_STRING_PROPERTY(dest_view, dest_view)
 
 static int method_get_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         MigMigration *mig = userdata;
@@ -123,6 +125,8 @@ static const sd_bus_vtable migration_vtable[] = {
         P("ExpectedDowntimeMSec", "t", NULL, offsetof(MigMigration, expected_downtime)),
         P("Convergence", "s", property_convergence, 0),
         P("DowntimeMSec", "t", NULL, offsetof(MigMigration, downtime_msec)),
+        P("SourceView", "s", property_source_view, 0),
+        P("DestinationView", "s", property_dest_view, 0),
         P("ErrorName", "s", property_error_name, 0),
         P("ErrorMessage", "s", property_error_message, 0),
         SD_BUS_METHOD_WITH_ARGS("GetEvents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tss)", events),
@@ -152,8 +156,8 @@ void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
                         m->bus, path, MIG_IFACE_MIGRATION, "Status", "TaskState", "BytesProcessed",
                         "BytesRemaining", "BytesTotal", "Progress", "UpdatedUSec", "FinishedUSec",
                         "DiskBytesProcessed", "DiskBytesTotal", "MemoryDirtyRate", "Iteration",
-                        "ExpectedDowntimeMSec", "Convergence", "DowntimeMSec", "ErrorName", "ErrorMessage",
-                        NULL);
+                        "ExpectedDowntimeMSec", "Convergence", "DowntimeMSec", "SourceView",
+                        "DestinationView", "ErrorName", "ErrorMessage", NULL);
 }
 
 int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig) {

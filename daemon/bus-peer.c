@@ -81,6 +81,11 @@ static int peer_check_domain(sd_bus_message *msg, void *userdata, sd_bus_error *
         return r < 0 ? r : bus_peer_check_domain(msg, userdata, error);
 }
 
+static int peer_report_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = require_root(msg, error);
+        return r < 0 ? r : bus_peer_report_view(msg, userdata, error);
+}
+
 static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         int enabled;
@@ -168,6 +173,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 SD_BUS_RESULT("aa{sv}", events), peer_list_domain_events, 0),
         SD_BUS_METHOD_WITH_ARGS("CheckDomain", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, peer_check_domain,
                                 0),
+        SD_BUS_METHOD_WITH_ARGS("ReportView", SD_BUS_ARGS("s", id, "s", side, "s", view), SD_BUS_NO_RESULT,
+                                peer_report_view, 0),
         SD_BUS_METHOD_WITH_ARGS("SetHostState", SD_BUS_ARGS("b", enabled, "s", reason), SD_BUS_NO_RESULT,
                                 peer_set_host_state, 0),
         SD_BUS_METHOD_WITH_ARGS("SetGroup", SD_BUS_ARGS("s", domain, "s", name, "s", policy),

@@ -791,6 +791,11 @@ static void on_dest_view(MigPeer *peer, sd_bus_message *reply, const sd_bus_erro
         if (reply && sd_bus_message_read(reply, "s", &dest_view) < 0)
                 dest_view = NULL;
         r->what = reconcile_live_outcome(r->view, dest_view, &why);
+        if (mig && !mig_status_is_final(mig->status)) {
+                reconcile_set_view(r->m, mig, "source", r->view);
+                if (dest_view)
+                        reconcile_set_view(r->m, mig, "destination", dest_view);
+        }
         if (mig)
                 g_message("Migration %s: source %s, destination %s: %s.", r->id, r->view,
                           dest_view ? dest_view : "unknown", why);

@@ -14,6 +14,8 @@ MigMigration *mig_migration_new(void) {
         m->domain_xml = g_strdup("");
         m->disks_json = g_strdup("[]");
         m->convergence = g_strdup("");
+        m->source_view = g_strdup("");
+        m->dest_view = g_strdup("");
         return m;
 }
 
@@ -33,6 +35,8 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->error_message);
         g_free(m->domain_xml);
         g_free(m->disks_json);
+        g_free(m->source_view);
+        g_free(m->dest_view);
         g_free(m->convergence);
         g_free(m);
 }

@@ -35,7 +35,11 @@ typedef struct MigMigration {
         uint64_t claim_memory; /* bytes */
         unsigned claim_vcpus;
         /* live migrations */
-        uint64_t downtime_msec;  /* measured by libvirt at completion */
+        uint64_t downtime_msec; /* measured by libvirt at completion */
+        /* the reconciliation table: how each node last reported the domain (mig_domain_view
+         * strings, "" before the first report) */
+        char *source_view;
+        char *dest_view;
         uint64_t disk_processed; /* block migration: disk bytes copied / to copy (not stored) */
         uint64_t disk_total;
         uint64_t dirty_rate;        /* bytes/s, while running (not stored) */

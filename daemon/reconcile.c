@@ -253,11 +253,102 @@ int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error) 
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+/* --- the reconciliation table of a migration: both nodes' views, kept in its record --- */
+
+#define VIEWS_AFTER_END_USEC (30 * USEC_PER_SEC) /* the last events of a migration come after it */
+
+/* The migration of the domain whose table this node keeps now, or NULL. */
+static MigMigration *table_of(Manager *m, const char *uuid) {
+        MigMigration *mig = manager_find_inflight(m, uuid);
+        if (!mig && (mig = manager_find_latest(m, uuid)) &&
+            (!mig->finished_usec || mig_now_usec() - mig->finished_usec > VIEWS_AFTER_END_USEC))
+                mig = NULL;
+        return mig;
+}
+
+void reconcile_set_view(Manager *m, MigMigration *mig, const char *side, const char *view) {
+        char **field = strcmp(side, "source") == 0 ? &mig->source_view : &mig->dest_view;
+        if (!mig_set_string(field, view))
+                return;
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (manager_save_migration(m, mig, NULL, &e) < 0)
+                g_warning("Migration %s: cannot record the %s's view: %s", mig->id, side, e.message);
+}
+
+typedef struct ViewRefresh {
+        Manager *m;
+        char *id, *uuid;
+        const char *view;
+} ViewRefresh;
+
+static void view_run(void *data) {
+        ViewRefresh *v = data;
+        MigDomainInfo *info = NULL;
+        MigVirtError err = {0};
+        bool here = mig_virt_lookup(v->m->virt, v->uuid, &info, &err) == 0;
+        if (here || g_strcmp0(err.name, MIG_ERROR_NOT_FOUND) == 0)
+                v->view = mig_domain_view(here ? info : NULL); /* a static string */
+        mig_domain_info_free(info);
+        mig_virt_error_clear(&err);
+}
+
+static void view_done(void *data) {
+        ViewRefresh *v = data;
+        MigMigration *mig = manager_find_migration(v->m, v->id);
+        if (!mig || !v->view)
+                return;
+        reconcile_set_view(v->m, mig, mig->role, v->view);
+        const char *other = strcmp(mig->role, "source") == 0 ? mig->destination : mig->source;
+        MigPeer *peer = mig_peers_find(v->m->peers, other);
+        if (peer)
+                mig_peer_call(peer, "ReportView", PEER_TIMEOUT_USEC, ignore_reply, NULL, "sss", mig->id,
+                              mig->role, v->view);
+}
+
+static void view_free(void *data) {
+        ViewRefresh *v = data;
+        g_free(v->id);
+        g_free(v->uuid);
+        g_free(v);
+}
+
+/* This node's view of the domain into the table, and to the other node. */
+static void refresh_view(Manager *m, const MigMigration *mig) {
+        ViewRefresh *v = g_new0(ViewRefresh, 1);
+        *v = (ViewRefresh){m, g_strdup(mig->id), g_strdup(mig->domain_uuid), NULL};
+        mig_worker_submit(m->worker, view_run, view_done, v, view_free);
+}
+
+int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *id, *side, *view;
+        int r = sd_bus_message_read(msg, "sss", &id, &side, &view);
+        if (r < 0)
+                return r;
+        static const char *const views[] = {MIG_VIEW_ABSENT,
+                                            MIG_VIEW_SHUTOFF,
+                                            MIG_VIEW_RUNNING,
+                                            MIG_VIEW_PAUSED,
+                                            MIG_VIEW_PAUSED_MIGRATION,
+                                            MIG_VIEW_POSTCOPY,
+                                            NULL};
+        if (!mig_migration_id_valid(id) || (strcmp(side, "source") && strcmp(side, "destination")) ||
+            !g_strv_contains(views, view))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Expected a migration ID, source or destination, and a view.");
+        MigMigration *mig = manager_find_migration(m, id);
+        if (mig && strcmp(mig->role, side) != 0) /* only the other side reports here */
+                reconcile_set_view(m, mig, side, view);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 void reconcile_domain_event(Manager *m, const MigHookEvent *e) {
         static const char *const up[] = {"started", "resumed", NULL};
         static const char *const down[] = {"stopped", "release", "undefined", NULL};
         if (!e->uuid[0])
                 return;
+        MigMigration *mig = table_of(m, e->uuid);
+        if (mig)
+                refresh_view(m, mig);
         if (g_strv_contains(up, e->operation))
                 reconcile_check_domain(m, e->domain, e->uuid);
         else if (g_strv_contains(down, e->operation) && !manager_find_inflight(m, e->uuid))

@@ -26,6 +26,10 @@ void reconcile_check_domain(Manager *m, const char *name, const char *uuid);
 /* Peer.CheckDomain(uuid): a peer found the domain active on two nodes; this node
  * checks its own copy too (answered at once, the check runs after). */
 int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* Peer.ReportView(id, side, view): the other node's view of a migration's domain. */
+int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* Records side's ("source" or "destination") view in the migration's table. */
+void reconcile_set_view(Manager *m, MigMigration *mig, const char *side, const char *view);
 /* Marks a domain in conflict (a migration cannot tell which copy lives) or clears it. */
 void reconcile_raise_conflict(Manager *m, const char *name, const char *uuid, const char *why);
 void reconcile_clear_conflict(Manager *m, const char *name, const char *uuid, const char *why);

@@ -53,6 +53,9 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "CREATE INDEX domain_events_name ON domain_events(domain_name);",
         /* 5: who this node is (configured name, libvirt host UUID) */
         "CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        /* 6: the reconciliation table: how each node last reported the domain */
+        "ALTER TABLE migrations ADD COLUMN source_view TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE migrations ADD COLUMN dest_view TEXT NOT NULL DEFAULT '';",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -183,8 +186,10 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_int64(st, first + 13, (sqlite3_int64) m->claim_memory);
         sqlite3_bind_int(st, first + 14, (int) m->claim_vcpus);
         sqlite3_bind_int64(st, first + 15, (sqlite3_int64) m->downtime_msec);
+        sqlite3_bind_text(st, first + 16, m->source_view, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 17, m->dest_view, -1, SQLITE_STATIC);
 }
-#define MUTABLE_COLUMNS 16
+#define MUTABLE_COLUMNS 18
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
@@ -192,10 +197,9 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
                 s,
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
                 " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
-                " was_running, disks, claim_memory, claim_vcpus, downtime_msec, id, domain_name, "
-                "domain_uuid, kind, role,"
-                " source, destination, created_usec) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " was_running, disks, claim_memory, claim_vcpus, downtime_msec, source_view, dest_view,"
+                " id, domain_name, domain_uuid, kind, role, source, destination, created_usec) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
@@ -214,7 +218,7 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
                         "UPDATE migrations SET status=?, task_state=?, error_name=?, error_message=?,"
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
                         " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
-                        " claim_vcpus=?, downtime_msec=? WHERE id=?",
+                        " claim_vcpus=?, downtime_msec=?, source_view=?, dest_view=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;
@@ -265,6 +269,10 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         m->claim_memory = (uint64_t) sqlite3_column_int64(st, 21);
         m->claim_vcpus = (unsigned) sqlite3_column_int(st, 22);
         m->downtime_msec = (uint64_t) sqlite3_column_int64(st, 23);
+        g_free(m->source_view);
+        m->source_view = column_strdup(st, 24);
+        g_free(m->dest_view);
+        m->dest_view = column_strdup(st, 25);
         return m;
 }
 
@@ -275,7 +283,7 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
                 " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
-                " claim_memory, claim_vcpus, downtime_msec FROM migrations"
+                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
         if (r < 0)
