@@ -151,7 +151,7 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
 }
 
 static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
-                        void *userdata, MigPeerBuild build, void *build_data, const char *types,
+                        void *userdata, MigPeerBuild build, void *build_data, bool start, const char *types,
                         va_list ap) {
         PeerCall *c = g_new0(PeerCall, 1);
         *c = (PeerCall){p, cb, userdata};
@@ -160,6 +160,8 @@ static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, M
         if (r >= 0)
                 r = sd_bus_message_new_method_call(p->bus, &call, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER,
                                                    method);
+        if (r >= 0 && !start)
+                r = sd_bus_message_set_auto_start(call, 0);
         if (r >= 0 && types)
                 r = sd_bus_message_appendv(call, types, ap);
         if (r >= 0 && build)
@@ -178,7 +180,7 @@ int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeer
                   const char *types, ...) {
         va_list ap;
         va_start(ap, types);
-        int r = peer_call_va(p, method, timeout_usec, cb, userdata, NULL, NULL, types, ap);
+        int r = peer_call_va(p, method, timeout_usec, cb, userdata, NULL, NULL, true, types, ap);
         va_end(ap);
         return r;
 }
@@ -187,7 +189,20 @@ int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, M
                         void *userdata, MigPeerBuild build, void *build_data, const char *types, ...) {
         va_list ap;
         va_start(ap, types);
-        int r = peer_call_va(p, method, timeout_usec, cb, userdata, build, build_data, types, ap);
+        int r = peer_call_va(p, method, timeout_usec, cb, userdata, build, build_data, true, types, ap);
+        va_end(ap);
+        return r;
+}
+
+static void ignore_reply(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        if (error && strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) != 0)
+                g_debug("Peer %s refused a notification: %s", mig_peer_name(peer), error->message);
+}
+
+int mig_peer_notify(MigPeer *p, const char *method, const char *types, ...) {
+        va_list ap;
+        va_start(ap, types);
+        int r = peer_call_va(p, method, 15 * USEC_PER_SEC, ignore_reply, NULL, NULL, NULL, false, types, ap);
         va_end(ap);
         return r;
 }

@@ -33,6 +33,10 @@ const char *mig_peer_address(const MigPeer *p);
 int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
                   const char *types, ...);
 
+/* A notification: like mig_peer_call() without a reply to wait for, and it never starts
+ * the peer's daemon (one that is not running learns the same when it starts). */
+int mig_peer_notify(MigPeer *p, const char *method, const char *types, ...);
+
 /* Like mig_peer_call(), and build() appends further arguments after types. cb may run
  * before this returns (when the connection cannot even start). */
 typedef int (*MigPeerBuild)(sd_bus_message *call, void *data);

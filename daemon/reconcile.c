@@ -109,13 +109,9 @@ static void check_free(Check *c) {
         g_free(c);
 }
 
-static void ignore_reply(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
-}
-
 static void tell_peers(Manager *m, const char *uuid) {
         for (unsigned i = 0; i < mig_peers_count(m->peers); i++)
-                mig_peer_call(mig_peers_get(m->peers, i), "CheckDomain", PEER_TIMEOUT_USEC, ignore_reply,
-                              NULL, "s", uuid);
+                mig_peer_notify(mig_peers_get(m->peers, i), "CheckDomain", "s", uuid);
 }
 
 static void check_one_done(Check *c) {
@@ -301,8 +297,7 @@ static void view_done(void *data) {
         const char *other = strcmp(mig->role, "source") == 0 ? mig->destination : mig->source;
         MigPeer *peer = mig_peers_find(v->m->peers, other);
         if (peer)
-                mig_peer_call(peer, "ReportView", PEER_TIMEOUT_USEC, ignore_reply, NULL, "sss", mig->id,
-                              mig->role, v->view);
+                mig_peer_notify(peer, "ReportView", "sss", mig->id, mig->role, v->view);
 }
 
 static void view_free(void *data) {

@@ -19,6 +19,7 @@ set -u
 
 NAME=${CLUSTER_NAME:-thk}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-209}
+export CLUSTER_NODE_CONF=ShutdownTimeout=1
 
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
