@@ -375,6 +375,17 @@ static void print_progress(JsonObject *o) {
                 mig_print_fieldf("Progress", "%.1f%%", progress);
 }
 
+/* A table after a blank line (and a title), or the sentence saying it is empty. */
+static void print_section(const char *title, MigTable *t, const char *empty, bool legend) {
+        printf("\n%s%s", title ? title : "", title ? "\n" : "");
+        if (mig_table_rows(t) == 0) {
+                printf("%s\n", empty);
+                return;
+        }
+        g_autofree char *text = mig_table_format(t, legend);
+        fputs(text, stdout);
+}
+
 static void print_events(JsonNode *events, bool legend) {
         g_autoptr(MigTable) t = mig_table_new("TIME", "STATUS", "MESSAGE", NULL);
         JsonArray *a = events && JSON_NODE_HOLDS_ARRAY(events) ? json_node_get_array(events) : NULL;
@@ -389,13 +400,7 @@ static void print_events(JsonNode *events, bool legend) {
                 mig_table_add_cell(t, mig_json_string(e, "status"));
                 mig_table_add_cell(t, mig_json_string(e, "message"));
         }
-        printf("\n");
-        if (mig_table_rows(t) == 0) {
-                printf("No events.\n");
-                return;
-        }
-        g_autofree char *text = mig_table_format(t, legend);
-        fputs(text, stdout);
+        print_section(NULL, t, "No events.", legend);
 }
 
 /* Live migrations: convergence while running, the measured downtime once completed. */
@@ -475,13 +480,7 @@ static void print_domain_events(JsonObject *d, bool legend) {
                 mig_table_add_cell(t, what);
                 mig_table_add_cell(t, mig_json_string(e, "message"));
         }
-        printf("\nDomain events:\n");
-        if (mig_table_rows(t) == 0) {
-                printf("No domain events.\n");
-                return;
-        }
-        g_autofree char *text = mig_table_format(t, legend);
-        fputs(text, stdout);
+        print_section("Domain events:", t, "No domain events.", legend);
 }
 
 /* Adds "cluster-events" to a DescribeDomain object: the domain's events of every node

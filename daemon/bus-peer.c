@@ -51,40 +51,20 @@ static int peer_ping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return r < 0 ? r : sd_bus_reply_method_return(msg, "s", manager_node(userdata));
 }
 
-static int peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_get_capacity(msg, userdata, error);
-}
+/* Handlers that only check the caller and hand over to the concern's own code. */
+#define PEER_DELEGATE(fn, impl)                                                                             \
+        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                    \
+                int r = require_root(msg, error);                                                           \
+                return r < 0 ? r : impl(msg, userdata, error);                                              \
+        }
 
-static int peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_list_domains(msg, userdata, error);
-}
-
-static int peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_describe_domain(msg, userdata, error);
-}
-
-static int peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_get_domain_view(msg, userdata, error);
-}
-
-static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_list_domain_events(msg, userdata, error);
-}
-
-static int peer_check_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_check_domain(msg, userdata, error);
-}
-
-static int peer_report_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = require_root(msg, error);
-        return r < 0 ? r : bus_peer_report_view(msg, userdata, error);
-}
+PEER_DELEGATE(get_capacity, bus_peer_get_capacity)
+PEER_DELEGATE(list_domains, bus_peer_list_domains)
+PEER_DELEGATE(describe_domain, bus_peer_describe_domain)
+PEER_DELEGATE(get_domain_view, bus_peer_get_domain_view)
+PEER_DELEGATE(list_domain_events, bus_peer_list_domain_events)
+PEER_DELEGATE(check_domain, bus_peer_check_domain)
+PEER_DELEGATE(report_view, bus_peer_report_view)
 
 static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -118,12 +98,7 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
 }
 
-#define PEER_COLD_METHOD(fn)                                                                                \
-        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                    \
-                int r = require_root(msg, error);                                                           \
-                return r < 0 ? r : cold_dest_##fn(msg, userdata, error);                                    \
-        }
-
+#define PEER_COLD_METHOD(fn) PEER_DELEGATE(fn, cold_dest_##fn)
 PEER_COLD_METHOD(prepare)
 PEER_COLD_METHOD(verify)
 PEER_COLD_METHOD(finish)
@@ -131,12 +106,7 @@ PEER_COLD_METHOD(confirm)
 PEER_COLD_METHOD(revert)
 PEER_COLD_METHOD(abort)
 
-#define PEER_LIVE_METHOD(fn)                                                                                \
-        static int peer_live_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {               \
-                int r = require_root(msg, error);                                                           \
-                return r < 0 ? r : live_dest_##fn(msg, userdata, error);                                    \
-        }
-
+#define PEER_LIVE_METHOD(fn) PEER_DELEGATE(live_##fn, live_dest_##fn)
 PEER_LIVE_METHOD(prepare)
 PEER_LIVE_METHOD(finish)
 PEER_LIVE_METHOD(abort)

@@ -12,6 +12,15 @@ check() {
         if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
 }
 on() { cluster_run "$@"; }
+# bench_up NAME N: exits 77 unless root, tears down on exit, brings N nodes up (exit 1 when
+# they do not come up), and names the first two A and B
+bench_up() {
+        cluster_require_root
+        cluster_trap_down "$1"
+        cluster_up "$1" "$2" || exit 1
+        A=${1}a
+        B=${1}b
+}
 # wait_until SECONDS COMMAND...: polls every 0.1 s
 wait_until() {
         local t=$1 i

@@ -21,11 +21,7 @@ IMAGES=/var/lib/libvirt/images
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
-cluster_require_root
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 for d in vm1 vm2 vm3; do
         cluster_define_domain "$A" "$d" --running --disk-mib 64 >/dev/null || exit 1
 done

@@ -24,11 +24,7 @@ export CLUSTER_NODE_CONF=ShutdownTimeout=1
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
-cluster_require_root
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 
 # domain_ops NODE DOMAIN: the operations of the domain's events, space-separated
 # (from `show DOMAIN`: the domain's "events", or "DomainEvents" next to its migration).

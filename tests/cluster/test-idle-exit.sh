@@ -22,11 +22,7 @@ export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nIdleTimeout='$IDLE
 daemon_runs() { [ -n "$(node_pids "$1" migrated)" ]; }
 daemon_gone() { ! daemon_runs "$1"; }
 
-cluster_require_root
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 cluster_define_domain "$A" vm1 --running --disk-mib 64 >/dev/null || exit 1
 
 say "idle daemons leave after ${IDLE} s"

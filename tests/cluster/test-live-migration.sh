@@ -26,11 +26,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
-cluster_require_root
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 
 say "live block migration of a running domain"
 make_domain "$A" vm1 32 || exit 1

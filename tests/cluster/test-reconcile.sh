@@ -35,11 +35,7 @@ IMAGES=/var/lib/libvirt/images
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
-cluster_require_root
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 
 # dom_states NODE DOMAIN: every entry of DOMAIN in `migratectl --json domains` on NODE,
 # as NODE:STATE, sorted, joined with commas
