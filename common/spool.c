@@ -49,6 +49,8 @@ static int open_locked(const char *dir, const char *name, uint64_t deadline_usec
         g_autofree char *path = g_build_filename(dir, name, NULL);
         for (;;) {
                 int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0) /* no daemon ever ran here */
+                        continue;
                 if (fd < 0)
                         return -errno;
                 while (flock(fd, LOCK_EX | LOCK_NB) < 0) {

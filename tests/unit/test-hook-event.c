@@ -84,7 +84,8 @@ static char *spool_line(const char *domain) {
 }
 
 static void test_spool_file(void) {
-        g_autofree char *dir = g_dir_make_tmp("migrated-spool-XXXXXX", NULL);
+        g_autofree char *parent = g_dir_make_tmp("migrated-spool-XXXXXX", NULL);
+        g_autofree char *dir = g_build_filename(parent, "state", NULL); /* made by the first append */
         uint64_t far = G_MAXUINT64;
         for (int i = 0; i < 3; i++) {
                 g_autofree char *l = spool_line("vm1");
@@ -127,7 +128,7 @@ static void test_spool_file(void) {
         g_assert_cmpuint((guint64) st.st_size, ==, (guint64) written * strlen(l4));
         g_assert_cmpuint(mig_spool_take_lost(dir), ==, 2);
         g_assert_cmpuint(mig_spool_take_lost(dir), ==, 0);
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", parent);
         g_assert_cmpint(system(cmd), ==, 0);
 }
 
@@ -177,8 +178,8 @@ static void test_rewrite(void) {
         /* a cold migration's definition: bridges only, its disks keep their paths */
         g_autofree char *cold = NULL;
         g_assert_cmpint(mig_rewrite_domain_xml(r, NIC_XML("br-a"), strlen(NIC_XML("br-a")),
-                                               MIG_REWRITE_CHECK_BRIDGES | MIG_REWRITE_KEEP_PATHS, dir, &cold,
-                                               &e),
+                                               MIG_REWRITE_CHECK_BRIDGES | MIG_REWRITE_KEEP_PATHS, dir,
+                                               &cold, &e),
                         ==, 0);
         g_assert_nonnull(strstr(cold, "bridge=\"br-b\""));
         g_assert_nonnull(strstr(cold, "file=\"/srv/a/vm1.qcow2\""));
