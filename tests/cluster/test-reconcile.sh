@@ -19,7 +19,9 @@
 #      virsh suspend) while the daemon is down, with real domains on real nodes;
 #   5. the source daemon killed with one migration running and one queued: the running
 #      one completes, the queued one fails and its domain runs on as before;
-#   6. a node whose configured name changed: its daemon reports it and destroys nothing.
+#   6. the source daemon restarting while the destination is unreachable: the record waits
+#      (not guessed) and completes once the destination is back;
+#   7. a node whose configured name changed: its daemon reports it and destroys nothing.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -143,7 +145,22 @@ check "the queued one failed" status_is "$A" vm7 failed
 check "vm7 runs on $A as before" is_state "$A" vm7 running
 check "vm6 runs on $B" is_state "$B" vm6 running
 
-say "6. a node renamed in its config destroys nothing"
+say "6. the source restarts while the destination is unreachable: the record waits, not guessed"
+make_domain "$A" vm8 16 || exit 1
+check "live migration vm8 -> $B runs" start_live "$A" vm8 "$B"
+stop_daemon "$A"
+check "libvirt finishes without the daemon" wait_until 90 is_state "$B" vm8 running
+check "... and vm8 left $A" wait_until 30 is_state "$A" vm8 absent
+check "$B's link goes down" on "$B" ip link set dev eth0 down
+check "$A's daemon starts again" on "$A" migratectl migrations --domain vm8
+sleep 8 # it asks the destination, fails, asks again every 5 s
+check "with $B unreachable the record stays running" status_is "$A" vm8 running
+check "$A's log says the destination's view is unknown" grep -q "destination unknown" "$(_cluster_node_dir "$A")/bus.log"
+check "$B's link comes back" on "$B" ip link set dev eth0 up
+check "then the record completes" wait_until 60 status_is "$A" vm8 completed
+check "vm8 runs on $B" is_state "$B" vm8 running
+
+say "7. a node renamed in its config destroys nothing"
 running_b=$(on "$B" virsh list --name | sort | tr -s '\n' ' ')
 stop_daemon "$B"
 conf_b=$(_cluster_node_dir "$B")/etc-migrated/migrated.conf
