@@ -246,7 +246,7 @@ int mig_rewrite_domain_xml(const MigRewriteRules *rules, const char *xml, size_t
         Rewrite w = {rules, flags, sysfs_net_dir ? sysfs_net_dir : "/sys/class/net", xmlXPathNewContext(doc),
                      false};
         int r = rewrite_bridges(&w, error);
-        if (r == 0 && !(flags & MIG_REWRITE_KEEP_PATHS))
+        if (r == 0)
                 rewrite_paths(&w);
         if (r == 0 && w.changed && !(*out = dump(doc))) {
                 g_set_error(error, REWRITE_ERROR, ENOMEM, "its rewritten XML cannot be written");

@@ -35,7 +35,6 @@ char *mig_rewrite_path(const MigRewriteRules *r, const char *path);
 
 typedef enum MigRewriteFlags {
         MIG_REWRITE_CHECK_BRIDGES = 1 << 0, /* refuse bridges missing from sysfs_net_dir */
-        MIG_REWRITE_KEEP_PATHS = 1 << 1,    /* bridges only (a cold migration's disks keep their paths) */
 } MigRewriteFlags;
 
 /* Rewrites a domain's XML. *out is NULL when nothing changed. Returns 0, or a negative

@@ -28,7 +28,8 @@ struct ColdJob {
         char *definition;  /* the domain's persistent XML, read before the record is made */
         GPtrArray *disks;
         MigDomainInfo *info;
-        char *dest_uri; /* the destination's libvirt, for the disk streams */
+        char *dest_uri;    /* the destination's libvirt, for the disk streams */
+        char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
         MigCopyProgress progress;
         sd_event_source *progress_timer;
         sd_event_source *retry_timer;
@@ -53,6 +54,7 @@ static void job_free(ColdJob *j) {
                 g_ptr_array_unref(j->disks);
         mig_domain_info_free(j->info);
         g_free(j->dest_uri);
+        g_strfreev(j->dest_paths);
         sd_event_source_disable_unref(j->progress_timer);
         sd_event_source_disable_unref(j->retry_timer);
         sd_bus_message_unref(j->request);
@@ -330,7 +332,8 @@ static void copy_run(void *data) {
                 return;
         }
         for (guint i = 0; j->result == 0 && i < j->disks->len; i++)
-                j->result = mig_disk_upload(dconn, j->disks->pdata[i], &j->progress, &j->err);
+                j->result =
+                        mig_disk_upload(dconn, j->disks->pdata[i], j->dest_paths[i], &j->progress, &j->err);
         virConnectClose(dconn);
 }
 
@@ -367,6 +370,11 @@ static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error
         ColdJob *j = userdata;
         if (error) /* the domain was not touched; the destination removes what it made */
                 return rollback_from(j, error);
+        g_auto(GStrv) paths = NULL;
+        if (sd_bus_message_read_strv(reply, &paths) < 0 || g_strv_length(paths) != j->disks->len)
+                return rollback(j, MIG_ERROR_INTERNAL, "the destination did not say where the disks go");
+        g_strfreev(j->dest_paths);
+        j->dest_paths = g_steal_pointer(&paths);
         copy_start(j);
 }
 

@@ -99,15 +99,15 @@ static MigMigration *find_dest(Manager *m, const char *id, sd_bus_error *error) 
 
 /* --- Prepare --- */
 
-/* The disk specs of a Prepare call. A live migration's disks are where this node's
- * [Rewrite] DiskPathPrefixes put them (the hook rewrites the incoming XML the same way);
- * a cold migration's copy keeps the source's paths. */
-static int read_disks(sd_bus_message *msg, Manager *m, bool live, GPtrArray *disks, sd_bus_error *error) {
+/* The disk specs of a Prepare call. The disks go where this node's [Rewrite]
+ * DiskPathPrefixes put them (the hook rewrites a live migration's XML the same way, the
+ * cold Finish its definition); Prepare answers with those paths. */
+static int read_disks(sd_bus_message *msg, Manager *m, GPtrArray *disks, sd_bus_error *error) {
         int r = sd_bus_message_enter_container(msg, 'a', "(sstt)");
         const char *spec, *format;
         uint64_t size, data;
         while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &spec, &format, &size, &data)) > 0) {
-                g_autofree char *mapped = live ? mig_rewrite_path(m->config->rewrite, spec) : NULL;
+                g_autofree char *mapped = mig_rewrite_path(m->config->rewrite, spec);
                 const char *path = mapped ? mapped : spec;
                 if (!mig_disk_path_allowed(path, m->config->image_directory) ||
                     !mig_disk_format_supported(format))
@@ -217,6 +217,23 @@ static void prepare_volumes(void *data) {
                 mig_disks_delete(c->m->virt, c->disks, i - 1);
 }
 
+/* Prepare's answer: where this node keeps each disk, in the order of the call. */
+static void reply_paths(sd_bus_message *request, GPtrArray *disks) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_new_method_return(request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (guint i = 0; r >= 0 && i < disks->len; i++)
+                r = sd_bus_message_append(reply, "s", ((MigDisk *) disks->pdata[i])->path);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
+                                                  strerror(-r));
+}
+
 static void prepare_volumes_done(void *data) {
         DestCall *c = data;
         MigMigration *mig = manager_find_migration(c->m, c->id);
@@ -232,7 +249,7 @@ static void prepare_volumes_done(void *data) {
                 }
                 return reply_error(c);
         }
-        (void) sd_bus_reply_method_return(c->request, NULL);
+        reply_paths(c->request, c->disks);
 }
 
 static MigMigration *new_dest_record(DestCall *c) {
@@ -293,12 +310,15 @@ static int dest_prepare(sd_bus_message *msg, Manager *m, const char *kind, sd_bu
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid migration ID, domain, UUID or source node.");
         g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
-        if ((r = read_disks(msg, m, strcmp(kind, "live") == 0, disks, error)) < 0)
+        if ((r = read_disks(msg, m, disks, error)) < 0)
                 return r;
         MigMigration *known = manager_find_migration(m, id);
         if (known && strcmp(known->role, "destination") == 0 &&
-            (strcmp(known->status, "pre-migrating") == 0 || strcmp(known->status, "preparing") == 0))
-                return sd_bus_reply_method_return(msg, NULL); /* a repeated Prepare */
+            (strcmp(known->status, "pre-migrating") == 0 || strcmp(known->status, "preparing") == 0)) {
+                g_autoptr(GPtrArray) kept = mig_disks_from_json(known->disks_json);
+                reply_paths(msg, kept->len == disks->len ? kept : disks); /* a repeated Prepare */
+                return 1;
+        }
         if (known)
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.", id,
                                          known->status);
@@ -368,14 +388,14 @@ int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
 
 /* --- Finish --- */
 
-/* This node's [Rewrite] Bridges for the definition of a cold migration (its disks were
- * copied to the source's paths: DiskPathPrefixes do not apply). A bridge this node lacks
- * refuses it before anything is defined. */
+/* This node's [Rewrite] rules for the definition of a cold migration (its disks were copied
+ * to the paths Prepare answered). A bridge this node lacks refuses it before anything is
+ * defined. */
 static int rewrite_definition(DestCall *c) {
         g_autoptr(GError) e = NULL;
         g_autofree char *out = NULL;
         int r = mig_rewrite_domain_xml(c->m->config->rewrite, c->definition, strlen(c->definition),
-                                       MIG_REWRITE_CHECK_BRIDGES | MIG_REWRITE_KEEP_PATHS, NULL, &out, &e);
+                                       MIG_REWRITE_CHECK_BRIDGES, NULL, &out, &e);
         if (r < 0) {
                 mig_virt_error_clear(&c->err);
                 c->err.name = MIG_ERROR_NOT_SUPPORTED;

@@ -120,10 +120,11 @@ static virStorageVolPtr lookup_volume(virConnectPtr conn, const char *path) {
         return virStorageVolLookupByPath(conn, path);
 }
 
-int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, MigCopyProgress *p, MigVirtError *err) {
-        virStorageVolPtr vol = lookup_volume(dconn, d->path);
+int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, const char *dest_path, MigCopyProgress *p,
+                    MigVirtError *err) {
+        virStorageVolPtr vol = lookup_volume(dconn, dest_path);
         if (!vol)
-                return fail_virt(err, "The destination has no volume for", d->path);
+                return fail_virt(err, "The destination has no volume for", dest_path);
         Upload u = {.fd = open(d->path, O_RDONLY | O_CLOEXEC), .size = (off_t) d->size, .progress = p};
         if (u.fd < 0) {
                 virStorageVolFree(vol);

@@ -22,8 +22,9 @@ typedef struct MigCopyProgress {
 /* Fills size and data_bytes from the file. */
 int mig_disk_measure(MigDisk *d, MigVirtError *err);
 
-/* Copies the file at d->path into the volume of the same path on the node of dconn. */
-int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, MigCopyProgress *p, MigVirtError *err);
+/* Copies the file at d->path into the volume at dest_path on the node of dconn. */
+int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, const char *dest_path, MigCopyProgress *p,
+                    MigVirtError *err);
 /* SHA-256 over the non-zero 64 KiB blocks (with their offsets) and the size. */
 int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
 

@@ -8,8 +8,8 @@
 #     they appear once the daemon is back; the spool is then gone;
 #   - a live migration between nodes whose bridges have different names is
 #     refused with the reason (no rule), then succeeds with a [Rewrite] rule, and
-#     the domain's interface sits on the destination's bridge; a cold migration
-#     applies the same rule.
+#     the domain's interface sits on the destination's bridge and its disk in the
+#     destination's folder (DiskPathPrefixes); a cold migration applies the same rules.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -20,6 +20,7 @@ set -u
 NAME=${CLUSTER_NAME:-thk}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-209}
 export CLUSTER_NODE_CONF=ShutdownTimeout=1
+IMAGES=/var/lib/libvirt/images
 
 # shellcheck source=checks.sh
 . "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
@@ -41,6 +42,7 @@ spool_size() { on "$1" stat -c %s /var/lib/migrated/hook-spool 2>/dev/null || ec
 no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
 on_bridge() { on "$1" virsh domiflist "$2" | grep -qw "$3"; }
 bridge_has_port() { [ -n "$(on "$1" ip -o link show master "$2")" ]; }
+has_disk() { on "$1" virsh domblklist "$2" | grep -q " $3\$"; }
 
 cluster_define_domain "$A" vm1 >/dev/null || exit 1
 
@@ -80,23 +82,32 @@ check "vm2 still runs on $A" is_state "$A" vm2 running
 check "$B has no vm2" is_state "$B" vm2 absent
 check "$B's daemon recorded the refusal" grep -q "migrate begin: migrated refused" "$(_cluster_node_dir "$B")/bus.log"
 
-printf '\n[Rewrite]\nBridges=br-a:br-b\n' >>"$(_cluster_node_dir "$B")/etc-migrated/migrated.conf"
-printf '\n[Rewrite]\nBridges=br-b:br-a\n' >>"$(_cluster_node_dir "$A")/etc-migrated/migrated.conf"
+# B keeps its images in a sub-folder, and A takes them back from there.
+on "$B" mkdir -p $IMAGES/b
+printf '\n[Rewrite]\nBridges=br-a:br-b\nDiskPathPrefixes=%s/:%s/b/\n' $IMAGES $IMAGES \
+        >>"$(_cluster_node_dir "$B")/etc-migrated/migrated.conf"
+printf '\n[Rewrite]\nBridges=br-b:br-a\nDiskPathPrefixes=%s/b/:%s/\n' $IMAGES $IMAGES \
+        >>"$(_cluster_node_dir "$A")/etc-migrated/migrated.conf"
 kill_in_node "$A" migrated
 kill_in_node "$B" migrated # both read the new rules when they start again
 check "with the rule the live migration succeeds" on "$A" migratectl migrate vm2 --live --block-migration --host "$B" --wait
 check "vm2 runs on $B" is_state "$B" vm2 running
 check "its interface is on br-b" on_bridge "$B" vm2 br-b
 check "a tap of vm2 is a port of br-b" bridge_has_port "$B" br-b
+check "its disk is where B's DiskPathPrefixes put it" has_disk "$B" vm2 $IMAGES/b/vm2.qcow2
 check "$B's events show the migrate hook" wait_until 10 has_ops "$B" vm2 migrate/begin
 check "and back, br-b -> br-a" on "$B" migratectl migrate vm2 --live --block-migration --host "$A" --wait
 check "vm2 runs on $A with br-a" on_bridge "$A" vm2 br-a
+check "... and its disk where A's rule puts it" has_disk "$A" vm2 $IMAGES/vm2.qcow2
 
-say "a cold migration applies the destination's Bridges rule too"
+say "a cold migration applies the destination's rules too"
 cluster_define_domain "$A" vm3 --running --bridge br-a >/dev/null || exit 1
+sum3=$(content_sum "$A" $IMAGES/vm3.qcow2)
 check "cold migration vm3 -> $B" on "$A" migratectl migrate vm3 --host "$B" --wait
 check "vm3 runs on $B" is_state "$B" vm3 running
 check "its interface is on br-b" on_bridge "$B" vm3 br-b
+check "its disk was copied where B's DiskPathPrefixes put it" has_disk "$B" vm3 $IMAGES/b/vm3.qcow2
+check "... with the same content" same_content "$B" $IMAGES/b/vm3.qcow2 "$sum3"
 check "confirm" on "$A" migratectl confirm vm3
 
 finish "$A" "$B"
