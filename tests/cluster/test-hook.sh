@@ -40,6 +40,14 @@ print(" ".join(e["operation"] + ("/" + e["sub-operation"] if e.get("sub-operatio
 has_ops() { local ops; ops=" $(domain_ops "$1" "$2") "; shift 2; local o; for o; do [[ $ops == *" $o "* ]] || return 1; done; }
 spool_size() { on "$1" stat -c %s /var/lib/migrated/hook-spool 2>/dev/null || echo 0; }
 no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
+# hook_events NODE DOMAIN: how many of the domain's events came from the hook
+hook_events() {
+        on "$1" migratectl --json show "$2" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(1 for e in d.get("events", d.get("DomainEvents", [])) if e["origin"] == "hook"))'
+}
+hook_events_are() { [ "$(hook_events "$1" "$2")" -eq "$3" ]; }
 on_bridge() { on "$1" virsh domiflist "$2" | grep -qw "$3"; }
 bridge_has_port() { [ -n "$(on "$1" ip -o link show master "$2")" ]; }
 has_disk() { on "$1" virsh domblklist "$2" | grep -q " $3\$"; }
@@ -58,17 +66,45 @@ echo "   $(on "$A" migratectl show vm1 | sed -n '/^Domain events:/,$p' | tail -n
 say "the daemon is killed: the hook spools, never starts it, and nothing is lost"
 kill_in_node "$A" migrated
 check "no migrated on $A" wait_until 5 no_daemon "$A"
-before=$(domain_ops "$A" vm1 | wc -w)
+before=$(hook_events "$A" vm1)
 kill_in_node "$A" migrated # show started it again
 check "no migrated on $A again" wait_until 5 no_daemon "$A"
 check "virsh start vm1 without the daemon" on "$A" virsh start vm1
 check "virsh destroy vm1 without the daemon" on "$A" virsh destroy vm1
 check "the hook did not start the daemon" no_daemon "$A"
 check "the events are in the spool" [ "$(spool_size "$A")" -gt 0 ]
-after=$(domain_ops "$A" vm1 | wc -w)
-check "after the daemon is back the 5 events are there ($before -> $after)" [ "$after" -ge $((before + 5)) ]
+after=$(hook_events "$A" vm1)
+check "after the daemon is back the 5 hook events are there, once each ($before -> $after)" [ "$after" -eq $((before + 5)) ]
 check "the spool was drained" [ "$(spool_size "$A")" = 0 ]
 check "no half-taken spool left" file_absent "$A" /var/lib/migrated/hook-spool.draining
+
+say "the daemon hangs (SIGSTOP): libvirt is not held up, and each event is recorded once"
+check "the daemon runs again" on "$A" migratectl hosts
+before=$(hook_events "$A" vm1)
+for p in $(node_pids "$A" migrated); do kill -STOP "$p"; done
+t0=$(date +%s%N)
+check "virsh start vm1 with the daemon stopped" on "$A" virsh start vm1
+check "virsh destroy vm1 with the daemon stopped" on "$A" virsh destroy vm1
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "   start + destroy took $ms ms with a hung daemon (each hook run gives up after 8 ms)"
+check "the hook spooled the events" [ "$(spool_size "$A")" -gt 0 ]
+for p in $(node_pids "$A" migrated); do kill -CONT "$p"; done
+check "once it goes on, the 5 events are recorded exactly once (bus and spool)" \
+        wait_until 10 hook_events_are "$A" vm1 $((before + 5))
+sleep 1
+check "... and stay 5 (no late duplicates)" hook_events_are "$A" vm1 $((before + 5))
+
+say "a full spool: the event is counted as lost, never blocks, and the loss is reported"
+kill_in_node "$A" migrated
+wait_until 5 no_daemon "$A"
+on "$A" sh -c "head -c 4194304 /dev/zero | tr '\\0' x >/var/lib/migrated/hook-spool" # 4 MiB of junk
+check "virsh start vm1 with a full spool" on "$A" virsh start vm1
+check "the spool did not grow" [ "$(spool_size "$A")" = 4194304 ]
+check "the loss is counted" on "$A" test -s /var/lib/migrated/hook-spool.lost
+check "the daemon starts" on "$A" migratectl hosts
+check "its log says the spool was full" wait_until 10 grep -q "The hook spool was full" "$(_cluster_node_dir "$A")/bus.log"
+check "the junk was read and dropped" wait_until 10 file_absent "$A" /var/lib/migrated/hook-spool
+on "$A" virsh destroy vm1 >/dev/null
 
 say "nodes whose bridges differ: refused without a rule, migrated with one"
 on "$A" ip link add br-a type bridge && on "$A" ip link set br-a up
