@@ -53,11 +53,11 @@ def call(method, sig=None, *args, iface="org.example.Migrate1.Manager", path="/o
     r = busctl(*cmd)
     return r.returncode, (json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None), r.stderr
 
-def error_of(method, *gvariant_args):
-    """Calls a Manager method with gdbus (GVariant text arguments) and returns the
+def error_of(method, *gvariant_args, iface="org.example.Migrate1.Manager"):
+    """Calls a method with gdbus (GVariant text arguments) and returns the
     D-Bus error name ('' on success) and message."""
     r = subprocess.run(["gdbus", "call", "--session", "--dest", "org.example.Migrate1", "--object-path",
-                        "/org/example/Migrate1", "--method", "org.example.Migrate1.Manager." + method,
+                        "/org/example/Migrate1", "--method", iface + "." + method,
                         *gvariant_args], env=env, capture_output=True, text=True)
     if r.returncode == 0:
         return "", ""
@@ -168,6 +168,26 @@ try:
     check(ops[-2:] == ["stopped", "start"], "the spooled events are the domain's events: %s" % ops)
     check(not os.path.exists(os.path.join(state, "hook-spool")) and
           not os.path.exists(os.path.join(state, "hook-spool.draining")), "the spool is gone once recorded")
+    # 5. Hook.ReportEvent: root only; each event id recorded once; bad input refused.
+    def report(eid, op, uuid="6695eb01-f6a4-8304-79aa-97f2502e193f"):
+        return error_of("ReportEvent", "'%s'" % eid, "@t %d" % int(time.time() * 1e6), "'test'", "'%s'" % uuid,
+                        "'%s'" % op, "'begin'", "'-'", "''", iface="org.example.Migrate1.Hook")
+    eid = "0123456789abcdef0123456789abcdef"
+    name, message = report(eid, "reconnect")
+    if os.geteuid() == 0:
+        check(name == "", "ReportEvent from root is recorded: " + message)
+        check(report(eid, "reconnect")[0] == "", "the same event again is accepted")
+        rc, dom, _ = call("DescribeDomain", "s", "test")
+        ops = [e["operation"]["data"] for e in dom["data"][0]["events"]["data"]] if rc == 0 else []
+        check(ops.count("reconnect") == 1, "... and recorded once: %s" % ops)
+        for bad_id, bad_op, bad_uuid in (("xyz", "start", "6695eb01-f6a4-8304-79aa-97f2502e193f"),
+                                         (eid, "Start;rm", "6695eb01-f6a4-8304-79aa-97f2502e193f"),
+                                         (eid, "start", "not-a-uuid")):
+            name, message = report(bad_id, bad_op, bad_uuid)
+            check(name == "org.example.Migrate1.Error.InvalidArgument",
+                  "ReportEvent(%s, %s, %s) is refused: %s" % (bad_id, bad_op, bad_uuid, message))
+    else:
+        check(name == "org.freedesktop.DBus.Error.AccessDenied", "ReportEvent is for root only: " + message)
     rc, out, _ = call("ListMigrations", "a{sv}", 0)
     check(rc == 0 and out["data"][0] == before, "after SIGKILL every committed migration is back, unchanged")
     rc, out, _ = call("ListHosts")
