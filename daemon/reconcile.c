@@ -155,13 +155,27 @@ void reconcile_check_domain(Manager *m, const char *name, const char *uuid) {
         check_one_done(c);
 }
 
-/* --- every domain of this node --- */
+/* --- every domain of this node: one ListDomains per peer --- */
 
 typedef struct Scan {
         Manager *m;
-        GPtrArray *domains;
+        GPtrArray *domains; /* this node's (MigDomainInfo*) */
         int result;
+        GHashTable *active;    /* uuid → name: active here, no migration in flight (borrowed) */
+        GHashTable *elsewhere; /* uuid → GString: the peers where it is active too */
+        unsigned pending;
+        bool unknown; /* a peer did not answer */
 } Scan;
+
+static void scan_free(Scan *s) {
+        if (s->domains)
+                g_ptr_array_unref(s->domains);
+        if (s->active)
+                g_hash_table_unref(s->active);
+        if (s->elsewhere)
+                g_hash_table_unref(s->elsewhere);
+        g_free(s);
+}
 
 static void scan_run(void *data) {
         Scan *s = data;
@@ -172,41 +186,103 @@ static void scan_run(void *data) {
         mig_virt_error_clear(&err);
 }
 
+static void scan_judge(Scan *s) {
+        GHashTableIter it;
+        const char *uuid, *name;
+        g_hash_table_iter_init(&it, s->active);
+        while (g_hash_table_iter_next(&it, (gpointer *) &uuid, (gpointer *) &name)) {
+                GString *where = g_hash_table_lookup(s->elsewhere, uuid);
+                if (manager_find_inflight(s->m, uuid))
+                        continue; /* a migration started meanwhile */
+                if (where) {
+                        g_autofree char *why = g_strdup_printf("it is active on %s and on %s",
+                                                               manager_node(s->m), where->str);
+                        if (!reconcile_conflict(s->m, uuid))
+                                tell_peers(s->m, uuid);
+                        reconcile_raise_conflict(s->m, name, uuid, why);
+                } else if (!s->unknown)
+                        reconcile_clear_conflict(s->m, name, uuid, "it is active on one node only");
+        }
+}
+
+static void scan_one_done(Scan *s) {
+        if (--s->pending > 0)
+                return;
+        scan_judge(s);
+        scan_free(s);
+}
+
+/* One entry of a peer's ListDomains: a domain active there that is active here too. */
+static void note_peer_domain(Scan *s, MigPeer *peer, const char *uuid, const char *power) {
+        bool active = power && strcmp(power, "SHUTOFF") != 0 && strcmp(power, "ERROR") != 0;
+        if (!active || !uuid || !g_hash_table_contains(s->active, uuid))
+                return;
+        GString *where = g_hash_table_lookup(s->elsewhere, uuid);
+        if (!where)
+                g_hash_table_insert(s->elsewhere, g_strdup(uuid), (where = g_string_new("")));
+        g_string_append_printf(where, "%s%s", where->len ? ", " : "", mig_peer_name(peer));
+}
+
+static void on_scan_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        static const char *const keys[] = {"uuid", "power-state", NULL};
+        Scan *s = userdata;
+        if (!reply || sd_bus_message_enter_container(reply, 'a', "a{sv}") <= 0) {
+                s->unknown = true;
+                return scan_one_done(s);
+        }
+        for (;;) {
+                char *v[2] = {NULL, NULL};
+                int r = bus_read_dict_strings(reply, keys, v);
+                if (r > 0)
+                        note_peer_domain(s, peer, v[0], v[1]);
+                g_free(v[0]);
+                g_free(v[1]);
+                if (r <= 0) {
+                        s->unknown = s->unknown || r < 0;
+                        break;
+                }
+        }
+        scan_one_done(s);
+}
+
+static void gstring_free(gpointer p) {
+        g_string_free(p, TRUE);
+}
+
 static void scan_done(void *data) {
         Scan *s = data;
         if (s->result < 0)
-                return;
-        g_autoptr(GHashTable) active = g_hash_table_new(g_str_hash, g_str_equal);
+                return scan_free(s);
+        s->active = g_hash_table_new(g_str_hash, g_str_equal);
+        s->elsewhere = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, gstring_free);
         for (guint i = 0; i < s->domains->len; i++) {
                 const MigDomainInfo *d = s->domains->pdata[i];
-                if (!d->active)
-                        continue;
-                g_hash_table_add(active, d->uuid);
-                reconcile_check_domain(s->m, d->name, d->uuid);
+                if (d->active && !manager_find_inflight(s->m, d->uuid))
+                        g_hash_table_insert(s->active, d->uuid, d->name);
         }
+        /* conflicts of domains no longer active here are over, as far as this node goes */
         g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
         GHashTableIter it;
         const char *uuid;
         g_hash_table_iter_init(&it, s->m->conflicts);
         while (g_hash_table_iter_next(&it, (gpointer *) &uuid, NULL))
-                if (!g_hash_table_contains(active, uuid) && !manager_find_inflight(s->m, uuid))
+                if (!g_hash_table_contains(s->active, uuid) && !manager_find_inflight(s->m, uuid))
                         g_ptr_array_add(stale, g_strdup(uuid));
         for (guint i = 0; i < stale->len; i++)
                 reconcile_clear_conflict(s->m, stale->pdata[i], stale->pdata[i], "it no longer runs here");
-}
-
-static void scan_free(void *data) {
-        Scan *s = data;
-        if (s->domains)
-                g_ptr_array_unref(s->domains);
-        g_free(s);
+        unsigned n = mig_peers_count(s->m->peers);
+        s->pending = n + 1;
+        for (unsigned i = 0; i < n; i++)
+                mig_peer_call(mig_peers_get(s->m->peers, i), "ListDomains", PEER_TIMEOUT_USEC, on_scan_peer,
+                              s, NULL);
+        scan_one_done(s);
 }
 
 void reconcile_all(Manager *m, const char *why) {
         g_debug("Reconciling this node's domains: %s.", why);
         Scan *s = g_new0(Scan, 1);
         s->m = m;
-        mig_worker_submit(m->worker, scan_run, scan_done, s, scan_free);
+        mig_worker_submit(m->worker, scan_run, scan_done, s, NULL);
 }
 
 /* --- Peer.CheckDomain: another node found a conflict and asks this one to look too --- */
