@@ -138,6 +138,90 @@ static MigLiveOptions live_options(const Manager *m, const MigrateArgs *a) {
         };
 }
 
+/* Migrate, once authorized: the domain must be on this node. The call is not forwarded to
+ * the node that holds it (the Migration object would live on that node's bus); the refusal
+ * names that node. */
+typedef struct MigrateStart {
+        char *destination;
+        bool live;
+        MigLiveOptions options;
+        GString *holders; /* peers that have the domain */
+        char *address;    /* the SSH address of the first of them */
+        unsigned pending;
+} MigrateStart;
+
+static void migrate_start_free(MigrateStart *st) {
+        g_free(st->destination);
+        g_free(st->address);
+        if (st->holders)
+                g_string_free(st->holders, TRUE);
+        g_free(st);
+}
+
+typedef struct HolderSearch {
+        Manager *m;
+        sd_bus_message *request;
+        char *domain;
+        MigrateStart *st;
+} HolderSearch;
+
+static void holder_search_done(HolderSearch *h) {
+        if (--h->st->pending > 0)
+                return;
+        if (h->st->holders->len > 0)
+                (void) sd_bus_reply_method_errorf(h->request, MIG_ERROR_NOT_FOUND,
+                                                  "Domain '%s' is on %s, not on %s: migrate it there "
+                                                  "(migratectl -H %s migrate %s ...).",
+                                                  h->domain, h->st->holders->str, manager_node(h->m),
+                                                  h->st->address, h->domain);
+        else
+                (void) sd_bus_reply_method_errorf(
+                        h->request, MIG_ERROR_NOT_FOUND,
+                        "No domain '%s' on %s or any reachable node of the cluster.", h->domain,
+                        manager_node(h->m));
+        sd_bus_message_unref(h->request);
+        g_free(h->domain);
+        migrate_start_free(h->st);
+        g_free(h);
+}
+
+static void on_holder(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        HolderSearch *h = userdata;
+        if (reply) {
+                g_string_append_printf(h->st->holders, "%s%s", h->st->holders->len ? ", " : "",
+                                       mig_peer_name(peer));
+                if (!h->st->address)
+                        h->st->address = g_strdup(mig_peer_address(peer));
+        }
+        holder_search_done(h);
+}
+
+static void on_migrate_lookup(VirtCall *c) {
+        MigrateStart *st = c->data;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        int r = 0;
+        if (c->result == 0)
+                r = st->live ? live_source_start(c->m, c->request, c->domain, st->destination, &st->options,
+                                                 &error)
+                             : cold_source_start(c->m, c->request, c->domain, st->destination, &error);
+        else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
+                r = mig_virt_error_to_bus(&c->err, &error);
+        else {
+                unsigned n = mig_peers_count(c->m->peers);
+                HolderSearch *h = g_new0(HolderSearch, 1);
+                *h = (HolderSearch){c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), st};
+                st->holders = g_string_new("");
+                st->pending = n + 1;
+                for (unsigned i = 0; i < n; i++)
+                        mig_peer_call(mig_peers_get(c->m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
+                                      on_holder, h, "s", c->domain);
+                return holder_search_done(h); /* it owns st now */
+        }
+        if (r < 0)
+                (void) sd_bus_reply_method_error(c->request, &error);
+        migrate_start_free(st);
+}
+
 static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *domain, *destination;
@@ -165,10 +249,12 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = mig_polkit_check(m->polkit, msg, ACTION_MIGRATE, interactive, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        if (!a.live)
-                return cold_source_start(m, msg, domain, destination, error);
-        MigLiveOptions o = live_options(m, &a);
-        return live_source_start(m, msg, domain, destination, &o, error);
+        MigrateStart *st = g_new0(MigrateStart, 1);
+        *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL, 0};
+        VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, st);
+        c->domain = g_strdup(domain);
+        virt_call_submit(c);
+        return 1;
 }
 
 /* --- Confirm, Revert, Abort, ForceComplete: act on the domain's migration in flight --- */

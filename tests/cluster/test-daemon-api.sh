@@ -185,6 +185,9 @@ run "$A" migratectl group-set "$DOMA" db affinity
 check_eq "root: group-set $DOMA db affinity exits 0" 0 "$RC"; show_err
 run "$A" migratectl group-set "$DOMB" db affinity
 check_eq "root: group-set $DOMB db affinity (forwarded to $B) exits 0" 0 "$RC"; show_err
+run "$A" migratectl migrate "$DOMB"
+check_eq "root: migrate $DOMB on $A (it is on $B) -> 4, not found here" 4 "$RC"; show_err
+check "... and the refusal names $B" grep -q "is on $B" <<<"$ERR"
 before=$(snapshot)
 printf '%s\n' "$before" | sed 's/^/        state: /'
 
