@@ -73,3 +73,11 @@ int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error) {
                                         "6695eb01-f6a4-8304-79aa-97f2502e193f.");
         return 0;
 }
+
+void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r) {
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(request, MIG_ERROR_INTERNAL,
+                                                  "Could not build the reply: %s", strerror(-r));
+}

@@ -14,6 +14,9 @@ int bus_api_register(Manager *m);
  * (NULL-terminated); other entries are skipped. 1, 0 at the end of an enclosing array,
  * or a negative errno. */
 int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **values);
+/* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
+ * request with Internal. For replies assembled piece by piece. */
+void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
 /* Reads a domain UUID argument; InvalidArgument when it is not one. */
 int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error);
 /* 0 when the caller is root, else AccessDenied with why. */

@@ -395,14 +395,6 @@ static void reply_virt_error(VirtCall *c) {
         (void) sd_bus_reply_method_error(c->request, &error);
 }
 
-static void send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r) {
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        if (r < 0)
-                (void) sd_bus_reply_method_errorf(request, MIG_ERROR_INTERNAL,
-                                                  "Could not build the reply: %s", strerror(-r));
-}
-
 static void on_peer_list(VirtCall *c) {
         g_autoptr(sd_bus_message) reply = NULL;
         if (c->result < 0)
@@ -414,7 +406,7 @@ static void on_peer_list(VirtCall *c) {
                 r = append_local_domains(reply, c->m, c->list);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-        send_or_fail(c->request, reply, r);
+        bus_send_or_fail(c->request, reply, r);
 }
 
 int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -433,7 +425,7 @@ static void on_peer_capacity(VirtCall *c) {
                 r = append_capacity(reply, c->m, &c->capacity);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-        send_or_fail(c->request, reply, r);
+        bus_send_or_fail(c->request, reply, r);
 }
 
 int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -448,7 +440,7 @@ static void on_describe_local(VirtCall *c) {
         int r = sd_bus_message_new_method_return(c->request, &reply);
         if (r >= 0)
                 r = bus_append_domain(reply, c->m, c->info, true);
-        send_or_fail(c->request, reply, r);
+        bus_send_or_fail(c->request, reply, r);
 }
 
 int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -519,7 +511,7 @@ static void on_describe_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_
                 int r = sd_bus_message_new_method_return(d->request, &out);
                 if (r >= 0)
                         r = sd_bus_message_copy(out, reply, true);
-                send_or_fail(d->request, out, r);
+                bus_send_or_fail(d->request, out, r);
                 d->answered = true;
         } else if (error && strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0)
                 g_string_append_printf(d->unreachable, "%s%s", d->unreachable->len ? ", " : "",

@@ -227,11 +227,7 @@ static void reply_paths(sd_bus_message *request, GPtrArray *disks) {
                 r = sd_bus_message_append(reply, "s", ((MigDisk *) disks->pdata[i])->path);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        if (r < 0)
-                (void) sd_bus_reply_method_errorf(request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
-                                                  strerror(-r));
+        bus_send_or_fail(request, reply, r);
 }
 
 static void prepare_volumes_done(void *data) {
@@ -365,11 +361,7 @@ static void verify_done(void *data) {
         int r = sd_bus_message_new_method_return(c->request, &reply);
         if (r >= 0)
                 r = sd_bus_message_append_strv(reply, (char **) c->checksums->pdata);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        if (r < 0)
-                (void) sd_bus_reply_method_errorf(c->request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
-                                                  strerror(-r));
+        bus_send_or_fail(c->request, reply, r);
 }
 
 int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error) {

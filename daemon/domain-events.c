@@ -283,11 +283,7 @@ static void gather_done(Gather *g) {
                 r = append_node_event(reply, g->events->pdata[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        if (r < 0)
-                (void) sd_bus_reply_method_errorf(g->request, MIG_ERROR_INTERNAL, "Cannot reply: %s",
-                                                  strerror(-r));
+        bus_send_or_fail(g->request, reply, r);
         sd_bus_message_unref(g->request);
         g_ptr_array_unref(g->events);
         g_free(g);
