@@ -114,17 +114,23 @@ static void tell_peers(Manager *m, const char *uuid) {
                 mig_peer_notify(mig_peers_get(m->peers, i), "CheckDomain", "s", uuid);
 }
 
+/* The verdict on a domain active here, from the peers where it is active too (elsewhere:
+ * "" for none) and whether every peer answered. */
+static void judge(Manager *m, const char *name, const char *uuid, const char *elsewhere, bool unknown) {
+        if (*elsewhere && !manager_find_inflight(m, uuid)) {
+                g_autofree char *why =
+                        g_strdup_printf("it is active on %s and on %s", manager_node(m), elsewhere);
+                if (!reconcile_conflict(m, uuid))
+                        tell_peers(m, uuid); /* they see it too, whoever looked first */
+                reconcile_raise_conflict(m, name, uuid, why);
+        } else if (!*elsewhere && !unknown)
+                reconcile_clear_conflict(m, name, uuid, "it is active on one node only");
+}
+
 static void check_one_done(Check *c) {
         if (--c->pending > 0)
                 return;
-        if (c->elsewhere->len > 0 && !manager_find_inflight(c->m, c->uuid)) {
-                g_autofree char *why = g_strdup_printf("it is active on %s and on %s", manager_node(c->m),
-                                                       c->elsewhere->str);
-                if (!reconcile_conflict(c->m, c->uuid))
-                        tell_peers(c->m, c->uuid); /* they see it too, whoever looked first */
-                reconcile_raise_conflict(c->m, c->name, c->uuid, why);
-        } else if (c->elsewhere->len == 0 && !c->unknown)
-                reconcile_clear_conflict(c->m, c->name, c->uuid, "it is active on one node only");
+        judge(c->m, c->name, c->uuid, c->elsewhere->str, c->unknown);
         check_free(c);
 }
 
@@ -192,16 +198,7 @@ static void scan_judge(Scan *s) {
         g_hash_table_iter_init(&it, s->active);
         while (g_hash_table_iter_next(&it, (gpointer *) &uuid, (gpointer *) &name)) {
                 GString *where = g_hash_table_lookup(s->elsewhere, uuid);
-                if (manager_find_inflight(s->m, uuid))
-                        continue; /* a migration started meanwhile */
-                if (where) {
-                        g_autofree char *why = g_strdup_printf("it is active on %s and on %s",
-                                                               manager_node(s->m), where->str);
-                        if (!reconcile_conflict(s->m, uuid))
-                                tell_peers(s->m, uuid);
-                        reconcile_raise_conflict(s->m, name, uuid, why);
-                } else if (!s->unknown)
-                        reconcile_clear_conflict(s->m, name, uuid, "it is active on one node only");
+                judge(s->m, name, uuid, where ? where->str : "", s->unknown);
         }
 }
 
