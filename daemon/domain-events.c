@@ -24,11 +24,11 @@ static void log_event(const MigHookEvent *e, const char *origin) {
                   e->message[0] ? ": " : "", e->message, origin);
 }
 
-int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GError **error) {
+int domain_events_record(Manager *m, GPtrArray *events, const char *origin, bool current, GError **error) {
         unsigned added = 0;
         int r = mig_store_add_domain_events(m->store, events, origin, &added, error);
-        if (r < 0)
-                return r;
+        if (r < 0 || !current)
+                return r < 0 ? r : (int) added;
         for (guint i = 0; i < events->len; i++)
                 log_event(events->pdata[i], origin);
         for (guint i = 0; i < events->len; i++)
@@ -42,7 +42,7 @@ void domain_events_note(Manager *m, const char *domain, const char *uuid, const 
         MigHookEvent *e = mig_hook_event_make(domain, uuid, operation, "-", message);
         g_ptr_array_add(list, e);
         g_autoptr(GError) err = NULL;
-        if (domain_events_record(m, list, "migrated", &err) < 0)
+        if (domain_events_record(m, list, "migrated", true, &err) < 0)
                 g_warning("Cannot record '%s' of %s: %s", operation, domain, err->message);
 }
 
@@ -79,7 +79,7 @@ static int hook_report_event(sd_bus_message *msg, void *userdata, sd_bus_error *
                         "Not a hook event: a 32-hex-digit id, a time, a domain name, a UUID or "
                         "\"\", an operation of lower-case letters, and short text fields.");
         g_autoptr(GError) err = NULL;
-        r = domain_events_record(m, list, "hook", &err);
+        r = domain_events_record(m, list, "hook", true, &err);
         if (r < 0) /* the hook keeps the event in its spool */
                 return manager_store_error(error, r, err);
         return sd_bus_reply_method_return(msg, NULL);
@@ -96,7 +96,10 @@ const sd_bus_vtable bus_hook_vtable[] = {
 
 /* --- the spool --- */
 
-void domain_events_drain_spool(Manager *m) {
+/* current: the daemon runs and the hook spooled because it did not answer in time (the events
+ * are logged and reconciled one by one); at start they are history, which the start's
+ * reconciliation pass covers at once. */
+static void drain_spool(Manager *m, bool current) {
         g_autoptr(GError) err = NULL;
         g_autofree char *data = NULL;
         size_t len = 0;
@@ -117,7 +120,7 @@ void domain_events_drain_spool(Manager *m) {
                 return;
         unsigned bad = 0;
         g_autoptr(GPtrArray) events = mig_hook_spool_parse(data, len, &bad);
-        r = domain_events_record(m, events, "hook", &err);
+        r = domain_events_record(m, events, "hook", current, &err);
         if (r < 0) {
                 g_warning("Cannot record the spooled hook events (they stay spooled): %s", err->message);
                 return;
@@ -130,7 +133,7 @@ void domain_events_drain_spool(Manager *m) {
 static int on_state_dir_change(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         if (ev->len > 0 &&
             (strcmp(ev->name, MIG_SPOOL_FILE) == 0 || strcmp(ev->name, MIG_SPOOL_LOST_FILE) == 0))
-                domain_events_drain_spool(userdata);
+                drain_spool(userdata, true);
         return 0;
 }
 
@@ -140,7 +143,8 @@ int domain_events_start(Manager *m) {
         if (r < 0)
                 g_warning("Cannot watch %s for the hook spool (drained at start only): %s", m->state_dir,
                           strerror(-r));
-        domain_events_drain_spool(m);
+        drain_spool(m, false);
+        reconcile_refresh_views(m);
         return 0;
 }
 

@@ -12,10 +12,10 @@ extern const sd_bus_vtable bus_hook_vtable[];
 
 /* Drains the hook spool now and whenever the hook writes to it. */
 int domain_events_start(Manager *m);
-void domain_events_drain_spool(Manager *m);
-/* Records events (MigHookEvent*) once each, logs them and hands them to the
- * reconciliation. The count of new ones, or a negative errno with error set. */
-int domain_events_record(Manager *m, GPtrArray *events, const char *origin, GError **error);
+/* Records events (MigHookEvent*) once each; current ones (not history drained at start) are
+ * also logged and handed to the reconciliation. The count of new ones, or a negative errno
+ * with error set. */
+int domain_events_record(Manager *m, GPtrArray *events, const char *origin, bool current, GError **error);
 /* Records what the daemon itself found out about a domain (origin "migrated"). */
 void domain_events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
                         const char *message);

@@ -387,6 +387,15 @@ static void refresh_view(Manager *m, const MigMigration *mig) {
         mig_worker_submit(m->worker, view_run, view_done, v, view_free);
 }
 
+void reconcile_refresh_views(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (!mig_status_is_final(mig->status))
+                        refresh_view(m, mig);
+}
+
 int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
         const char *id, *side, *view;
         int r = sd_bus_message_read(msg, "sss", &id, &side, &view);

@@ -26,6 +26,8 @@ void reconcile_check_domain(Manager *m, const char *name, const char *uuid);
 /* Peer.CheckDomain(uuid): a peer found the domain active on two nodes; this node
  * checks its own copy too (answered at once, the check runs after). */
 int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* Every migration in flight: this node's view into its table, and to the other node. */
+void reconcile_refresh_views(Manager *m);
 /* Peer.ReportView(id, side, view): the other node's view of a migration's domain. */
 int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 /* Records side's ("source" or "destination") view in the migration's table. */
