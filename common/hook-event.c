@@ -3,8 +3,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "id.h"
 #include "validate.h"
 
 #define HOOK_ERROR g_quark_from_static_string("migrated-hook-event")
@@ -77,21 +77,10 @@ char *mig_hook_uuid_from_xml(const char *xml, size_t len) {
         return ok && mig_uuid_valid(uuid) ? g_steal_pointer(&uuid) : NULL;
 }
 
-static char *new_event_id(void) {
-        guint8 raw[16];
-        if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t) sizeof(raw))
-                for (size_t i = 0; i < sizeof(raw); i++) /* early boot: still unique enough */
-                        raw[i] = (guint8) g_random_int();
-        GString *s = g_string_sized_new(33);
-        for (size_t i = 0; i < sizeof(raw); i++)
-                g_string_append_printf(s, "%02x", raw[i]);
-        return g_string_free(s, FALSE);
-}
-
 MigHookEvent *mig_hook_event_make(const char *domain, const char *uuid, const char *operation,
                                   const char *sub_operation, const char *message) {
         MigHookEvent *e = g_new0(MigHookEvent, 1);
-        *e = (MigHookEvent){new_event_id(),      (uint64_t) g_get_real_time(),
+        *e = (MigHookEvent){mig_id_new(),        (uint64_t) g_get_real_time(),
                             g_strdup(domain),    g_strdup(uuid ? uuid : ""),
                             g_strdup(operation), g_strdup(sub_operation),
                             g_strdup("-"),       g_strdup(message ? message : "")};
@@ -117,7 +106,7 @@ MigHookEvent *mig_hook_event_new(int argc, char *const *argv, const char *xml, s
                 return NULL;
         }
         MigHookEvent *e = g_new0(MigHookEvent, 1);
-        e->id = new_event_id();
+        e->id = mig_id_new();
         e->time_usec = (uint64_t) g_get_real_time();
         e->domain = g_strdup(argv[1]);
         e->uuid = mig_hook_uuid_from_xml(xml, xml_len);

@@ -10,6 +10,7 @@
 #include "cold.h"
 #include "disk.h"
 #include "errors.h"
+#include "id.h"
 #include "macro.h"
 #include "scheduler.h"
 #include "validate.h"
@@ -439,7 +440,7 @@ static void inspect_run(void *data) {
 
 static MigMigration *new_source_record(ColdJob *j, const char *destination) {
         MigMigration *mig = mig_migration_new();
-        mig->id = mig_migration_id_new();
+        mig->id = mig_id_new();
         mig->domain_name = g_strdup(j->info->name);
         mig->domain_uuid = g_strdup(j->info->uuid);
         mig->kind = g_strdup("cold");

@@ -12,6 +12,7 @@
 #include "disk.h"
 #include "errors.h"
 #include "hook-event.h"
+#include "id.h"
 #include "live.h"
 #include "macro.h"
 #include "reconcile.h"
@@ -549,7 +550,7 @@ static void inspect_run(void *data) {
 
 static MigMigration *new_record(LiveJob *j) {
         MigMigration *mig = mig_migration_new();
-        mig->id = mig_migration_id_new();
+        mig->id = mig_id_new();
         mig->domain_name = g_strdup(j->info->name);
         mig->domain_uuid = g_strdup(j->info->uuid);
         mig->kind = g_strdup("live");

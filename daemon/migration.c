@@ -2,7 +2,6 @@
 #include "migration.h"
 
 #include <string.h>
-#include <systemd/sd-id128.h>
 #include <time.h>
 
 MigMigration *mig_migration_new(void) {
@@ -47,14 +46,6 @@ void mig_event_free(MigEvent *e) {
         g_free(e->status);
         g_free(e->message);
         g_free(e);
-}
-
-char *mig_migration_id_new(void) {
-        sd_id128_t id;
-        char s[SD_ID128_STRING_MAX];
-        if (sd_id128_randomize(&id) < 0)
-                return NULL;
-        return g_strdup(sd_id128_to_string(id, s));
 }
 
 static const char *const final_statuses[] = {

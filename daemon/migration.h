@@ -59,9 +59,6 @@ void mig_migration_free(MigMigration *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigMigration, mig_migration_free)
 void mig_event_free(MigEvent *e);
 
-/* A fresh random ID: 32 lower-case hex digits. */
-char *mig_migration_id_new(void);
-
 /* Final statuses: nothing more happens to the migration. */
 bool mig_status_is_final(const char *status);
 bool mig_status_is_known(const char *status);

@@ -19,7 +19,7 @@ flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-
 libs=($(pkg-config --libs glib-2.0))
 for t in hook-input spool; do
     "$CLANG" "${flags[@]}" -o "$out/fuzz-$t" "$src/tests/fuzz/fuzz-$t.c" \
-        "$src/common/hook-event.c" "$src/common/validate.c" "${libs[@]}"
+        "$src/common/hook-event.c" "$src/common/id.c" "$src/common/validate.c" "${libs[@]}"
 done
 for t in hook-input spool; do
     work=$out/corpus-$t
