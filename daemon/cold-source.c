@@ -468,12 +468,7 @@ static int refuse_state(ColdJob *j, sd_bus_error *e) {
                 return sd_bus_error_setf(
                         e, MIG_ERROR_CONFLICT,
                         "Domain %s is transient; only defined domains can be migrated cold.", j->info->name);
-        MigMigration *busy = manager_find_inflight(j->m, j->info->uuid);
-        if (busy)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is already being migrated (%s, %s).", j->info->name,
-                                         busy->id, busy->status);
-        return 0;
+        return manager_refuse_busy(j->m, j->info, e);
 }
 
 static void inspect_done(void *data) {

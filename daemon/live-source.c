@@ -575,12 +575,7 @@ static int refuse(LiveJob *j, sd_bus_error *e) {
                 return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
                                          "Domain %s is %s; a live migration needs it ACTIVE.", j->info->name,
                                          mig_domain_state_name(j->info));
-        MigMigration *busy = manager_find_inflight(j->m, j->info->uuid);
-        if (busy)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is already being migrated (%s, %s).", j->info->name,
-                                         busy->id, busy->status);
-        return 0;
+        return manager_refuse_busy(j->m, j->info, e);
 }
 
 static void inspect_done(void *data) {

@@ -263,6 +263,15 @@ bool manager_domain_moved_away(Manager *m, const char *uuid) {
                g_strv_contains(away, mig->status);
 }
 
+int manager_refuse_busy(Manager *m, const MigDomainInfo *d, sd_bus_error *error) {
+        MigMigration *busy = manager_find_inflight(m, d->uuid);
+        if (busy)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Domain %s is already being migrated (%s, %s).", d->name, busy->id,
+                                         busy->status);
+        return 0;
+}
+
 bool manager_domain_arriving(Manager *m, const char *uuid) {
         MigMigration *mig = manager_find_inflight(m, uuid);
         return mig && strcmp(mig->role, "destination") == 0 && strcmp(mig->kind, "live") == 0;

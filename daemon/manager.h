@@ -62,6 +62,8 @@ MigMigration *manager_find_inflight(Manager *m, const char *domain);
 /* The newest migration of a domain (name or UUID), final or not. */
 MigMigration *manager_find_latest(Manager *m, const char *domain);
 unsigned manager_inflight_count(Manager *m);
+/* Conflict when a migration of the domain is in flight already (the engines' common refusal). */
+int manager_refuse_busy(Manager *m, const MigDomainInfo *d, sd_bus_error *error);
 /* A cold migration made the destination the domain's home: this node's shut-off
  * definition is only kept for a revert, and is not listed as a domain of the cluster. */
 bool manager_domain_moved_away(Manager *m, const char *uuid);
