@@ -61,6 +61,12 @@ start_live() {
         on "$1" migratectl migrate "$2" --live --block-migration --host "$3" --bandwidth 12 >/dev/null &&
                 wait_until 20 status_is "$1" "$2" running
 }
+# migrate_and_kill DOM NODE: DOM (16 MiB of data) live-migrating from A to B, then NODE's daemon killed
+migrate_and_kill() {
+        make_domain "$A" "$1" 16 || exit 1
+        check "live migration $1 -> $B runs" start_live "$A" "$1" "$B"
+        stop_daemon "$2"
+}
 job_gone() { ! on "$1" virsh domjobinfo "$2" 2>/dev/null | grep -q 'Job type: *Unbounded'; }
 
 say "1. a domain active on two nodes: CONFLICT, nothing destroyed"
@@ -96,18 +102,14 @@ check "$A's disk of vm2 is deleted" wait_until 10 file_absent "$A" $IMAGES/vm2.q
 check "$B's record completed too" status_is "$B" vm2 completed
 
 say "3. the destination daemon killed mid-migration"
-make_domain "$A" vm3 16 || exit 1
-check "live migration vm3 -> $B runs" start_live "$A" vm3 "$B"
-stop_daemon "$B"
+migrate_and_kill vm3 "$B"
 check "the migration completes" wait_until 90 status_is "$A" vm3 completed
 check "vm3 runs on $B" is_state "$B" vm3 running
 check "$B's record (its daemon started again) completed" wait_until 20 status_is "$B" vm3 completed
 check "$A has no vm3 left" is_state "$A" vm3 absent
 
 say "4a. source paused, destination runs: the source's copy goes"
-make_domain "$A" vm4 16 || exit 1
-check "live migration vm4 -> $B runs" start_live "$A" vm4 "$B"
-stop_daemon "$A"
+migrate_and_kill vm4 "$A"
 check "libvirt finishes without the daemon" wait_until 90 is_state "$B" vm4 running
 check "... and vm4 left $A" wait_until 30 is_state "$A" vm4 absent
 on "$B" virsh dumpxml --migratable vm4 >"$(_cluster_node_dir "$A")/vm4-same-uuid.xml"
@@ -119,9 +121,7 @@ check "$A's paused copy is gone" wait_until 10 is_state "$A" vm4 absent
 check "vm4 still runs on $B" is_state "$B" vm4 running
 
 say "4b. source paused, destination has nothing: the source's copy is resumed"
-make_domain "$A" vm5 16 || exit 1
-check "live migration vm5 -> $B runs" start_live "$A" vm5 "$B"
-stop_daemon "$A"
+migrate_and_kill vm5 "$A"
 check "libvirt's job is aborted" on "$A" virsh domjobabort vm5
 check "... the domain stays on $A" wait_until 20 job_gone "$A" vm5
 check "... and libvirt removed $B's incoming copy" wait_until 20 is_state "$B" vm5 absent
@@ -146,9 +146,7 @@ check "vm7 runs on $A as before" is_state "$A" vm7 running
 check "vm6 runs on $B" is_state "$B" vm6 running
 
 say "6. the source restarts while the destination is unreachable: the record waits, not guessed"
-make_domain "$A" vm8 16 || exit 1
-check "live migration vm8 -> $B runs" start_live "$A" vm8 "$B"
-stop_daemon "$A"
+migrate_and_kill vm8 "$A"
 check "libvirt finishes without the daemon" wait_until 90 is_state "$B" vm8 running
 check "... and vm8 left $A" wait_until 30 is_state "$A" vm8 absent
 check "$B's link goes down" on "$B" ip link set dev eth0 down
