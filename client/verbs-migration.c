@@ -10,15 +10,9 @@
 #include "errors.h"
 #include "log.h"
 #include "output.h"
+#include "status.h"
 #include "validate.h"
 #include "verbs.h"
-
-static const char *const migration_statuses[] = {
-        /* cold */
-        "pre-migrating", "migrating", "post-migrating", "finished", "confirming", "confirmed", "reverting",
-        "reverted", "error", "cancelled",
-        /* live */
-        "queued", "preparing", "running", "completed", "failed", NULL};
 
 static const char *const event_fields[] = {"usec", "status", "message", NULL};
 
@@ -48,9 +42,9 @@ int mig_check_migration_ref(const char *ref) {
 }
 
 static int check_status(const char *status) {
-        if (g_strv_contains(migration_statuses, status))
+        if (mig_status_known(status))
                 return 0;
-        g_autofree char *known = g_strjoinv(" ", (char **) migration_statuses);
+        g_autofree char *known = g_strjoinv(" ", (char **) mig_status_names);
         return log_invalid_argument("Unknown migration status '%s'; known: %s.", status, known);
 }
 

@@ -28,13 +28,10 @@ int verb_group_clear(MigCtl *ctl, int argc, char **argv);
 
 /* watch.c */
 int verb_watch(MigCtl *ctl, int argc, char **argv);
-/* Follows the migration object at path until its Status is final. Returns 0 when it ended
- * well (finished, completed, confirmed); otherwise records the failure's exit status. */
+/* Follows the migration object at path until its Status ends the watch (final, or waiting
+ * for an operator: mig_status_ends_watch()). Returns 0 when it ended well (finished, completed,
+ * confirmed: mig_status_is_success()); otherwise records the failure's exit status. */
 int mig_watch_migration(MigCtl *ctl, const char *path);
-/* Whether a migration status is final (nothing more will happen without an operator). */
-bool mig_status_is_final(const char *status);
-/* Whether a final status counts as success. */
-bool mig_status_is_success(const char *status);
 
 /* Shared argument checks (common/validate.h), printing and returning -EINVAL (exit 8). */
 int mig_check_domain(const char *domain);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* watch, and migrate --wait: follow a migration object's PropertiesChanged until its Status is
- * final, drawing a progress line (redrawn in place on a terminal, one line per change
- * otherwise, one JSON object per change with --json). */
+/* watch, and migrate --wait: follow a migration object's PropertiesChanged until its Status ends
+ * the watch (final, or waiting for an operator), drawing a progress line (redrawn in place on a
+ * terminal, one line per change otherwise, one JSON object per change with --json). */
 
 #include <errno.h>
 #include <signal.h>
@@ -14,27 +14,10 @@
 #include "errors.h"
 #include "log.h"
 #include "output.h"
+#include "status.h"
 #include "verbs.h"
 
 #define PROGRESS_BAR_WIDTH 20
-
-/* clang-format off */
-static const char *const final_statuses[] = {
-        "finished", "confirmed", "reverted", "error", "cancelled", /* cold */
-        "completed", "failed",                                     /* live */
-        NULL
-};
-/* clang-format on */
-
-static const char *const success_statuses[] = {"finished", "completed", "confirmed", NULL};
-
-bool mig_status_is_final(const char *status) {
-        return status && g_strv_contains(final_statuses, status);
-}
-
-bool mig_status_is_success(const char *status) {
-        return status && g_strv_contains(success_statuses, status);
-}
 
 typedef struct Watch {
         MigCtl *ctl;
@@ -138,7 +121,7 @@ static int watch_result(Watch *w, const char *status) {
                         return 0;
                 g_autofree char *clean_id = mig_sanitize(id), *clean_domain = mig_sanitize(domain);
                 printf("Migration %s of %s %s.\n", clean_id, clean_domain, status);
-                if (strcmp(status, "finished") == 0 && (!kind || strcmp(kind, "cold") == 0))
+                if (mig_status_waits_for_operator(status) && (!kind || strcmp(kind, "cold") == 0))
                         printf("The domain waits in VERIFY_RESIZE on the destination: '%s confirm %s' keeps "
                                "it "
                                "there and removes the source's copy, '%s revert %s' moves it back.\n",
@@ -157,7 +140,7 @@ static void watch_update(Watch *w) {
         const char *status = mig_json_string(w->state, "Status");
 
         watch_draw(w);
-        if (mig_status_is_final(status)) {
+        if (mig_status_ends_watch(status)) {
                 watch_end_line(w);
                 watch_stop(w, watch_result(w, status));
         }
