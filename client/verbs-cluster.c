@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "log.h"
 #include "output.h"
+#include "resolve.h"
 #include "validate.h"
 #include "verbs.h"
 

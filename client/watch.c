@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "log.h"
 #include "output.h"
+#include "resolve.h"
 #include "status.h"
 #include "verbs.h"
 
