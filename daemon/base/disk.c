@@ -270,6 +270,17 @@ void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto) {
 
 /* --- JSON for the store --- */
 
+GVariant *mig_disks_to_specs(GPtrArray *disks) {
+        GVariantBuilder b;
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(sstt)"));
+        for (guint i = 0; i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                g_variant_builder_add(&b, "(sstt)", d->path, d->format, (guint64) d->size,
+                                      (guint64) d->data_bytes);
+        }
+        return g_variant_builder_end(&b);
+}
+
 char *mig_disks_to_json(GPtrArray *disks) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         json_builder_begin_array(b);

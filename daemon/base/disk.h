@@ -43,6 +43,9 @@ void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto);
 
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);
+/* The disks as the a(sstt) of the Prepare*Migration peer calls: path, format, size, bytes of data
+ * (a floating reference). */
+GVariant *mig_disks_to_specs(GPtrArray *disks);
 GPtrArray *mig_disks_from_json(const char *json);
 
 /* Room a destination keeps free beyond the disks' data (filesystem metadata, logs). */

@@ -2,9 +2,9 @@
 #include "peers.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 
+#include "bus-variant.h"
 #include "errors.h"
 #include "macro.h"
 
@@ -130,29 +130,44 @@ static int peer_connect(MigPeer *p) {
         return 0;
 }
 
-static void reply_unreachable(PeerCall *c, const char *why) {
+static void unreachable(MigPeer *p, const char *name, MigPeerReply cb, void *userdata, const char *why) {
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        sd_bus_error_setf(&e, MIG_ERROR_PEER_UNREACHABLE, "Peer %s (%s) is unreachable: %s",
-                          c->peer->config->name, c->peer->config->address, why);
-        c->cb(c->peer, NULL, &e, c->userdata);
+        if (p)
+                sd_bus_error_setf(&e, MIG_ERROR_PEER_UNREACHABLE, "Peer %s (%s) is unreachable: %s",
+                                  p->config->name, p->config->address, why);
+        else
+                sd_bus_error_setf(&e, MIG_ERROR_PEER_UNREACHABLE, "Node %s is not a configured peer.",
+                                  name ? name : "(none)");
+        cb(p, NULL, &e, userdata);
+}
+
+static void reply_unreachable(PeerCall *c, const char *why) {
+        unreachable(c->peer, NULL, c->cb, c->userdata, why);
 }
 
 static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PeerCall *c = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
+        g_autoptr(GVariant) body = NULL;
         /* The peer's own refusals keep their names; transport failures become PeerUnreachable. */
         if (e && !g_str_has_prefix(e->name, MIG_ERROR_PREFIX) &&
             strcmp(e->name, MIG_ERROR_ACCESS_DENIED) != 0)
                 reply_unreachable(c, e->message ? e->message : e->name);
+        else if (e)
+                c->cb(c->peer, NULL, e, c->userdata);
+        else if (mig_bus_read_tuple(reply, &body) < 0)
+                reply_unreachable(c, "its answer could not be read");
         else
-                c->cb(c->peer, e ? NULL : reply, e, c->userdata);
+                c->cb(c->peer, body, NULL, c->userdata);
         g_free(c);
         return 0;
 }
 
-static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
-                        void *userdata, MigPeerBuild build, void *build_data, bool start, const char *types,
-                        va_list ap) {
+static void peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                      bool start, GVariant *args) {
+        g_autoptr(GVariant) owned = args ? g_variant_ref_sink(args) : NULL;
+        if (!p)
+                return unreachable(NULL, NULL, cb, userdata, NULL);
         PeerCall *c = g_new0(PeerCall, 1);
         *c = (PeerCall){p, cb, userdata};
         g_autoptr(sd_bus_message) call = NULL;
@@ -162,10 +177,8 @@ static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, M
                                                    method);
         if (r >= 0 && !start)
                 r = sd_bus_message_set_auto_start(call, 0);
-        if (r >= 0 && types)
-                r = sd_bus_message_appendv(call, types, ap);
-        if (r >= 0 && build)
-                r = build(call, build_data);
+        if (r >= 0)
+                r = mig_bus_append_tuple(call, owned);
         if (r >= 0)
                 r = sd_bus_call_async(p->bus, NULL, call, on_reply, c, timeout_usec);
         if (r < 0) {
@@ -173,36 +186,51 @@ static int peer_call_va(MigPeer *p, const char *method, uint64_t timeout_usec, M
                 reply_unreachable(c, why);
                 g_free(c);
         }
-        return 0;
 }
 
-int mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
-                  const char *types, ...) {
-        va_list ap;
-        va_start(ap, types);
-        int r = peer_call_va(p, method, timeout_usec, cb, userdata, NULL, NULL, true, types, ap);
-        va_end(ap);
-        return r;
+void mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
+                   GVariant *args) {
+        peer_call(p, method, timeout_usec, cb, userdata, true, args);
 }
 
-int mig_peer_call_build(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb,
-                        void *userdata, MigPeerBuild build, void *build_data, const char *types, ...) {
-        va_list ap;
-        va_start(ap, types);
-        int r = peer_call_va(p, method, timeout_usec, cb, userdata, build, build_data, true, types, ap);
-        va_end(ap);
-        return r;
-}
-
-static void ignore_reply(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void ignore_reply(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         if (error && strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) != 0)
                 g_debug("Peer %s refused a notification: %s", mig_peer_name(peer), error->message);
 }
 
-int mig_peer_notify(MigPeer *p, const char *method, const char *types, ...) {
-        va_list ap;
-        va_start(ap, types);
-        int r = peer_call_va(p, method, 15 * USEC_PER_SEC, ignore_reply, NULL, NULL, NULL, false, types, ap);
-        va_end(ap);
-        return r;
+void mig_peer_notify(MigPeer *p, const char *method, GVariant *args) {
+        peer_call(p, method, 15 * USEC_PER_SEC, ignore_reply, NULL, false, args);
+}
+
+/* --- every peer at once --- */
+
+typedef struct AskAll {
+        MigPeerReply each;
+        MigPeersDone done;
+        void *userdata;
+        unsigned pending;
+} AskAll;
+
+static void ask_all_one_done(AskAll *a) {
+        if (--a->pending > 0)
+                return;
+        a->done(a->userdata);
+        g_free(a);
+}
+
+static void on_ask_all_reply(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
+        AskAll *a = userdata;
+        a->each(peer, reply, error, a->userdata);
+        ask_all_one_done(a);
+}
+
+void mig_peers_ask_all(MigPeers *ps, const char *method, uint64_t timeout_usec, MigPeerReply each,
+                       MigPeersDone done, void *userdata, GVariant *args) {
+        g_autoptr(GVariant) owned = args ? g_variant_ref_sink(args) : NULL;
+        AskAll *a = g_new0(AskAll, 1);
+        *a = (AskAll){each, done, userdata, ps->peers->len + 1}; /* +1: held until every call started */
+        for (guint i = 0; i < ps->peers->len; i++)
+                mig_peer_call(g_ptr_array_index(ps->peers, i), method, timeout_usec, on_ask_all_reply, a,
+                              owned); /* not floating: each call takes its own reference */
+        ask_all_one_done(a);
 }

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "domain-events.h"
+#include "events.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
@@ -34,33 +34,6 @@ int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why) 
         if (r < 0 || uid != 0)
                 return sd_bus_error_set(error, MIG_ERROR_ACCESS_DENIED, why);
         return 0;
-}
-
-/* One entry of an a{sv}: the value of a wanted string key goes into values. */
-static int read_dict_entry(sd_bus_message *m, const char *const *keys, char **values) {
-        const char *k, *v;
-        int r = sd_bus_message_read(m, "s", &k);
-        for (size_t i = 0; r >= 0 && keys[i]; i++)
-                if (strcmp(k, keys[i]) == 0) {
-                        r = sd_bus_message_read(m, "v", "s", &v);
-                        if (r >= 0) {
-                                g_free(values[i]);
-                                values[i] = g_strdup(v);
-                        }
-                        return r < 0 ? r : sd_bus_message_exit_container(m);
-                }
-        if (r >= 0)
-                r = sd_bus_message_skip(m, "v");
-        return r < 0 ? r : sd_bus_message_exit_container(m);
-}
-
-int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **values) {
-        int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r <= 0)
-                return r;
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0)
-                r = read_dict_entry(m, keys, values);
-        return r < 0 ? r : (sd_bus_message_exit_container(m) < 0 ? -EBADMSG : 1);
 }
 
 int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error) {

@@ -10,10 +10,6 @@
 #include "manager.h"
 
 int bus_api_register(Manager *m);
-/* Reads one a{sv} of m: values[i] gets (a copy of) the string value of keys[i]
- * (NULL-terminated); other entries are skipped. 1, 0 at the end of an enclosing array,
- * or a negative errno. */
-int bus_read_dict_strings(sd_bus_message *m, const char *const *keys, char **values);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */
 void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
@@ -37,9 +33,6 @@ int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb, const char *
 GPtrArray *bus_requests_new(void);
 /* Replies to each: the error when set, else an empty return. */
 void bus_reply_all(GPtrArray *requests, const sd_bus_error *error);
-/* Appends disks (GPtrArray of MigDisk*) as the a(sstt) of the Prepare*Migration peer calls:
- * path, format, size, bytes of data. A MigPeerBuild. */
-int bus_append_disk_specs(sd_bus_message *call, void *disks);
 
 /* bus-migration.c: /org/example/Migrate1/migration/<id> */
 char *bus_migration_path(const char *id);
@@ -62,5 +55,11 @@ int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *
 /* How this node sees a domain (mig_domain_view), for reconciling a migration. */
 int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* Manager.ListDomainEvents: the domain's events of every node, oldest first. */
+int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* Domain events (MigDomainEvent*) as an aa{sv}. */
+int bus_append_events(sd_bus_message *reply, GPtrArray *events);
+/* org.example.Migrate1.Hook (hook.c). */
+extern const sd_bus_vtable bus_hook_vtable[];
 /* This node's domain as an a{sv} (ListDomains entry; describe adds disks and migration). */
 int bus_append_domain(sd_bus_message *reply, Manager *m, const MigDomainInfo *d, bool describe);

@@ -8,14 +8,13 @@
 #include <string.h>
 
 #include "bus-api.h"
-#include "domain-events.h"
+#include "bus-variant.h"
+#include "events.h"
 #include "errors.h"
 #include "macro.h"
 #include "reconcile.h"
 #include "validate.h"
 #include "virt-call.h"
-
-#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
 
 typedef struct Gather Gather;
 typedef int (*GatherFinish)(Gather *g, sd_bus_message *reply);
@@ -23,7 +22,7 @@ typedef int (*GatherFinish)(Gather *g, sd_bus_message *reply);
 struct Gather {
         Manager *m;
         sd_bus_message *request;
-        unsigned pending;
+        unsigned pending; /* the local answer and all the peers' */
         GatherFinish finish;
         /* this node's answer, moved out of its VirtCall */
         int local_result;
@@ -31,14 +30,15 @@ struct Gather {
         GPtrArray *list;
         MigCapacity capacity;
         /* per peer in config order; reply NULL when the peer failed */
-        sd_bus_message **peer_reply;
+        GVariant **peer_reply;
         char **peer_error;
 };
 
 static void gather_free(Gather *g) {
         unsigned n = mig_peers_count(g->m->peers);
         for (unsigned i = 0; i < n; i++) {
-                sd_bus_message_unref(g->peer_reply[i]);
+                if (g->peer_reply[i])
+                        g_variant_unref(g->peer_reply[i]);
                 g_free(g->peer_error[i]);
         }
         g_free(g->peer_reply);
@@ -64,7 +64,8 @@ static void gather_reply(Gather *g) {
         }
 }
 
-static void gather_one_done(Gather *g) {
+static void gather_one_done(void *userdata) {
+        Gather *g = userdata;
         if (--g->pending > 0)
                 return;
         if (g->local_result < 0) {
@@ -86,16 +87,15 @@ static void on_local(VirtCall *c) {
         gather_one_done(g);
 }
 
-static void on_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         Gather *g = userdata;
         for (unsigned i = 0; i < mig_peers_count(g->m->peers); i++)
                 if (mig_peers_get(g->m->peers, i) == peer) {
-                        g->peer_reply[i] = reply ? sd_bus_message_ref(reply) : NULL;
+                        g->peer_reply[i] = reply ? g_variant_ref(reply) : NULL;
                         g->peer_error[i] = error ? g_strdup(error->message) : NULL;
                 }
         if (error)
                 g_message("%s", error->message);
-        gather_one_done(g);
 }
 
 /* Asks libvirt (kind) and every peer (peer_method), then finish() builds the reply. */
@@ -106,15 +106,15 @@ static int gather_start(Manager *m, sd_bus_message *request, VirtCallKind kind, 
         g->m = m;
         g->request = sd_bus_message_ref(request);
         g->finish = finish;
-        g->peer_reply = g_new0(sd_bus_message *, n + 1);
+        g->peer_reply = g_new0(GVariant *, n + 1);
         g->peer_error = g_new0(char *, n + 1);
-        g->pending = 1 + n + 1; /* +1: held until every call is started */
+        g->pending = 2; /* this node's answer, and the peers' */
         virt_call_submit(virt_call_new(m, kind, NULL, on_local, g));
-        for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(m->peers, i), peer_method, PEER_TIMEOUT_USEC, on_peer, g, NULL);
-        gather_one_done(g);
+        mig_peers_ask_all(m->peers, peer_method, MIG_PEER_TIMEOUT_USEC, on_peer, gather_one_done, g, NULL);
         return 1;
 }
+
+static int append_describe_events(sd_bus_message *reply, Manager *m, const char *name, const char *uuid);
 
 /* --- domains --- */
 
@@ -155,7 +155,7 @@ static int append_describe_extras(sd_bus_message *reply, Manager *m, const MigDo
                                           reconcile_conflict(m, d->uuid) ? reconcile_conflict(m, d->uuid)
                                                                          : "");
         if (r >= 0)
-                r = domain_events_append(reply, m, d->name, d->uuid);
+                r = append_describe_events(reply, m, d->name, d->uuid);
         return r;
 }
 
@@ -190,14 +190,13 @@ static int append_local_domains(sd_bus_message *reply, Manager *m, GPtrArray *li
         return r;
 }
 
-/* Copies a peer's aa{sv} list into the open array of reply. */
-static int append_peer_list(sd_bus_message *reply, sd_bus_message *peer_reply) {
-        int r = sd_bus_message_enter_container(peer_reply, 'a', "a{sv}");
-        if (r >= 0)
-                r = sd_bus_message_copy(reply, peer_reply, true);
-        if (r >= 0)
-                r = sd_bus_message_exit_container(peer_reply);
-        return r;
+/* The members of a peer's one-container reply ("(aa{sv})", "(a{sv})") into the open
+ * container of reply. */
+static int append_peer_members(sd_bus_message *reply, GVariant *peer_reply) {
+        if (g_variant_n_children(peer_reply) != 1)
+                return -EBADMSG;
+        g_autoptr(GVariant) list = g_variant_get_child_value(peer_reply, 0);
+        return mig_bus_append_members(reply, list);
 }
 
 static int finish_domains(Gather *g, sd_bus_message *reply) {
@@ -206,7 +205,7 @@ static int finish_domains(Gather *g, sd_bus_message *reply) {
                 r = append_local_domains(reply, g->m, g->list);
         for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
                 if (g->peer_reply[i])
-                        r = append_peer_list(reply, g->peer_reply[i]);
+                        r = append_peer_members(reply, g->peer_reply[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
@@ -248,41 +247,15 @@ static void add_member(GHashTable *groups, const char *group, const char *policy
         g_ptr_array_add(row->nodes, g_strdup(node));
 }
 
-/* Reads the string values of one a{sv} into a table (other types are skipped). */
-static int read_string_dict(sd_bus_message *msg, GHashTable *out) {
-        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        while (r > 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, *contents, *value;
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r >= 0)
-                        r = sd_bus_message_peek_type(msg, NULL, &contents);
-                if (r >= 0 && strcmp(contents, "s") == 0) {
-                        r = sd_bus_message_read(msg, "v", "s", &value);
-                        if (r >= 0)
-                                g_hash_table_replace(out, g_strdup(key), g_strdup(value));
-                } else if (r >= 0)
-                        r = sd_bus_message_skip(msg, "v");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(msg);
+static void collect_peer_groups(GVariant *peer_reply, GHashTable *groups) {
+        if (!g_variant_is_of_type(peer_reply, G_VARIANT_TYPE("(aa{sv})")))
+                return;
+        g_autoptr(GVariant) list = g_variant_get_child_value(peer_reply, 0);
+        for (gsize i = 0, n = g_variant_n_children(list); i < n; i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                add_member(groups, mig_dict_string(d, "group"), mig_dict_string(d, "group-policy"),
+                           mig_dict_string(d, "name"), mig_dict_string(d, "node"));
         }
-        return r < 0 ? r : sd_bus_message_exit_container(msg);
-}
-
-static int collect_peer_groups(sd_bus_message *peer_reply, GHashTable *groups) {
-        int r = sd_bus_message_enter_container(peer_reply, 'a', "a{sv}");
-        while (r > 0) {
-                g_autoptr(GHashTable) d = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-                r = sd_bus_message_at_end(peer_reply, false);
-                if (r != 0)
-                        break;
-                r = read_string_dict(peer_reply, d);
-                if (r >= 0)
-                        add_member(groups, g_hash_table_lookup(d, "group"),
-                                   g_hash_table_lookup(d, "group-policy"), g_hash_table_lookup(d, "name"),
-                                   g_hash_table_lookup(d, "node"));
-                r = r < 0 ? r : 1;
-        }
-        return r < 0 ? r : sd_bus_message_exit_container(peer_reply);
 }
 
 static int append_group(sd_bus_message *reply, const char *name, const GroupRow *row) {
@@ -316,13 +289,11 @@ static int finish_groups(Gather *g, sd_bus_message *reply) {
                         continue;
                 add_member(groups, d->group, d->group_policy, d->name, manager_node(g->m));
         }
-        int r = 0;
-        for (unsigned i = 0; r >= 0 && i < mig_peers_count(g->m->peers); i++)
+        for (unsigned i = 0; i < mig_peers_count(g->m->peers); i++)
                 if (g->peer_reply[i])
-                        r = collect_peer_groups(g->peer_reply[i], groups);
+                        collect_peer_groups(g->peer_reply[i], groups);
         g_autoptr(GList) names = g_list_sort(g_hash_table_get_keys(groups), (GCompareFunc) strcmp);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (GList *l = names; r >= 0 && l; l = l->next)
                 r = append_group(reply, l->data, g_hash_table_lookup(groups, l->data));
         return r < 0 ? r : sd_bus_message_close_container(reply);
@@ -348,19 +319,14 @@ static int append_capacity(sd_bus_message *reply, Manager *m, const MigCapacity 
                 c->domains_running, "host-uuid", "s", m->host_uuid ? m->host_uuid : "");
 }
 
-static int append_peer_host(sd_bus_message *reply, MigPeer *peer, sd_bus_message *capacity,
-                            const char *why) {
+static int append_peer_host(sd_bus_message *reply, MigPeer *peer, GVariant *capacity, const char *why) {
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "address", "s", mig_peer_address(peer),
                                           "local", "b", false, "reachable", "b", capacity != NULL);
-        if (r >= 0 && capacity) {
-                r = sd_bus_message_enter_container(capacity, 'a', "{sv}");
-                if (r >= 0)
-                        r = sd_bus_message_copy(reply, capacity, true);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(capacity);
-        } else if (r >= 0)
+        if (r >= 0 && capacity)
+                r = append_peer_members(reply, capacity);
+        else if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}", "node", "s", mig_peer_name(peer), "error", "s",
                                           why ? why : "no answer");
         return r < 0 ? r : sd_bus_message_close_container(reply);
@@ -481,7 +447,6 @@ typedef struct Describe {
         Manager *m;
         sd_bus_message *request;
         char *domain;
-        unsigned pending;
         bool answered;
         GString *unreachable;
 } Describe;
@@ -493,9 +458,8 @@ static void describe_free(Describe *d) {
         g_free(d);
 }
 
-static void describe_peer_done(Describe *d) {
-        if (--d->pending > 0)
-                return;
+static void describe_peer_done(void *userdata) {
+        Describe *d = userdata;
         if (!d->answered)
                 (void) sd_bus_reply_method_errorf(
                         d->request, MIG_ERROR_NOT_FOUND, "No domain '%s' on any node of the cluster%s%s.",
@@ -503,33 +467,27 @@ static void describe_peer_done(Describe *d) {
         describe_free(d);
 }
 
-static void on_describe_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
-                             void *userdata) {
+static void on_describe_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         Describe *d = userdata;
         if (reply && !d->answered) {
                 g_autoptr(sd_bus_message) out = NULL;
                 int r = sd_bus_message_new_method_return(d->request, &out);
                 if (r >= 0)
-                        r = sd_bus_message_copy(out, reply, true);
+                        r = mig_bus_append_tuple(out, reply);
                 bus_send_or_fail(d->request, out, r);
                 d->answered = true;
         } else if (error && strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0)
                 g_string_append_printf(d->unreachable, "%s%s", d->unreachable->len ? ", " : "",
                                        mig_peer_name(peer));
-        describe_peer_done(d);
 }
 
 static void on_describe_manager(VirtCall *c) {
         if (c->result == 0 || g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
                 return on_describe_local(c);
         Describe *d = g_new0(Describe, 1);
-        unsigned n = mig_peers_count(c->m->peers);
-        *d = (Describe){
-                c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), n + 1, false, g_string_new("")};
-        for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(c->m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
-                              on_describe_peer, d, "s", d->domain);
-        describe_peer_done(d);
+        *d = (Describe){c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), false, g_string_new("")};
+        mig_peers_ask_all(c->m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_describe_peer,
+                          describe_peer_done, d, g_variant_new("(s)", d->domain));
 }
 
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -543,5 +501,145 @@ int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error
         VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_manager, NULL);
         c->domain = g_strdup(domain);
         virt_call_submit(c);
+        return 1;
+}
+
+/* --- domain events --- */
+
+/* One event as an a{sv}; node NULL: this node's own listing, without the node. */
+static int append_event(sd_bus_message *reply, const MigDomainEvent *e, const char *node) {
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "time-usec", "t", e->time_usec);
+        if (r >= 0 && node)
+                r = sd_bus_message_append(reply, "{sv}", "node", "s", node);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "origin", "s", e->origin, "operation", "s",
+                                          e->operation, "sub-operation", "s", e->sub_operation, "message", "s",
+                                          e->message);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int bus_append_events(sd_bus_message *reply, GPtrArray *events) {
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < events->len; i++)
+                r = append_event(reply, events->pdata[i], NULL);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* The "events" entry of a DescribeDomain reply: the domain's newest events. */
+static int append_describe_events(sd_bus_message *reply, Manager *m, const char *name, const char *uuid) {
+        g_autoptr(GPtrArray) list = NULL;
+        g_autoptr(GError) err = NULL;
+        if (events_load(m, name, uuid, 0, &list, &err) < 0) {
+                g_warning("%s", err->message);
+                list = g_ptr_array_new();
+        }
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "events");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
+        if (r >= 0)
+                r = bus_append_events(reply, list);
+        for (int k = 0; r >= 0 && k < 2; k++)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* Manager.ListDomainEvents: the domain's events of every node, merged by time. */
+
+typedef struct NodeEvent {
+        char *node;
+        MigDomainEvent *e;
+} NodeEvent;
+
+typedef struct EventsGather {
+        sd_bus_message *request;
+        GPtrArray *events; /* NodeEvent* */
+} EventsGather;
+
+static void node_event_free(NodeEvent *n) {
+        g_free(n->node);
+        mig_domain_event_free(n->e);
+        g_free(n);
+}
+
+static void add_event(EventsGather *g, const char *node, MigDomainEvent *e) {
+        NodeEvent *n = g_new0(NodeEvent, 1);
+        *n = (NodeEvent){g_strdup(node), e};
+        g_ptr_array_add(g->events, n);
+}
+
+/* One a{sv} of a peer's ListDomainEvents reply, or NULL when it is not an event. */
+static MigDomainEvent *read_peer_event(GVariant *d) {
+        const char *operation = mig_dict_string(d, "operation");
+        const char *origin = mig_dict_string(d, "origin"), *sub = mig_dict_string(d, "sub-operation");
+        const char *message = mig_dict_string(d, "message");
+        uint64_t t = 0;
+        if (!operation)
+                return NULL;
+        (void) mig_dict_uint64(d, "time-usec", &t);
+        MigDomainEvent *e = g_new0(MigDomainEvent, 1);
+        *e = (MigDomainEvent){t, g_strdup(origin ? origin : ""), g_strdup(operation), g_strdup(sub ? sub : "-"),
+                              g_strdup(message ? message : "")};
+        return e;
+}
+
+static void on_peer_events(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
+        EventsGather *g = userdata;
+        if (!reply || !g_variant_is_of_type(reply, G_VARIANT_TYPE("(aa{sv})")))
+                return;
+        g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+        for (gsize i = 0, n = g_variant_n_children(list); i < n; i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                MigDomainEvent *e = read_peer_event(d);
+                if (e)
+                        add_event(g, mig_peer_name(peer), e);
+        }
+}
+
+static gint by_time(gconstpointer a, gconstpointer b) {
+        const NodeEvent *x = *(NodeEvent *const *) a, *y = *(NodeEvent *const *) b;
+        return x->e->time_usec < y->e->time_usec ? -1 : x->e->time_usec > y->e->time_usec;
+}
+
+static void events_gathered(void *userdata) {
+        EventsGather *g = userdata;
+        g_ptr_array_sort(g->events, by_time);
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_new_method_return(g->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < g->events->len; i++) {
+                const NodeEvent *n = g->events->pdata[i];
+                r = append_event(reply, n->e, n->node);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        bus_send_or_fail(g->request, reply, r);
+        sd_bus_message_unref(g->request);
+        g_ptr_array_unref(g->events);
+        g_free(g);
+}
+
+int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *uuid;
+        int r = bus_read_uuid(msg, &uuid, error);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) local = NULL;
+        g_autoptr(GError) err = NULL;
+        if (events_load(m, "", uuid, 0, &local, &err) < 0)
+                return manager_store_error(error, -EIO, err);
+        EventsGather *g = g_new0(EventsGather, 1);
+        *g = (EventsGather){sd_bus_message_ref(msg),
+                            g_ptr_array_new_with_free_func((GDestroyNotify) node_event_free)};
+        for (guint i = 0; i < local->len; i++)
+                add_event(g, manager_node(m), g_steal_pointer(&local->pdata[i]));
+        g_ptr_array_set_free_func(local, NULL);
+        mig_peers_ask_all(m->peers, "ListDomainEvents", MIG_PEER_TIMEOUT_USEC, on_peer_events, events_gathered,
+                          g, g_variant_new("(st)", uuid, (guint64) 0));
         return 1;
 }

@@ -8,7 +8,7 @@
 #include "buildconfig.h"
 #include "bus-api.h"
 #include "cold.h"
-#include "domain-events.h"
+#include "events.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -19,7 +19,6 @@
 #define ACTION_EVACUATE "org.example.migrate1.evacuate"
 #define ACTION_HOSTS "org.example.migrate1.manage-hosts"
 #define ACTION_GROUPS "org.example.migrate1.manage-groups"
-#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
 
 static int invalid_domain(sd_bus_error *error) {
         return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
@@ -147,7 +146,6 @@ typedef struct MigrateStart {
         MigLiveOptions options;
         GString *holders; /* peers that have the domain */
         char *address;    /* the SSH address of the first of them */
-        unsigned pending;
 } MigrateStart;
 
 static void migrate_start_free(MigrateStart *st) {
@@ -165,9 +163,8 @@ typedef struct HolderSearch {
         MigrateStart *st;
 } HolderSearch;
 
-static void holder_search_done(HolderSearch *h) {
-        if (--h->st->pending > 0)
-                return;
+static void holder_search_done(void *userdata) {
+        HolderSearch *h = userdata;
         if (h->st->holders->len > 0)
                 (void) sd_bus_reply_method_errorf(h->request, MIG_ERROR_NOT_FOUND,
                                                   "Domain '%s' is on %s, not on %s: migrate it there "
@@ -185,7 +182,7 @@ static void holder_search_done(HolderSearch *h) {
         g_free(h);
 }
 
-static void on_holder(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_holder(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         HolderSearch *h = userdata;
         if (reply) {
                 g_string_append_printf(h->st->holders, "%s%s", h->st->holders->len ? ", " : "",
@@ -193,7 +190,6 @@ static void on_holder(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *
                 if (!h->st->address)
                         h->st->address = g_strdup(mig_peer_address(peer));
         }
-        holder_search_done(h);
 }
 
 static void on_migrate_lookup(VirtCall *c) {
@@ -207,15 +203,12 @@ static void on_migrate_lookup(VirtCall *c) {
         else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
                 r = mig_virt_error_to_bus(&c->err, &error);
         else {
-                unsigned n = mig_peers_count(c->m->peers);
                 HolderSearch *h = g_new0(HolderSearch, 1);
                 *h = (HolderSearch){c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), st};
                 st->holders = g_string_new("");
-                st->pending = n + 1;
-                for (unsigned i = 0; i < n; i++)
-                        mig_peer_call(mig_peers_get(c->m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
-                                      on_holder, h, "s", c->domain);
-                return holder_search_done(h); /* it owns st now */
+                /* h owns st now */
+                return mig_peers_ask_all(c->m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_holder,
+                                         holder_search_done, h, g_variant_new("(s)", c->domain));
         }
         if (r < 0)
                 (void) sd_bus_reply_method_error(c->request, &error);
@@ -250,7 +243,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigrateStart *st = g_new0(MigrateStart, 1);
-        *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL, 0};
+        *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL};
         VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, st);
         c->domain = g_strdup(domain);
         virt_call_submit(c);
@@ -295,7 +288,7 @@ static const InflightVerb *find_verb(const char *name) {
         return NULL;
 }
 
-static void on_forwarded(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_forwarded(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         g_autoptr(sd_bus_message) request = userdata;
         if (error)
                 (void) sd_bus_reply_method_error(request, error);
@@ -313,7 +306,7 @@ static int forward_to_source(Manager *m, sd_bus_message *msg, const InflightVerb
                         "Migration %s is driven by node %s, which is not a configured peer.", mig->id,
                         mig->source);
         mig_peer_call(peer, "ForwardVerb", 10 * 60 * USEC_PER_SEC, on_forwarded, sd_bus_message_ref(msg),
-                      "ss", verb->name, mig->id);
+                      g_variant_new("(ss)", verb->name, mig->id));
         return 1;
 }
 
@@ -494,8 +487,7 @@ static int method_get_migration(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 /* --- hosts --- */
 
-static void on_peer_host_state(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
-                               void *userdata) {
+static void on_peer_host_state(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         g_autoptr(sd_bus_message) request = userdata;
         if (error)
                 (void) sd_bus_reply_method_error(request, error);
@@ -506,8 +498,9 @@ static void on_peer_host_state(MigPeer *peer, sd_bus_message *reply, const sd_bu
 static int set_host_state(sd_bus_message *msg, Manager *m, const char *node, bool enabled,
                           const char *reason, sd_bus_error *error) {
         if (strcmp(node, manager_node(m)) != 0) {
-                mig_peer_call(mig_peers_find(m->peers, node), "SetHostState", PEER_TIMEOUT_USEC,
-                              on_peer_host_state, sd_bus_message_ref(msg), "bs", enabled, reason);
+                mig_peer_call(mig_peers_find(m->peers, node), "SetHostState", MIG_PEER_TIMEOUT_USEC,
+                              on_peer_host_state, sd_bus_message_ref(msg),
+                              g_variant_new("(bs)", enabled, reason));
                 return 1;
         }
         g_autoptr(GError) e = NULL;
@@ -553,13 +546,11 @@ static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error 
 typedef struct GroupForward {
         sd_bus_message *request;
         char *domain;
-        unsigned pending;
         bool done;
 } GroupForward;
 
-static void group_forward_done(GroupForward *f) {
-        if (--f->pending > 0)
-                return;
+static void group_forward_done(void *userdata) {
+        GroupForward *f = userdata;
         if (!f->done)
                 (void) sd_bus_reply_method_errorf(f->request, MIG_ERROR_NOT_FOUND,
                                                   "No reachable node of the cluster has a domain '%s'.",
@@ -569,7 +560,7 @@ static void group_forward_done(GroupForward *f) {
         g_free(f);
 }
 
-static void on_peer_group(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_peer_group(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         GroupForward *f = userdata;
         if (!f->done && (reply || (error && strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0 &&
                                    strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) != 0))) {
@@ -579,7 +570,6 @@ static void on_peer_group(MigPeer *peer, sd_bus_message *reply, const sd_bus_err
                 else
                         (void) sd_bus_reply_method_error(f->request, error);
         }
-        group_forward_done(f);
 }
 
 static void on_local_group(VirtCall *c) {
@@ -593,13 +583,10 @@ static void on_local_group(VirtCall *c) {
                 (void) sd_bus_reply_method_error(c->request, &error);
                 return;
         }
-        unsigned n = mig_peers_count(c->m->peers);
         GroupForward *f = g_new0(GroupForward, 1);
-        *f = (GroupForward){sd_bus_message_ref(c->request), g_strdup(c->domain), n + 1, false};
-        for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(c->m->peers, i), "SetGroup", PEER_TIMEOUT_USEC, on_peer_group, f,
-                              "sss", c->domain, c->group ? c->group : "", c->policy ? c->policy : "");
-        group_forward_done(f);
+        *f = (GroupForward){sd_bus_message_ref(c->request), g_strdup(c->domain), false};
+        mig_peers_ask_all(c->m->peers, "SetGroup", MIG_PEER_TIMEOUT_USEC, on_peer_group, group_forward_done, f,
+                          g_variant_new("(sss)", c->domain, c->group ? c->group : "", c->policy ? c->policy : ""));
 }
 
 /* Writes the group locally, or on the peer that holds the domain (not when a peer asked). */

@@ -7,7 +7,7 @@
 
 #include "bus-api.h"
 #include "cold.h"
-#include "domain-events.h"
+#include "events.h"
 #include "errors.h"
 #include "live.h"
 #include "macro.h"
@@ -31,16 +31,6 @@ void bus_reply_all(GPtrArray *requests, const sd_bus_error *error) {
         }
 }
 
-int bus_append_disk_specs(sd_bus_message *call, void *data) {
-        GPtrArray *disks = data;
-        int r = sd_bus_message_open_container(call, 'a', "(sstt)");
-        for (guint i = 0; r >= 0 && i < disks->len; i++) {
-                const MigDisk *d = disks->pdata[i];
-                r = sd_bus_message_append(call, "(sstt)", d->path, d->format, d->size, d->data_bytes);
-        }
-        return r < 0 ? r : sd_bus_message_close_container(call);
-}
-
 static int require_root(sd_bus_message *msg, sd_bus_error *error) {
         return bus_require_root(msg, error,
                                 "The Peer interface is for migrated daemons on other nodes (root) only.");
@@ -62,9 +52,58 @@ PEER_DELEGATE(get_capacity, bus_peer_get_capacity)
 PEER_DELEGATE(list_domains, bus_peer_list_domains)
 PEER_DELEGATE(describe_domain, bus_peer_describe_domain)
 PEER_DELEGATE(get_domain_view, bus_peer_get_domain_view)
-PEER_DELEGATE(list_domain_events, bus_peer_list_domain_events)
-PEER_DELEGATE(check_domain, bus_peer_check_domain)
-PEER_DELEGATE(report_view, bus_peer_report_view)
+
+/* The domain's events on this node, since a time. */
+static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *uuid;
+        uint64_t since;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = bus_read_uuid(msg, &uuid, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "t", &since);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) list = NULL;
+        g_autoptr(GError) err = NULL;
+        if (events_load(userdata, "", uuid, since, &list, &err) < 0) {
+                g_warning("%s", err->message);
+                list = g_ptr_array_new();
+        }
+        g_autoptr(sd_bus_message) reply = NULL;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = bus_append_events(reply, list);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+/* A peer found the domain active on two nodes: answered at once, this node looks after. */
+static int peer_check_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *uuid;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = bus_read_uuid(msg, &uuid, error);
+        if (r < 0)
+                return r;
+        reconcile_check_local(userdata, uuid);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* The other node's view of a migration's domain. */
+static int peer_report_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *id, *side, *view;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "sss", &id, &side, &view);
+        if (r < 0)
+                return r;
+        if (!mig_migration_id_valid(id) || (strcmp(side, "source") && strcmp(side, "destination")) ||
+            !reconcile_view_known(view))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Expected a migration ID, source or destination, and a view.");
+        reconcile_report_view(userdata, id, side, view);
+        return sd_bus_reply_method_return(msg, NULL);
+}
 
 static int peer_set_host_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;

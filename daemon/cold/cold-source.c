@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bus-api.h"
+#include "bus-variant.h"
 #include "cold.h"
 #include "disk.h"
 #include "errors.h"
@@ -129,7 +130,7 @@ static void rollback_done(void *data) {
         job_end(j, j->cancel ? NULL : &e);
 }
 
-static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_dest_aborted(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                             void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
@@ -152,8 +153,8 @@ static void rollback(ColdJob *j, const char *name, const char *message) {
         MigPeer *peer = job_peer(j);
         if (!peer)
                 return on_dest_aborted(NULL, NULL, NULL, j);
-        mig_peer_call(peer, "AbortColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j, "ss", mig->id,
-                      j->cancel ? "cancelled" : "error");
+        mig_peer_call(peer, "AbortColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j, 
+                      g_variant_new("(ss)", mig->id, j->cancel ? "cancelled" : "error"));
 }
 
 static void rollback_from(ColdJob *j, const sd_bus_error *error) {
@@ -173,7 +174,7 @@ static int on_finish_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void arm_auto_confirm(Manager *m, MigMigration *mig);
 
-static void on_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
         if (error && strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) == 0) {
@@ -206,8 +207,8 @@ static void send_finish(ColdJob *j) {
                           mig->destination);
                 return;
         }
-        mig_peer_call(peer, "FinishColdMigration", PEER_STEP_TIMEOUT_USEC, on_finished, j, "ssb", mig->id,
-                      mig->domain_xml, (int) mig->was_running);
+        mig_peer_call(peer, "FinishColdMigration", PEER_STEP_TIMEOUT_USEC, on_finished, j, 
+                      g_variant_new("(ssb)", mig->id, mig->domain_xml, (gboolean) mig->was_running));
 }
 
 /* ---------------------------------------------------------------- verify */
@@ -273,13 +274,13 @@ static void verify_one_done(void *data) {
         send_finish(j);
 }
 
-static void on_verified(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_verified(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         VerifyStep *v = userdata;
         if (error) {
                 v->remote_error_name = g_strdup(error->name);
                 v->remote_error = g_strdup(error->message);
-        } else if (sd_bus_message_read_strv(reply, &v->remote) < 0)
-                v->remote = NULL;
+        } else if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(as)")))
+                g_variant_get(reply, "(^as)", &v->remote);
         verify_one_done(v);
 }
 
@@ -288,7 +289,8 @@ static void verify_start(ColdJob *j) {
         v->job = j;
         v->pending = 2;
         mig_worker_submit(j->m->worker, verify_local_run, verify_one_done, v, NULL);
-        mig_peer_call(job_peer(j), "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, v, "s", j->id);
+        mig_peer_call(job_peer(j), "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, v,
+                      g_variant_new("(s)", j->id));
 }
 
 /* ---------------------------------------------------------------- copy */
@@ -367,12 +369,14 @@ static void copy_start(ColdJob *j) {
 
 /* ---------------------------------------------------------------- prepare */
 
-static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
         if (error) /* the domain was not touched; the destination removes what it made */
                 return rollback_from(j, error);
         g_auto(GStrv) paths = NULL;
-        if (sd_bus_message_read_strv(reply, &paths) < 0 || g_strv_length(paths) != j->disks->len)
+        if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(as)")))
+                g_variant_get(reply, "(^as)", &paths);
+        if (!paths || g_strv_length(paths) != j->disks->len)
                 return rollback(j, MIG_ERROR_INTERNAL, "the destination did not say where the disks go");
         g_strfreev(j->dest_paths);
         j->dest_paths = g_steal_pointer(&paths);
@@ -384,9 +388,10 @@ static void send_prepare(ColdJob *j) {
         MigPeer *peer = job_peer(j);
         if (!peer)
                 return rollback(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
-        mig_peer_call_build(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                            bus_append_disk_specs, j->disks, "sssstu", mig->id, mig->domain_name,
-                            mig->domain_uuid, manager_node(j->m), j->info->memory, j->info->vcpus);
+        mig_peer_call(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
+                      g_variant_new("(sssstu@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
+                                    manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
+                                    mig_disks_to_specs(j->disks)));
 }
 
 /* ---------------------------------------------------------------- start */
@@ -512,7 +517,7 @@ static void confirm_run(void *data) {
                 virConnectClose(conn);
 }
 
-static void on_dest_confirmed(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_dest_confirmed(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                               void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
@@ -533,8 +538,8 @@ static void confirm_done(void *data) {
                 mig_virt_error_to_bus(&j->err, &e);
                 return job_end(j, &e);
         }
-        mig_peer_call(job_peer(j), "ConfirmColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_confirmed, j, "s",
-                      mig->id);
+        mig_peer_call(job_peer(j), "ConfirmColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_confirmed, j, 
+                      g_variant_new("(s)", mig->id));
 }
 
 /* A job for a step on a finished migration, from the record alone. */
@@ -584,7 +589,7 @@ static void revert_done(void *data) {
         job_end(j, NULL);
 }
 
-static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_dest_reverted(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                              void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = job_mig(j);
@@ -601,8 +606,8 @@ static void on_dest_reverted(MigPeer *peer, sd_bus_message *reply, const sd_bus_
 static void revert_begin(Manager *m, MigMigration *mig, sd_bus_message *request, const char *why) {
         ColdJob *j = job_for_record(m, mig, request);
         manager_transition(m, mig, "reverting", "resize_reverting", why);
-        mig_peer_call(job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j, "s",
-                      mig->id);
+        mig_peer_call(job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j, 
+                      g_variant_new("(s)", mig->id));
 }
 
 int cold_source_revert(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error) {
@@ -635,22 +640,11 @@ typedef struct HealthCheck {
         char *id;
 } HealthCheck;
 
-static bool reply_state_active(sd_bus_message *reply) {
-        int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *key, *value;
-                if (sd_bus_message_read(reply, "s", &key) < 0)
-                        return false;
-                if (strcmp(key, "power-state") == 0)
-                        return sd_bus_message_read(reply, "v", "s", &value) >= 0 &&
-                               strcmp(value, "ACTIVE") == 0;
-                if (sd_bus_message_skip(reply, "v") < 0 || sd_bus_message_exit_container(reply) < 0)
-                        return false;
-        }
-        return false;
+static bool reply_state_active(GVariant *reply) {
+        return g_strcmp0(mig_dict_string(reply, "power-state"), "ACTIVE") == 0;
 }
 
-static void on_health(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_health(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         HealthCheck *h = userdata;
         MigMigration *mig = manager_find_migration(h->m, h->id);
         if (mig && strcmp(mig->status, "finished") == 0) {
@@ -674,7 +668,8 @@ static int on_confirm_window(sd_event_source *s, uint64_t usec, void *userdata) 
         MigPeer *peer = mig ? mig_peers_find(h->m->peers, mig->destination) : NULL;
         if (!peer || strcmp(mig->status, "finished") != 0)
                 return on_health(NULL, NULL, NULL, h), 0;
-        mig_peer_call(peer, "DescribeDomain", PEER_STEP_TIMEOUT_USEC, on_health, h, "s", mig->domain_uuid);
+        mig_peer_call(peer, "DescribeDomain", PEER_STEP_TIMEOUT_USEC, on_health, h,
+                      g_variant_new("(s)", mig->domain_uuid));
         return 0;
 }
 

@@ -568,7 +568,7 @@ static void lapse(Manager *m, MigMigration *mig, const char *why) {
         record_lapse(m, mig, why);
 }
 
-static void on_source_status(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_source_status(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                              void *userdata) {
         LeaseCheck *lc = userdata;
         MigMigration *mig = manager_find_migration(lc->m, lc->id);
@@ -576,7 +576,8 @@ static void on_source_status(MigPeer *peer, sd_bus_message *reply, const sd_bus_
         uint64_t age = mig ? mig_now_usec() - mig->updated_usec : 0;
         if (!mig || strcmp(mig->status, "pre-migrating") != 0)
                 ; /* it moved on meanwhile */
-        else if (reply && sd_bus_message_read(reply, "s", &status) >= 0 &&
+        else if (reply && g_variant_is_of_type(reply, G_VARIANT_TYPE("(s)")) &&
+                 (g_variant_get(reply, "(&s)", &status), true) &&
                  (!*status || mig_status_is_final(status)))
                 lapse(lc->m, mig,
                       *status ? "the source ended the migration" : "the source has no such migration");
@@ -599,7 +600,7 @@ static void check_leases(Manager *m) {
                 *lc = (LeaseCheck){m, g_strdup(mig->id)};
                 if (peer)
                         mig_peer_call(peer, "GetMigrationStatus", 10 * USEC_PER_SEC, on_source_status, lc,
-                                      "s", mig->id);
+                                      g_variant_new("(s)", mig->id));
                 else
                         on_source_status(NULL, NULL, NULL, lc);
         }

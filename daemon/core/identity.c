@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "domain-events.h"
+#include "events.h"
 #include "identity.h"
 
 typedef struct Identity {
@@ -34,7 +34,7 @@ static void report(Manager *m, const char *old_name, const char *old_uuid) {
                 "as they are and no domain is destroyed or undefined because of it",
                 old_name ? old_name : name, old_uuid ? old_uuid : uuid, name, uuid);
         g_warning("Identity changed: %s.", msg);
-        domain_events_note(m, "*", "", renamed ? "node-renamed" : "host-uuid-changed", msg);
+        events_note(m, "*", "", renamed ? "node-renamed" : "host-uuid-changed", msg);
 }
 
 static void identity_done(void *data) {

@@ -7,7 +7,7 @@
 
 #include "bus-api.h"
 #include "cold.h"
-#include "domain-events.h"
+#include "intake.h"
 #include "errors.h"
 #include "identity.h"
 #include "live.h"
@@ -168,7 +168,7 @@ int manager_start(Manager *m, bool user_bus) {
         }
         /* What the hook spooled while no daemon ran, before anything is decided; then
          * libvirt's own events (their first connection starts a reconciliation pass). */
-        domain_events_start(m);
+        intake_start(m);
         identity_check(m);
         r = mig_virt_events_start(m, &m->virt_events);
         if (r < 0)

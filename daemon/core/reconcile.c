@@ -3,13 +3,12 @@
 
 #include <string.h>
 
-#include "bus-api.h"
-#include "domain-events.h"
+#include "bus-variant.h"
+#include "events.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
 
-#define PEER_TIMEOUT_USEC (15 * USEC_PER_SEC)
 #define CONFLICT_RECHECK_USEC (10 * USEC_PER_SEC)
 
 /* --- the live outcome table --- */
@@ -63,6 +62,12 @@ const char *reconcile_conflict(Manager *m, const char *uuid) {
         return uuid ? g_hash_table_lookup(m->conflicts, uuid) : NULL;
 }
 
+/* A finding of the reconciliation, recorded as the domain's event and followed like one. */
+static void note(Manager *m, const char *name, const char *uuid, const char *operation, const char *why) {
+        events_note(m, name, uuid, operation, why);
+        reconcile_domain_event(m, name, uuid, operation);
+}
+
 static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         m->conflict_timer = sd_event_source_disable_unref(m->conflict_timer);
@@ -78,7 +83,7 @@ void reconcile_raise_conflict(Manager *m, const char *name, const char *uuid, co
                 g_warning("CONFLICT: domain %s (%s): %s. Nothing is destroyed; an operator decides which "
                           "copy lives.",
                           name, uuid, why);
-                domain_events_note(m, name, uuid, "conflict", why);
+                note(m, name, uuid, "conflict", why);
         }
         if (!m->conflict_timer)
                 (void) sd_event_add_time_relative(m->event, &m->conflict_timer, CLOCK_MONOTONIC,
@@ -89,7 +94,7 @@ void reconcile_clear_conflict(Manager *m, const char *name, const char *uuid, co
         if (!g_hash_table_remove(m->conflicts, uuid))
                 return;
         g_message("Conflict of domain %s (%s) resolved: %s.", name, uuid, why);
-        domain_events_note(m, name, uuid, "conflict-resolved", why);
+        note(m, name, uuid, "conflict-resolved", why);
 }
 
 /* --- the two-copies check of one domain --- */
@@ -97,7 +102,6 @@ void reconcile_clear_conflict(Manager *m, const char *name, const char *uuid, co
 typedef struct Check {
         Manager *m;
         char *name, *uuid;
-        unsigned pending;
         GString *elsewhere; /* peers where it is active too */
         bool unknown;       /* a peer did not answer */
 } Check;
@@ -111,7 +115,7 @@ static void check_free(Check *c) {
 
 static void tell_peers(Manager *m, const char *uuid) {
         for (unsigned i = 0; i < mig_peers_count(m->peers); i++)
-                mig_peer_notify(mig_peers_get(m->peers, i), "CheckDomain", "s", uuid);
+                mig_peer_notify(mig_peers_get(m->peers, i), "CheckDomain", g_variant_new("(s)", uuid));
 }
 
 /* The verdict on a domain active here, from the peers where it is active too (elsewhere:
@@ -127,38 +131,30 @@ static void judge(Manager *m, const char *name, const char *uuid, const char *el
                 reconcile_clear_conflict(m, name, uuid, "it is active on one node only");
 }
 
-static void check_one_done(Check *c) {
-        if (--c->pending > 0)
-                return;
+static void check_one_done(void *userdata) {
+        Check *c = userdata;
         judge(c->m, c->name, c->uuid, c->elsewhere->str, c->unknown);
         check_free(c);
 }
 
-static void on_peer_describe(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
-                             void *userdata) {
+static void on_peer_describe(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         Check *c = userdata;
         if (reply) {
-                static const char *const keys[] = {"power-state", NULL};
-                g_autofree char *power = NULL;
-                (void) bus_read_dict_strings(reply, keys, &power);
+                const char *power = mig_dict_string(reply, "power-state");
                 if (power && strcmp(power, "SHUTOFF") != 0 && strcmp(power, "ERROR") != 0)
                         g_string_append_printf(c->elsewhere, "%s%s", c->elsewhere->len ? ", " : "",
                                                mig_peer_name(peer));
         } else if (!error || strcmp(error->name, MIG_ERROR_NOT_FOUND) != 0)
                 c->unknown = true;
-        check_one_done(c);
 }
 
 void reconcile_check_domain(Manager *m, const char *name, const char *uuid) {
         if (!uuid || !*uuid || manager_find_inflight(m, uuid))
                 return; /* a migration in flight has two copies on purpose */
-        unsigned n = mig_peers_count(m->peers);
         Check *c = g_new0(Check, 1);
-        *c = (Check){m, g_strdup(name), g_strdup(uuid), n + 1, g_string_new(""), false};
-        for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(m->peers, i), "DescribeDomain", PEER_TIMEOUT_USEC,
-                              on_peer_describe, c, "s", uuid);
-        check_one_done(c);
+        *c = (Check){m, g_strdup(name), g_strdup(uuid), g_string_new(""), false};
+        mig_peers_ask_all(m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_peer_describe, check_one_done,
+                          c, g_variant_new("(s)", uuid));
 }
 
 /* --- every domain of this node: one ListDomains per peer --- */
@@ -169,7 +165,6 @@ typedef struct Scan {
         int result;
         GHashTable *active;    /* uuid → name: active here, no migration in flight (borrowed) */
         GHashTable *elsewhere; /* uuid → GString: the peers where it is active too */
-        unsigned pending;
         bool unknown; /* a peer did not answer */
 } Scan;
 
@@ -202,9 +197,8 @@ static void scan_judge(Scan *s) {
         }
 }
 
-static void scan_one_done(Scan *s) {
-        if (--s->pending > 0)
-                return;
+static void scan_one_done(void *userdata) {
+        Scan *s = userdata;
         scan_judge(s);
         scan_free(s);
 }
@@ -220,26 +214,18 @@ static void note_peer_domain(Scan *s, MigPeer *peer, const char *uuid, const cha
         g_string_append_printf(where, "%s%s", where->len ? ", " : "", mig_peer_name(peer));
 }
 
-static void on_scan_peer(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
-        static const char *const keys[] = {"uuid", "power-state", NULL};
+static void on_scan_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         Scan *s = userdata;
-        if (!reply || sd_bus_message_enter_container(reply, 'a', "a{sv}") <= 0) {
+        g_autoptr(GVariant) list = NULL;
+        if (!reply || !g_variant_is_of_type(reply, G_VARIANT_TYPE("(aa{sv})"))) {
                 s->unknown = true;
-                return scan_one_done(s);
+                return;
         }
-        for (;;) {
-                char *v[2] = {NULL, NULL};
-                int r = bus_read_dict_strings(reply, keys, v);
-                if (r > 0)
-                        note_peer_domain(s, peer, v[0], v[1]);
-                g_free(v[0]);
-                g_free(v[1]);
-                if (r <= 0) {
-                        s->unknown = s->unknown || r < 0;
-                        break;
-                }
+        list = g_variant_get_child_value(reply, 0);
+        for (gsize i = 0, n = g_variant_n_children(list); i < n; i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                note_peer_domain(s, peer, mig_dict_string(d, "uuid"), mig_dict_string(d, "power-state"));
         }
-        scan_one_done(s);
 }
 
 static void gstring_free(gpointer p) {
@@ -267,12 +253,8 @@ static void scan_done(void *data) {
                         g_ptr_array_add(stale, g_strdup(uuid));
         for (guint i = 0; i < stale->len; i++)
                 reconcile_clear_conflict(s->m, stale->pdata[i], stale->pdata[i], "it no longer runs here");
-        unsigned n = mig_peers_count(s->m->peers);
-        s->pending = n + 1;
-        for (unsigned i = 0; i < n; i++)
-                mig_peer_call(mig_peers_get(s->m->peers, i), "ListDomains", PEER_TIMEOUT_USEC, on_scan_peer,
-                              s, NULL);
-        scan_one_done(s);
+        mig_peers_ask_all(s->m->peers, "ListDomains", MIG_PEER_TIMEOUT_USEC, on_scan_peer, scan_one_done, s,
+                          NULL);
 }
 
 void reconcile_all(Manager *m, const char *why) {
@@ -311,15 +293,10 @@ static void check_local_free(void *data) {
         g_free(c);
 }
 
-int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
-        const char *uuid;
-        int r = bus_read_uuid(msg, &uuid, error);
-        if (r < 0)
-                return r;
+void reconcile_check_local(Manager *m, const char *uuid) {
         CheckLocal *c = g_new0(CheckLocal, 1);
         *c = (CheckLocal){m, g_strdup(uuid), NULL};
         mig_worker_submit(m->worker, check_local_run, check_local_done, c, check_local_free);
-        return sd_bus_reply_method_return(msg, NULL);
 }
 
 /* --- the reconciliation table of a migration: both nodes' views, kept in its record --- */
@@ -370,7 +347,7 @@ static void view_done(void *data) {
         const char *other = strcmp(mig->role, "source") == 0 ? mig->destination : mig->source;
         MigPeer *peer = mig_peers_find(v->m->peers, other);
         if (peer)
-                mig_peer_notify(peer, "ReportView", "sss", mig->id, mig->role, v->view);
+                mig_peer_notify(peer, "ReportView", g_variant_new("(sss)", mig->id, mig->role, v->view));
 }
 
 static void view_free(void *data) {
@@ -396,38 +373,29 @@ void reconcile_refresh_views(Manager *m) {
                         refresh_view(m, mig);
 }
 
-int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
-        const char *id, *side, *view;
-        int r = sd_bus_message_read(msg, "sss", &id, &side, &view);
-        if (r < 0)
-                return r;
-        static const char *const views[] = {MIG_VIEW_ABSENT,
-                                            MIG_VIEW_SHUTOFF,
-                                            MIG_VIEW_RUNNING,
-                                            MIG_VIEW_PAUSED,
-                                            MIG_VIEW_PAUSED_MIGRATION,
-                                            MIG_VIEW_POSTCOPY,
-                                            NULL};
-        if (!mig_migration_id_valid(id) || (strcmp(side, "source") && strcmp(side, "destination")) ||
-            !g_strv_contains(views, view))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
-                                        "Expected a migration ID, source or destination, and a view.");
+bool reconcile_view_known(const char *view) {
+        static const char *const views[] = {MIG_VIEW_ABSENT,          MIG_VIEW_SHUTOFF,  MIG_VIEW_RUNNING,
+                                            MIG_VIEW_PAUSED,          MIG_VIEW_PAUSED_MIGRATION,
+                                            MIG_VIEW_POSTCOPY,        NULL};
+        return view && g_strv_contains(views, view);
+}
+
+void reconcile_report_view(Manager *m, const char *id, const char *side, const char *view) {
         MigMigration *mig = manager_find_migration(m, id);
         if (mig && strcmp(mig->role, side) != 0) /* only the other side reports here */
                 reconcile_set_view(m, mig, side, view);
-        return sd_bus_reply_method_return(msg, NULL);
 }
 
-void reconcile_domain_event(Manager *m, const MigHookEvent *e) {
+void reconcile_domain_event(Manager *m, const char *domain, const char *uuid, const char *operation) {
         static const char *const up[] = {"started", "resumed", NULL};
         static const char *const down[] = {"stopped", "release", "undefined", NULL};
-        if (!e->uuid[0])
+        if (!uuid[0])
                 return;
-        MigMigration *mig = table_of(m, e->uuid);
+        MigMigration *mig = table_of(m, uuid);
         if (mig)
                 refresh_view(m, mig);
-        if (g_strv_contains(up, e->operation))
-                reconcile_check_domain(m, e->domain, e->uuid);
-        else if (g_strv_contains(down, e->operation) && !manager_find_inflight(m, e->uuid))
-                reconcile_clear_conflict(m, e->domain, e->uuid, "its copy here stopped");
+        if (g_strv_contains(up, operation))
+                reconcile_check_domain(m, domain, uuid);
+        else if (g_strv_contains(down, operation) && !manager_find_inflight(m, uuid))
+                reconcile_clear_conflict(m, domain, uuid, "its copy here stopped");
 }

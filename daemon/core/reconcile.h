@@ -14,22 +14,23 @@
  * The outcome of a live migration whose source daemon restarted (or whose libvirt left
  * the domain paused) follows one table of both nodes' views (reconcile_live_outcome). */
 
-#include "hook-event.h"
 #include "manager.h"
 
-/* A recorded domain event may change what a node must check. */
-void reconcile_domain_event(Manager *m, const MigHookEvent *e);
+/* A recorded domain event (operation of domain) may change what a node must check. */
+void reconcile_domain_event(Manager *m, const char *domain, const char *uuid, const char *operation);
 /* Checks every active domain of this node against the peers (why: for the log). */
 void reconcile_all(Manager *m, const char *why);
 /* Checks one domain of this node against the peers. */
 void reconcile_check_domain(Manager *m, const char *name, const char *uuid);
-/* Peer.CheckDomain(uuid): a peer found the domain active on two nodes; this node
- * checks its own copy too (answered at once, the check runs after). */
-int bus_peer_check_domain(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* A peer found the domain active on two nodes (Peer.CheckDomain): this node checks its own
+ * copy too, in the background. */
+void reconcile_check_local(Manager *m, const char *uuid);
 /* Every migration in flight: this node's view into its table, and to the other node. */
 void reconcile_refresh_views(Manager *m);
-/* Peer.ReportView(id, side, view): the other node's view of a migration's domain. */
-int bus_peer_report_view(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* The other node's view of a migration's domain (Peer.ReportView). */
+void reconcile_report_view(Manager *m, const char *id, const char *side, const char *view);
+/* A mig_domain_view() string. */
+bool reconcile_view_known(const char *view);
 /* Records side's ("source" or "destination") view in the migration's table. */
 void reconcile_set_view(Manager *m, MigMigration *mig, const char *side, const char *view);
 /* Marks a domain in conflict (a migration cannot tell which copy lives) or clears it. */

@@ -14,7 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "domain-events.h"
+#include "intake.h"
 #include "reconcile.h"
 
 #define RECONNECT_USEC (2 * G_USEC_PER_SEC)
@@ -161,7 +161,7 @@ static int on_events_ready(sd_event_source *s, int fd, uint32_t revents, void *u
                         g_ptr_array_add(list, item);
         }
         g_autoptr(GError) err = NULL;
-        if (list->len > 0 && domain_events_record(e->m, list, "libvirt", true, &err) < 0)
+        if (list->len > 0 && intake_record(e->m, list, "libvirt", true, &err) < 0)
                 g_warning("Cannot record libvirt's domain events: %s", err->message);
         if (connected)
                 reconcile_all(e->m, "listening to libvirt's domain events");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bus-api.h"
+#include "bus-variant.h"
 #include "disk.h"
 #include "errors.h"
 #include "hook-event.h"
@@ -99,7 +100,7 @@ static void live_end(LiveJob *j, const sd_bus_error *error) {
 
 /* --------------------------------------------------------------- the end */
 
-static void on_dest_aborted(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_dest_aborted(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                             void *userdata) {
         LiveJob *j = userdata;
         MigMigration *mig = live_mig(j);
@@ -127,8 +128,8 @@ static void live_fail(LiveJob *j, const char *name, const char *message) {
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
         if (!peer)
                 return on_dest_aborted(NULL, NULL, NULL, j);
-        mig_peer_call(peer, "AbortLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j, "ss", mig->id,
-                      j->cancel ? "cancelled" : "failed");
+        mig_peer_call(peer, "AbortLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j, 
+                      g_variant_new("(ss)", mig->id, j->cancel ? "cancelled" : "failed"));
 }
 
 /* A block migration's left-over source disks, deleted on the worker. */
@@ -150,7 +151,7 @@ static void source_disks_free(void *data) {
 
 static void recover_after(Manager *m, const char *id, const char *uuid);
 
-static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error,
+static void on_dest_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
                              void *userdata) {
         LiveJob *j = userdata;
         MigMigration *mig = live_mig(j);
@@ -161,7 +162,8 @@ static void on_dest_finished(MigPeer *peer, sd_bus_message *reply, const sd_bus_
                           mig->id, error->message);
                 return recover_after(j->m, mig->id, mig->domain_uuid);
         }
-        (void) sd_bus_message_read(reply, "tt", &downtime, &elapsed);
+        if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(tt)")))
+                g_variant_get(reply, "(tt)", &downtime, &elapsed);
         mig->downtime_msec = downtime;
         mig->bytes_remaining = 0;
         mig->bytes_processed = MAX(mig->bytes_processed, mig->bytes_total);
@@ -380,28 +382,24 @@ static void migrate_run(void *data) {
 }
 
 /* The destination's hook refusal of this migration, from its domain events, or NULL. */
-static char *refusal_of(sd_bus_message *reply) {
-        static const char *const keys[] = {"operation", "message", NULL};
-        char *found = NULL;
-        if (!reply || sd_bus_message_enter_container(reply, 'a', "a{sv}") <= 0)
+static char *refusal_of(GVariant *reply) {
+        const char *found = NULL;
+        if (!reply || !g_variant_is_of_type(reply, G_VARIANT_TYPE("(aa{sv})")))
                 return NULL;
-        for (;;) {
-                char *v[2] = {NULL, NULL};
-                if (bus_read_dict_strings(reply, keys, v) <= 0)
-                        break;
-                if (g_strcmp0(v[0], "migrate") == 0 && v[1] && g_str_has_prefix(v[1], MIG_HOOK_REFUSAL)) {
-                        g_free(found);
-                        found = g_steal_pointer(&v[1]);
-                }
-                g_free(v[0]);
-                g_free(v[1]);
+        g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+        for (gsize i = 0, n = g_variant_n_children(list); i < n; i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                const char *message = mig_dict_string(d, "message");
+                if (g_strcmp0(mig_dict_string(d, "operation"), "migrate") == 0 && message &&
+                    g_str_has_prefix(message, MIG_HOOK_REFUSAL))
+                        found = message;
         }
-        return found;
+        return g_strdup(found);
 }
 
 /* libvirt does not always pass the destination hook's refusal on (the connection's
  * end-of-file can overwrite it): the destination's record of it says why. */
-static void on_dest_events(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_dest_events(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
         g_autofree char *refusal = refusal_of(reply);
         if (!refusal)
@@ -417,13 +415,13 @@ static void migrate_done(void *data) {
         MigMigration *mig = live_mig(j);
         MigPeer *dest = mig_peers_find(j->m->peers, mig->destination);
         if (j->result < 0 && !j->cancel && dest && g_strcmp0(j->err.name, MIG_ERROR_NOT_SUPPORTED) != 0)
-                return (void) mig_peer_call(dest, "ListDomainEvents", PEER_STEP_TIMEOUT_USEC, on_dest_events,
-                                            j, "st", mig->domain_uuid, mig->created_usec);
+                return (void) mig_peer_call(dest, "ListDomainEvents", PEER_STEP_TIMEOUT_USEC, on_dest_events, j,
+                                            g_variant_new("(st)", mig->domain_uuid, (guint64) mig->created_usec));
         if (j->result < 0)
                 return live_fail(j, j->err.name, j->err.message);
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
-        mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, "s",
-                      mig->id);
+        mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, 
+                      g_variant_new("(s)", mig->id));
 }
 
 static void migrate_start(LiveJob *j) {
@@ -446,7 +444,7 @@ static void migrate_start(LiveJob *j) {
 
 /* --------------------------------------------------------------- prepare */
 
-static void on_prepared(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
         if (error)
                 return live_fail(j, error->name, error->message);
@@ -458,10 +456,10 @@ static void send_prepare(LiveJob *j) {
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
         if (!peer)
                 return live_fail(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
-        mig_peer_call_build(peer, "PrepareLiveMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                            bus_append_disk_specs, j->disks, "sssstub", mig->id, mig->domain_name,
-                            mig->domain_uuid, manager_node(j->m), j->info->memory, j->info->vcpus,
-                            (int) j->opts.block);
+        mig_peer_call(peer, "PrepareLiveMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
+                      g_variant_new("(sssstub@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
+                                    manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
+                                    (gboolean) j->opts.block, mig_disks_to_specs(j->disks)));
 }
 
 static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
@@ -769,8 +767,8 @@ static void recover_act_done(void *data) {
         case LIVE_COMPLETED:
         case LIVE_COMPLETED_DROP_SOURCE:
         case LIVE_COMPLETED_RESUME_DEST: /* the destination's Finish resumes a paused copy */
-                mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, "s",
-                              r->id);
+                mig_peer_call(peer, "FinishLiveMigration", PEER_STEP_TIMEOUT_USEC, on_dest_finished, j, 
+                      g_variant_new("(s)", r->id));
                 break;
         default:
                 live_fail(j, MIG_ERROR_INTERNAL,
@@ -780,12 +778,12 @@ static void recover_act_done(void *data) {
         }
 }
 
-static void on_dest_view(MigPeer *peer, sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+static void on_dest_view(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         Recover *r = userdata;
         MigMigration *mig = manager_find_migration(r->m, r->id);
         const char *dest_view = NULL, *why = NULL;
-        if (reply && sd_bus_message_read(reply, "s", &dest_view) < 0)
-                dest_view = NULL;
+        if (reply && g_variant_is_of_type(reply, G_VARIANT_TYPE("(s)")))
+                g_variant_get(reply, "(&s)", &dest_view);
         r->what = reconcile_live_outcome(r->view, dest_view, &why);
         if (mig && !mig_status_is_final(mig->status)) {
                 reconcile_set_view(r->m, mig, "source", r->view);
@@ -820,7 +818,8 @@ static void recover_look_done(void *data) {
                 return mig_worker_submit(r->m->worker, recover_act_run, recover_act_done, r,
                                          (GDestroyNotify) recover_free);
         }
-        mig_peer_call(peer, "GetDomainView", PEER_STEP_TIMEOUT_USEC, on_dest_view, r, "s", r->uuid);
+        mig_peer_call(peer, "GetDomainView", PEER_STEP_TIMEOUT_USEC, on_dest_view, r,
+                      g_variant_new("(s)", r->uuid));
 }
 
 static void recover_after(Manager *m, const char *id, const char *uuid) {
