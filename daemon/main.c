@@ -9,9 +9,15 @@
 #include <string.h>
 
 #include "buildconfig.h"
+#include "bus-api.h"
+#include "cold.h"
 #include "config.h"
 #include "errors.h"
+#include "identity.h"
+#include "intake.h"
+#include "live.h"
 #include "manager.h"
+#include "virt-events.h"
 
 #define DEFAULT_IDLE_SEC 60
 #define EXIT_CONFIG 78 /* sysexits' EX_CONFIG: systemd shows it as a config problem */
@@ -92,6 +98,25 @@ static int check_config(const char *path) {
         return EXIT_SUCCESS;
 }
 
+/* The start order: the bus first (what the hook reports and peers ask can arrive at once),
+ * then what the hook spooled while no daemon ran, before anything is decided; then
+ * libvirt's own events (their first connection starts a reconciliation pass); then the
+ * unfinished migrations go on (or roll back) before new work is taken. */
+static int start(Manager *m, bool user_bus) {
+        int r = bus_start(m, user_bus);
+        if (r < 0)
+                return r;
+        intake_start(m);
+        identity_check(m);
+        r = mig_virt_events_start(m, &m->virt_events);
+        if (r < 0)
+                g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
+        live_init(m);
+        cold_resume_all(m);
+        live_resume_all(m);
+        return cold_watch_leases(m);
+}
+
 int main(int argc, char **argv) {
         Args a = {.o = {MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, UINT64_MAX, false}};
         int r = parse_args(argc, argv, &a);
@@ -104,7 +129,7 @@ int main(int argc, char **argv) {
         r = manager_new(&a.o, &m);
         if (r < 0)
                 return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
-        r = manager_start(m, a.o.user_bus);
+        r = start(m, a.o.user_bus);
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);

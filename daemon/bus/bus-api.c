@@ -4,12 +4,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "events.h"
 #include "errors.h"
 #include "macro.h"
 #include "validate.h"
 
-int bus_api_register(Manager *m) {
+static int bus_api_register(Manager *m) {
         int r = sd_bus_add_object_vtable(m->bus, NULL, MIG_BUS_PATH, MIG_IFACE_MANAGER, bus_manager_vtable,
                                          m);
         if (r < 0)
@@ -23,6 +22,125 @@ int bus_api_register(Manager *m) {
         if (r < 0)
                 return r;
         return sd_bus_add_object_manager(m->bus, NULL, MIG_BUS_PATH);
+}
+
+/* --- connection, name, idle exit --- */
+
+static int count_message(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        m->messages++;
+        return 0;
+}
+
+static bool manager_idle(Manager *m) {
+        return m->messages == m->messages_seen && mig_worker_pending(m->worker) == 0 &&
+               mig_polkit_pending(m->polkit) == 0 && manager_inflight_count(m) == 0;
+}
+
+static int on_exit_grace(sd_event_source *s, uint64_t usec, void *userdata) {
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        if (!manager_idle(m)) {
+                m->messages_seen = m->messages;
+                int r = sd_event_source_set_time_relative(s, m->idle_usec);
+                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        g_message("Idle, exiting; D-Bus activation starts migrated again when it is needed.");
+        /* Give up the name first, then answer what is already queued for us. */
+        (void) sd_bus_release_name(m->bus, MIG_BUS_NAME);
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
+                                          on_exit_grace, m);
+}
+
+static int connect_bus(Manager *m, bool user_bus) {
+        int r = user_bus ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        return sd_bus_add_filter(m->bus, NULL, count_message, m);
+}
+
+int bus_start(Manager *m, bool user_bus) {
+        int r = connect_bus(m, user_bus);
+        if (r < 0) {
+                g_printerr("Cannot connect to the %s bus: %s\n", user_bus ? "user" : "system", strerror(-r));
+                return r;
+        }
+        r = bus_api_register(m);
+        if (r < 0) {
+                g_printerr("Cannot publish the bus objects: %s\n", strerror(-r));
+                return r;
+        }
+        r = sd_bus_request_name(m->bus, MIG_BUS_NAME, 0);
+        if (r < 0) {
+                g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
+                return r;
+        }
+        if (m->idle_usec > 0)
+                r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_usec, 0,
+                                               on_idle_check, m);
+        return r;
+}
+
+/* --- answers --- */
+
+static void unref_msg(void *msg) {
+        sd_bus_message_unref(msg);
+}
+
+static MigAnswer answer_of(sd_bus_message *msg, MigAnswerFn fn) {
+        return (MigAnswer){fn, sd_bus_message_ref(msg), unref_msg};
+}
+
+static void reply_empty(void *msg, const MigResult *result, const sd_bus_error *error) {
+        if (error)
+                (void) sd_bus_reply_method_error(msg, error);
+        else
+                (void) sd_bus_reply_method_return(msg, NULL);
+}
+
+static void reply_path(void *msg, const MigResult *result, const sd_bus_error *error) {
+        if (error)
+                return (void) sd_bus_reply_method_error(msg, error);
+        g_autofree char *path = bus_migration_path(result->migration_id);
+        (void) sd_bus_reply_method_return(msg, "o", path);
+}
+
+static void reply_strv(void *msg, const MigResult *result, const sd_bus_error *error) {
+        if (error)
+                return (void) sd_bus_reply_method_error(msg, error);
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, (char **) result->strv);
+        bus_send_or_fail(msg, reply, r);
+}
+
+static void reply_times(void *msg, const MigResult *result, const sd_bus_error *error) {
+        if (error)
+                return (void) sd_bus_reply_method_error(msg, error);
+        (void) sd_bus_reply_method_return(msg, "tt", result->downtime_msec, result->duration_msec);
+}
+
+MigAnswer bus_answer_empty(sd_bus_message *msg) {
+        return answer_of(msg, reply_empty);
+}
+
+MigAnswer bus_answer_path(sd_bus_message *msg) {
+        return answer_of(msg, reply_path);
+}
+
+MigAnswer bus_answer_strv(sd_bus_message *msg) {
+        return answer_of(msg, reply_strv);
+}
+
+MigAnswer bus_answer_times(sd_bus_message *msg) {
+        return answer_of(msg, reply_times);
 }
 
 int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why) {

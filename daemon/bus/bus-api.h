@@ -7,9 +7,20 @@
  *   PropertiesChanged → reply.
  * Work that can block (libvirt) goes to the worker and replies from its done(). */
 
+#include "answer.h"
 #include "manager.h"
 
-int bus_api_register(Manager *m);
+/* Connects to the system bus (the user bus for tests), publishes every object, takes the
+ * bus name, and exits when idle (idle_usec of the manager; 0: never). */
+int bus_start(Manager *m, bool user_bus);
+
+/* Answers that reply to msg (referenced until answered): nothing, the migration's object
+ * path (result.migration_id), a string list (result.strv), or libvirt's two figures
+ * (result.downtime_msec, duration_msec). */
+MigAnswer bus_answer_empty(sd_bus_message *msg);
+MigAnswer bus_answer_path(sd_bus_message *msg);
+MigAnswer bus_answer_strv(sd_bus_message *msg);
+MigAnswer bus_answer_times(sd_bus_message *msg);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */
 void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
@@ -29,32 +40,27 @@ int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const cha
  * source node when this node is the destination); replies to msg itself. */
 int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb, const char *id, sd_bus_error *error);
 
-/* Requests answered together when a step ends (sd_bus_message*, referenced). */
-GPtrArray *bus_requests_new(void);
-/* Replies to each: the error when set, else an empty return. */
-void bus_reply_all(GPtrArray *requests, const sd_bus_error *error);
-
 /* bus-migration.c: /org/example/Migrate1/migration/<id> */
 char *bus_migration_path(const char *id);
 int bus_migration_register(Manager *m);
-void bus_migration_emit_added(Manager *m, const MigMigration *mig);
-void bus_migration_emit_changed(Manager *m, const MigMigration *mig);
+
 /* One ListMigrations entry. */
 int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig);
 
 /* bus-peer.c */
 extern const sd_bus_vtable bus_peer_vtable[];
 
-/* bus-domains.c: domains, hosts and groups of the whole cluster. */
+/* bus-cluster.c: domains, hosts, groups and domain events of the whole cluster (Manager),
+ * and this node's part of each (bus_node_*: what the Peer methods answer). */
 int bus_method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
-int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
-int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_node_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* How this node sees a domain (mig_domain_view), for reconciling a migration. */
-int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error);
-int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_node_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_node_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* Manager.ListDomainEvents: the domain's events of every node, oldest first. */
 int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* Domain events (MigDomainEvent*) as an aa{sv}. */

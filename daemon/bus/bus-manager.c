@@ -20,6 +20,7 @@
 #define ACTION_HOSTS "org.example.migrate1.manage-hosts"
 #define ACTION_GROUPS "org.example.migrate1.manage-groups"
 
+
 static int invalid_domain(sd_bus_error *error) {
         return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                 "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
@@ -197,9 +198,9 @@ static void on_migrate_lookup(VirtCall *c) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r = 0;
         if (c->result == 0)
-                r = st->live ? live_source_start(c->m, c->request, c->domain, st->destination, &st->options,
-                                                 &error)
-                             : cold_source_start(c->m, c->request, c->domain, st->destination, &error);
+                r = st->live ? live_migrate(c->m, c->domain, st->destination, &st->options,
+                                            bus_answer_path(c->request), &error)
+                             : cold_migrate(c->m, c->domain, st->destination, bus_answer_path(c->request), &error);
         else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
                 r = mig_virt_error_to_bus(&c->err, &error);
         else {
@@ -256,8 +257,8 @@ typedef struct InflightVerb {
         const char *name;
         const char *need; /* the statuses the verb applies to, for the message */
         bool (*applies)(const MigMigration *mig);
-        int (*cold)(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
-        int (*live)(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
+        int (*cold)(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+        int (*live)(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 } InflightVerb;
 
 static bool waits_for_verify(const MigMigration *mig) {
@@ -274,11 +275,10 @@ static bool live_running(const MigMigration *mig) {
 }
 
 static const InflightVerb verbs[] = {
-        {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_confirm},
-        {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_source_revert},
-        {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_source_abort,
-         live_source_abort},
-        {"force-complete", "a running live migration", live_running, NULL, live_source_force_complete},
+        {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_confirm},
+        {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_revert},
+        {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_abort, live_abort},
+        {"force-complete", "a running live migration", live_running, NULL, live_force_complete},
 };
 
 static const InflightVerb *find_verb(const char *name) {
@@ -319,9 +319,9 @@ static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, M
         if (strcmp(mig->role, "destination") == 0)
                 return forward_to_source(m, msg, verb, mig, error);
         if (strcmp(mig->kind, "cold") == 0 && verb->cold)
-                return verb->cold(m, msg, mig, error);
+                return verb->cold(m, mig, bus_answer_empty(msg), error);
         if (strcmp(mig->kind, "live") == 0 && verb->live)
-                return verb->live(m, msg, mig, error);
+                return verb->live(m, mig, bus_answer_empty(msg), error);
         return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
                                  "%s of a %s migration is not available yet.", verb->name, mig->kind);
 }

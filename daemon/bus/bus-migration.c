@@ -6,9 +6,8 @@
 #include "errors.h"
 #include "macro.h"
 
-/* The objects found by path are MigMigration records (their properties are read
- * by offset); methods reach the manager through this pointer. One per process. */
-static Manager *migration_manager;
+/* The objects found by path are MigMigration records (their properties are read by
+ * offset); their methods reach the manager through the userdata of the vtable's slot. */
 
 char *bus_migration_path(const char *id) {
         char *path = NULL;
@@ -77,7 +76,7 @@ MIGRATION_STRING_PROPERTY(dest_view, dest_view)
 
 static int method_get_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         MigMigration *mig = userdata;
-        Manager *m = migration_manager;
+        Manager *m = sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
         g_autoptr(GPtrArray) events = NULL;
         g_autoptr(GError) e = NULL;
         int r = mig_store_load_events(m->store, mig->id, &events, &e);
@@ -134,22 +133,13 @@ static const sd_bus_vtable migration_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int bus_migration_register(Manager *m) {
-        migration_manager = m;
-        int r = sd_bus_add_fallback_vtable(m->bus, NULL, MIG_MIGRATION_PREFIX, MIG_IFACE_MIGRATION,
-                                           migration_vtable, find_migration, m);
-        if (r < 0)
-                return r;
-        return sd_bus_add_node_enumerator(m->bus, NULL, MIG_MIGRATION_PREFIX, enumerate_migrations, m);
-}
-
-void bus_migration_emit_added(Manager *m, const MigMigration *mig) {
+static void emit_added(Manager *m, const MigMigration *mig) {
         g_autofree char *path = bus_migration_path(mig->id);
         if (path && m->bus)
                 (void) sd_bus_emit_object_added(m->bus, path);
 }
 
-void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
+static void emit_changed(Manager *m, const MigMigration *mig) {
         g_autofree char *path = bus_migration_path(mig->id);
         if (path && m->bus)
                 (void) sd_bus_emit_properties_changed(
@@ -158,6 +148,23 @@ void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
                         "DiskBytesProcessed", "DiskBytesTotal", "MemoryDirtyRate", "Iteration",
                         "ExpectedDowntimeMSec", "Convergence", "DowntimeMSec", "SourceView",
                         "DestinationView", "ErrorName", "ErrorMessage", NULL);
+}
+
+/* The manager's change notification, as InterfacesAdded and PropertiesChanged. */
+static void on_change(Manager *m, const MigMigration *mig, MigChange change, void *userdata) {
+        if (change == MIG_CHANGE_ADDED)
+                emit_added(m, mig);
+        else
+                emit_changed(m, mig);
+}
+
+int bus_migration_register(Manager *m) {
+        manager_watch(m, on_change, NULL);
+        int r = sd_bus_add_fallback_vtable(m->bus, NULL, MIG_MIGRATION_PREFIX, MIG_IFACE_MIGRATION,
+                                           migration_vtable, find_migration, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, NULL, MIG_MIGRATION_PREFIX, enumerate_migrations, m);
 }
 
 int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig) {

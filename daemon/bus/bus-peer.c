@@ -14,23 +14,6 @@
 #include "reconcile.h"
 #include "validate.h"
 
-static void unref_request(gpointer p) {
-        sd_bus_message_unref(p);
-}
-
-GPtrArray *bus_requests_new(void) {
-        return g_ptr_array_new_with_free_func(unref_request);
-}
-
-void bus_reply_all(GPtrArray *requests, const sd_bus_error *error) {
-        for (guint i = 0; i < requests->len; i++) {
-                if (error)
-                        (void) sd_bus_reply_method_error(requests->pdata[i], error);
-                else
-                        (void) sd_bus_reply_method_return(requests->pdata[i], NULL);
-        }
-}
-
 static int require_root(sd_bus_message *msg, sd_bus_error *error) {
         return bus_require_root(msg, error,
                                 "The Peer interface is for migrated daemons on other nodes (root) only.");
@@ -48,10 +31,10 @@ static int peer_ping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
                 return r < 0 ? r : impl(msg, userdata, error);                                              \
         }
 
-PEER_DELEGATE(get_capacity, bus_peer_get_capacity)
-PEER_DELEGATE(list_domains, bus_peer_list_domains)
-PEER_DELEGATE(describe_domain, bus_peer_describe_domain)
-PEER_DELEGATE(get_domain_view, bus_peer_get_domain_view)
+PEER_DELEGATE(get_capacity, bus_node_get_capacity)
+PEER_DELEGATE(list_domains, bus_node_list_domains)
+PEER_DELEGATE(describe_domain, bus_node_describe_domain)
+PEER_DELEGATE(get_domain_view, bus_node_get_domain_view)
 
 /* The domain's events on this node, since a time. */
 static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -137,18 +120,106 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
 }
 
-#define PEER_COLD_METHOD(fn) PEER_DELEGATE(fn, cold_dest_##fn)
-PEER_COLD_METHOD(prepare)
-PEER_COLD_METHOD(verify)
-PEER_COLD_METHOD(finish)
-PEER_COLD_METHOD(confirm)
-PEER_COLD_METHOD(revert)
-PEER_COLD_METHOD(abort)
+/* --- the engines' destination steps: arguments read here, the step is the engine's --- */
 
-#define PEER_LIVE_METHOD(fn) PEER_DELEGATE(live_##fn, live_dest_##fn)
-PEER_LIVE_METHOD(prepare)
-PEER_LIVE_METHOD(finish)
-PEER_LIVE_METHOD(abort)
+/* The a(sstt) disk specs of a Prepare call: path, format, size, bytes of data. */
+static int read_disk_specs(sd_bus_message *msg, GPtrArray *disks) {
+        const char *path, *format;
+        uint64_t size, data;
+        int r = sd_bus_message_enter_container(msg, 'a', "(sstt)");
+        while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &path, &format, &size, &data)) > 0) {
+                MigDisk *d = g_new0(MigDisk, 1);
+                *d = (MigDisk){g_strdup(path), g_strdup(format), size, data};
+                g_ptr_array_add(disks, d);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(msg);
+}
+
+typedef int (*PrepareStep)(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error);
+
+static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep step, sd_bus_error *error) {
+        MigIncoming in = {.kind = live ? "live" : "cold"};
+        uint32_t vcpus;
+        int copy_disks = false;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "sssstu", &in.id, &in.name, &in.uuid, &in.source, &in.memory, &vcpus);
+        if (r >= 0 && live)
+                r = sd_bus_message_read(msg, "b", &copy_disks);
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        if (r >= 0)
+                r = read_disk_specs(msg, disks);
+        if (r < 0)
+                return r;
+        in.vcpus = vcpus;
+        in.copy_disks = copy_disks;
+        in.disks = disks;
+        return step(m, &in, bus_answer_strv(msg), error);
+}
+
+static int peer_cold_prepare(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_prepare(msg, userdata, false, cold_prepare_incoming, error);
+}
+
+static int peer_live_prepare(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_prepare(msg, userdata, true, live_prepare_incoming, error);
+}
+
+/* Steps that take the migration's id only. */
+typedef int (*IdStep)(Manager *m, const char *id, MigAnswer answer, sd_bus_error *error);
+
+static int peer_id_step(sd_bus_message *msg, Manager *m, IdStep step, MigAnswer (*answer)(sd_bus_message *),
+                        sd_bus_error *error) {
+        const char *id;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "s", &id);
+        return r < 0 ? r : step(m, id, answer(msg), error);
+}
+
+static int peer_cold_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_id_step(msg, userdata, cold_verify_incoming, bus_answer_strv, error);
+}
+
+static int peer_cold_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_id_step(msg, userdata, cold_confirm_incoming, bus_answer_empty, error);
+}
+
+static int peer_cold_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_id_step(msg, userdata, cold_revert_incoming, bus_answer_empty, error);
+}
+
+static int peer_live_finish(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_id_step(msg, userdata, live_finish_incoming, bus_answer_times, error);
+}
+
+static int peer_cold_finish(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *id, *definition;
+        int start;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "ssb", &id, &definition, &start);
+        return r < 0 ? r : cold_finish_incoming(userdata, id, definition, start, bus_answer_empty(msg), error);
+}
+
+/* Abort(id, status): the status the destination records once its part is undone. */
+typedef int (*AbortStep)(Manager *m, const char *id, const char *status, MigAnswer answer, sd_bus_error *error);
+
+static int peer_abort(sd_bus_message *msg, Manager *m, AbortStep step, sd_bus_error *error) {
+        const char *id, *status;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "ss", &id, &status);
+        return r < 0 ? r : step(m, id, status, bus_answer_empty(msg), error);
+}
+
+static int peer_cold_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_abort(msg, userdata, cold_abort_incoming, error);
+}
+
+static int peer_live_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return peer_abort(msg, userdata, live_abort_incoming, error);
+}
 
 static int peer_get_migration_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *id;
@@ -191,17 +262,17 @@ const sd_bus_vtable bus_peer_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("PrepareColdMigration",
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
                                             memory, "u", vcpus, "a(sstt)", disks),
-                                SD_BUS_RESULT("as", paths), peer_prepare, 0),
+                                SD_BUS_RESULT("as", paths), peer_cold_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("VerifyColdMigration", SD_BUS_ARGS("s", id), SD_BUS_RESULT("as", checksums),
-                                peer_verify, 0),
+                                peer_cold_verify, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishColdMigration", SD_BUS_ARGS("s", id, "s", definition, "b", start),
-                                SD_BUS_NO_RESULT, peer_finish, 0),
-        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_confirm,
+                                SD_BUS_NO_RESULT, peer_cold_finish, 0),
+        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_cold_confirm,
                                 0),
-        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_revert,
+        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_cold_revert,
                                 0),
         SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
-                                peer_abort, 0),
+                                peer_cold_abort, 0),
         SD_BUS_METHOD_WITH_ARGS("PrepareLiveMigration",
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
                                             memory, "u", vcpus, "b", block, "a(sstt)", disks),

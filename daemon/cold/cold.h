@@ -2,36 +2,49 @@
 #pragma once
 
 /* Cold migration (Nova's migrate/resize without a flavour change), driven by the
- * source node's daemon; the destination's daemon answers Peer calls.
+ * source node's daemon; the destination's daemon answers Peer calls. One file per
+ * phase, both sides of the phase in it:
  *
- * source record: pre-migrating (resize_prep) → migrating (resize_migrating: domain
- * shut down, disks copied sparse, copies verified) → post-migrating
- * (resize_migrated) → finished (the domain runs on the destination: VERIFY_RESIZE)
- * → confirming → confirmed, or reverting (resize_reverting) → reverted;
- * error or cancelled on failure, with the domain back on the source as it was.
+ *   prepare.c  pre-migrating (resize_prep): the request, the scheduler's choice, the claim
+ *   copy.c     migrating (resize_migrating): the domain shut down, its disks copied sparse
+ *   verify.c   the copies checksummed on both nodes
+ *   finish.c   post-migrating (resize_migrated) → finished: the destination defines and
+ *              starts the domain (VERIFY_RESIZE)
+ *   confirm.c  confirming → confirmed (+ the automatic confirm after ResizeConfirmWindow)
+ *   revert.c   reverting (resize_reverting) → reverted: the destination's copy goes, the
+ *              source's starts again
+ *   abort.c    error or cancelled with the domain back on the source as it was (+ the
+ *              destination's claim lapsing when its source is gone)
+ *   resume.c   what a restart does at each status
+ *
  * Every status is committed before the step it names is taken. */
 
+#include "answer.h"
+#include "incoming.h"
 #include "manager.h"
 
-/* Source side. Each replies to request itself (Migrate: as soon as the
- * migration is recorded; the others when done) and returns 1, or fails with error. */
-int cold_source_start(Manager *m, sd_bus_message *request, const char *domain, const char *destination,
-                      sd_bus_error *error);
-int cold_source_confirm(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
-int cold_source_revert(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
-int cold_source_abort(Manager *m, sd_bus_message *request, MigMigration *mig, sd_bus_error *error);
-/* After a start: resume or roll back every unfinished source migration. */
-void cold_source_resume_all(Manager *m);
-void cold_source_free_jobs(Manager *m);
+/* The source's steps, asked by an operator. Each takes answer: Migrate's answers as soon as
+ * the migration is recorded (result.migration_id), the others when done. 1, or a negative
+ * errno with error set (answer dropped). */
+int cold_migrate(Manager *m, const char *domain, const char *destination, MigAnswer answer,
+                 sd_bus_error *error);
+int cold_confirm(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+int cold_revert(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+int cold_abort(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 
-/* Destination side: the Peer methods. */
-int cold_dest_prepare(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-int cold_dest_verify(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-int cold_dest_finish(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-int cold_dest_confirm(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-int cold_dest_revert(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-int cold_dest_abort(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* The destination's steps, asked by the source's daemon. */
+int cold_prepare_incoming(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error);
+int cold_verify_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_error *error);
+int cold_finish_incoming(Manager *m, const char *id, const char *definition, bool start, MigAnswer answer,
+                         sd_bus_error *error);
+int cold_confirm_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_error *error);
+int cold_revert_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_error *error);
+int cold_abort_incoming(Manager *m, const char *id, const char *status, MigAnswer answer,
+                        sd_bus_error *error);
+
+/* After a start: resume or roll back every unfinished source migration. */
+void cold_resume_all(Manager *m);
 /* Checks the claims this node holds every 30 s (at most half of ClaimTimeout): one whose source ended the
  * migration, or has been unreachable for longer than ClaimTimeout, is released and its partial disks deleted
  * (the source can never finish it: Finish needs the claim). */
-int cold_dest_watch_leases(Manager *m);
+int cold_watch_leases(Manager *m);

@@ -5,16 +5,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bus-api.h"
-#include "cold.h"
-#include "intake.h"
 #include "errors.h"
-#include "identity.h"
-#include "live.h"
 #include "macro.h"
 #include "virt-events.h"
 
 #define WORKER_THREADS 4
+
+typedef struct ManagerWatcher {
+        ManagerWatch fn;
+        void *userdata;
+} ManagerWatcher;
 
 static int load_migrations(Manager *m) {
         g_autoptr(GPtrArray) list = NULL;
@@ -58,6 +58,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         m->migrations =
                 g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) mig_migration_free);
         m->conflicts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        m->watches = g_array_new(FALSE, FALSE, sizeof(ManagerWatcher));
         /* --idle-timeout wins; otherwise the config's IdleTimeout. */
         m->idle_usec = o->idle_usec != UINT64_MAX ? o->idle_usec : m->config->idle_timeout * USEC_PER_SEC;
         int r = sd_event_default(&m->event);
@@ -86,8 +87,9 @@ void manager_free(Manager *m) {
         /* Threads first: they may still hold libvirt connections. */
         mig_virt_events_free(m->virt_events);
         mig_worker_free(m->worker);
-        cold_source_free_jobs(m);
-        live_source_free_jobs(m);
+        g_clear_pointer(&m->cold_jobs, g_hash_table_unref);
+        g_clear_pointer(&m->cold_confirm_timers, g_hash_table_unref);
+        g_clear_pointer(&m->live_jobs, g_hash_table_unref);
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
@@ -103,6 +105,8 @@ void manager_free(Manager *m) {
         mig_config_free(m->config);
         g_free(m->state_dir);
         g_free(m->host_uuid);
+        if (m->watches)
+                g_array_unref(m->watches);
         sd_event_unref(m->event);
         g_free(m);
 }
@@ -111,85 +115,27 @@ const char *manager_node(const Manager *m) {
         return m->config->node_name;
 }
 
-static int count_message(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        m->messages++;
-        return 0;
-}
-
-static bool manager_idle(Manager *m) {
-        return m->messages == m->messages_seen && mig_worker_pending(m->worker) == 0 &&
-               mig_polkit_pending(m->polkit) == 0 && manager_inflight_count(m) == 0;
-}
-
-static int on_exit_grace(sd_event_source *s, uint64_t usec, void *userdata) {
-        return sd_event_exit(sd_event_source_get_event(s), 0);
-}
-
-static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        if (!manager_idle(m)) {
-                m->messages_seen = m->messages;
-                int r = sd_event_source_set_time_relative(s, m->idle_usec);
-                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        }
-        g_message("Idle, exiting; D-Bus activation starts migrated again when it is needed.");
-        /* Give up the name first, then answer what is already queued for us. */
-        (void) sd_bus_release_name(m->bus, MIG_BUS_NAME);
-        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, 250 * USEC_PER_MSEC, 0,
-                                          on_exit_grace, m);
-}
-
-static int connect_bus(Manager *m, bool user_bus) {
-        int r = user_bus ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        return sd_bus_add_filter(m->bus, NULL, count_message, m);
-}
-
-int manager_start(Manager *m, bool user_bus) {
-        int r = connect_bus(m, user_bus);
-        if (r < 0) {
-                g_printerr("Cannot connect to the %s bus: %s\n", user_bus ? "user" : "system", strerror(-r));
-                return r;
-        }
-        r = bus_api_register(m);
-        if (r < 0) {
-                g_printerr("Cannot publish the bus objects: %s\n", strerror(-r));
-                return r;
-        }
-        r = sd_bus_request_name(m->bus, MIG_BUS_NAME, 0);
-        if (r < 0) {
-                g_printerr("Cannot own %s: %s\n", MIG_BUS_NAME, strerror(-r));
-                return r;
-        }
-        /* What the hook spooled while no daemon ran, before anything is decided; then
-         * libvirt's own events (their first connection starts a reconciliation pass). */
-        intake_start(m);
-        identity_check(m);
-        r = mig_virt_events_start(m, &m->virt_events);
-        if (r < 0)
-                g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
-        /* Unfinished migrations go on (or roll back) before new work is taken. */
-        cold_source_resume_all(m);
-        live_source_resume_all(m);
-        r = cold_dest_watch_leases(m);
-        if (r < 0)
-                return r;
-        if (m->idle_usec > 0)
-                r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_usec, 0,
-                                               on_idle_check, m);
-        return r;
-}
-
 int manager_run(Manager *m) {
         (void) sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
         g_message("Node %s ready on the bus as %s.", manager_node(m), MIG_BUS_NAME);
         return sd_event_loop(m->event);
+}
+
+void manager_watch(Manager *m, ManagerWatch fn, void *userdata) {
+        ManagerWatcher w = {fn, userdata};
+        g_array_append_val(m->watches, w);
+}
+
+static void notify(Manager *m, const MigMigration *mig, MigChange change) {
+        for (guint i = 0; i < m->watches->len; i++) {
+                const ManagerWatcher *w = &g_array_index(m->watches, ManagerWatcher, i);
+                w->fn(m, mig, change, w->userdata);
+        }
+}
+
+void manager_publish(Manager *m, const MigMigration *mig) {
+        notify(m, mig, MIG_CHANGE_CHANGED);
 }
 
 MigMigration *manager_find_migration(Manager *m, const char *id) {
@@ -242,7 +188,7 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
         if (r < 0)
                 return manager_store_error(error, r, e);
         g_hash_table_replace(m->migrations, mig->id, g_steal_pointer(&owned));
-        bus_migration_emit_added(m, mig);
+        notify(m, mig, MIG_CHANGE_ADDED);
         return 0;
 }
 
@@ -252,7 +198,7 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
         int r = mig_store_update_migration(m->store, mig, message, &e);
         if (r < 0)
                 return manager_store_error(error, r, e);
-        bus_migration_emit_changed(m, mig);
+        notify(m, mig, MIG_CHANGE_CHANGED);
         return 0;
 }
 

@@ -25,7 +25,17 @@ typedef struct ManagerOptions {
 
 typedef struct MigVirtEvents MigVirtEvents;
 
-typedef struct Manager {
+/* What happened to a migration record, for whoever shows it (the bus layer publishes its
+ * object and emits PropertiesChanged; the live queue starts the next migration). */
+typedef enum MigChange {
+        MIG_CHANGE_ADDED,   /* a new record, committed */
+        MIG_CHANGE_CHANGED, /* committed, or progress figures that are not stored */
+} MigChange;
+
+typedef struct Manager Manager;
+typedef void (*ManagerWatch)(Manager *m, const MigMigration *mig, MigChange change, void *userdata);
+
+struct Manager {
         sd_event *event;
         sd_bus *bus;
         MigConfig *config;
@@ -45,15 +55,26 @@ typedef struct Manager {
         uint64_t idle_usec;
         uint64_t messages;      /* incoming bus messages, to detect idleness */
         uint64_t messages_seen; /* the count at the previous idle check */
-} Manager;
+        GArray *watches;        /* ManagerWatcher: who hears of changed records */
+        /* the engines' work in flight, each table owned by its engine (value types and free
+         * functions are theirs): migration id → job */
+        GHashTable *cold_jobs;
+        GHashTable *cold_confirm_timers; /* id → sd_event_source*: auto-confirm */
+        GHashTable *live_jobs;
+};
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 void manager_free(Manager *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
 
-/* Connects to the bus, publishes the objects and takes the bus name. */
-int manager_start(Manager *m, bool user_bus);
+/* Runs the event loop until SIGTERM, SIGINT or an idle exit. */
 int manager_run(Manager *m);
+
+/* The one narrow call from the logic to whoever shows it: fn hears of every record added
+ * or changed. */
+void manager_watch(Manager *m, ManagerWatch fn, void *userdata);
+/* Progress figures of mig changed (not stored): tells the watchers. */
+void manager_publish(Manager *m, const MigMigration *mig);
 
 const char *manager_node(const Manager *m);
 MigMigration *manager_find_migration(Manager *m, const char *id);

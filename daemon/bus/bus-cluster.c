@@ -16,14 +16,14 @@
 #include "validate.h"
 #include "virt-call.h"
 
-typedef struct Gather Gather;
-typedef int (*GatherFinish)(Gather *g, sd_bus_message *reply);
+typedef struct ClusterGather ClusterGather;
+typedef int (*ClusterFinish)(ClusterGather *g, sd_bus_message *reply);
 
-struct Gather {
+struct ClusterGather {
         Manager *m;
         sd_bus_message *request;
         unsigned pending; /* the local answer and all the peers' */
-        GatherFinish finish;
+        ClusterFinish finish;
         /* this node's answer, moved out of its VirtCall */
         int local_result;
         MigVirtError local_error;
@@ -34,7 +34,7 @@ struct Gather {
         char **peer_error;
 };
 
-static void gather_free(Gather *g) {
+static void gather_free(ClusterGather *g) {
         unsigned n = mig_peers_count(g->m->peers);
         for (unsigned i = 0; i < n; i++) {
                 if (g->peer_reply[i])
@@ -50,7 +50,7 @@ static void gather_free(Gather *g) {
         g_free(g);
 }
 
-static void gather_reply(Gather *g) {
+static void gather_reply(ClusterGather *g) {
         g_autoptr(sd_bus_message) reply = NULL;
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r = sd_bus_message_new_method_return(g->request, &reply);
@@ -65,7 +65,7 @@ static void gather_reply(Gather *g) {
 }
 
 static void gather_one_done(void *userdata) {
-        Gather *g = userdata;
+        ClusterGather *g = userdata;
         if (--g->pending > 0)
                 return;
         if (g->local_result < 0) {
@@ -78,7 +78,7 @@ static void gather_one_done(void *userdata) {
 }
 
 static void on_local(VirtCall *c) {
-        Gather *g = c->data;
+        ClusterGather *g = c->data;
         g->local_result = c->result;
         g->local_error = c->err;
         c->err = (MigVirtError){0};
@@ -88,7 +88,7 @@ static void on_local(VirtCall *c) {
 }
 
 static void on_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
-        Gather *g = userdata;
+        ClusterGather *g = userdata;
         for (unsigned i = 0; i < mig_peers_count(g->m->peers); i++)
                 if (mig_peers_get(g->m->peers, i) == peer) {
                         g->peer_reply[i] = reply ? g_variant_ref(reply) : NULL;
@@ -100,9 +100,9 @@ static void on_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, v
 
 /* Asks libvirt (kind) and every peer (peer_method), then finish() builds the reply. */
 static int gather_start(Manager *m, sd_bus_message *request, VirtCallKind kind, const char *peer_method,
-                        GatherFinish finish) {
+                        ClusterFinish finish) {
         unsigned n = mig_peers_count(m->peers);
-        Gather *g = g_new0(Gather, 1);
+        ClusterGather *g = g_new0(ClusterGather, 1);
         g->m = m;
         g->request = sd_bus_message_ref(request);
         g->finish = finish;
@@ -199,7 +199,7 @@ static int append_peer_members(sd_bus_message *reply, GVariant *peer_reply) {
         return mig_bus_append_members(reply, list);
 }
 
-static int finish_domains(Gather *g, sd_bus_message *reply) {
+static int finish_domains(ClusterGather *g, sd_bus_message *reply) {
         int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r >= 0)
                 r = append_local_domains(reply, g->m, g->list);
@@ -280,7 +280,7 @@ static int append_group(sd_bus_message *reply, const char *name, const GroupRow 
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-static int finish_groups(Gather *g, sd_bus_message *reply) {
+static int finish_groups(ClusterGather *g, sd_bus_message *reply) {
         g_autoptr(GHashTable) groups =
                 g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_row_free);
         for (guint i = 0; i < g->list->len; i++) {
@@ -332,7 +332,7 @@ static int append_peer_host(sd_bus_message *reply, MigPeer *peer, GVariant *capa
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-static int finish_hosts(Gather *g, sd_bus_message *reply) {
+static int finish_hosts(ClusterGather *g, sd_bus_message *reply) {
         int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
@@ -375,7 +375,7 @@ static void on_peer_list(VirtCall *c) {
         bus_send_or_fail(c->request, reply, r);
 }
 
-int bus_peer_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int bus_node_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         virt_call_submit(virt_call_new(userdata, VIRT_LIST, msg, on_peer_list, NULL));
         return 1;
 }
@@ -394,7 +394,7 @@ static void on_peer_capacity(VirtCall *c) {
         bus_send_or_fail(c->request, reply, r);
 }
 
-int bus_peer_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int bus_node_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         virt_call_submit(virt_call_new(userdata, VIRT_CAPACITY, msg, on_peer_capacity, NULL));
         return 1;
 }
@@ -409,7 +409,7 @@ static void on_describe_local(VirtCall *c) {
         bus_send_or_fail(c->request, reply, r);
 }
 
-int bus_peer_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *domain;
         int r = sd_bus_message_read(msg, "s", &domain);
         if (r < 0)
@@ -430,7 +430,7 @@ static void on_domain_view(VirtCall *c) {
         (void) sd_bus_reply_method_return(c->request, "s", mig_domain_view(absent ? NULL : c->info));
 }
 
-int bus_peer_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int bus_node_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *uuid;
         int r = bus_read_uuid(msg, &uuid, error);
         if (r < 0)

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the phases of a cold migration share on the source (cold.h lists them). A phase
+ * calls only the phases after it and the roll back (abort.c). */
+
+#include "cold.h"
+#include "disk.h"
+
+#define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
+
+typedef struct ColdJob {
+        Manager *m;
+        char *id;
+        char *domain;      /* as the caller named it */
+        char *destination; /* as the caller asked ("" = the scheduler picks) */
+        char *definition;  /* the domain's persistent XML, read before the record is made */
+        GPtrArray *disks;
+        MigDomainInfo *info;
+        char *dest_uri;    /* the destination's libvirt, for the disk streams */
+        char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
+        MigCopyProgress progress;
+        sd_event_source *progress_timer;
+        sd_event_source *retry_timer;
+        MigAnswer started;   /* Migrate: answered once recorded */
+        MigAnswers *waiters; /* Confirm, Revert, Abort: answered at the end */
+        bool cancel;
+        bool restart_source; /* roll back: start the domain here again (it ran before) */
+        GPtrArray *checksums; /* local, char* */
+        int result;
+        MigVirtError err;
+} ColdJob;
+
+/* job.c: a job, kept in m->cold_jobs under its id once it has one. */
+ColdJob *cold_job_new(Manager *m, const char *id);
+void cold_job_free(ColdJob *j);
+void cold_job_keep(ColdJob *j);
+ColdJob *cold_job_find(Manager *m, const char *id);
+/* A job for a step on a recorded migration, from the record alone (answer may be empty). */
+ColdJob *cold_job_for_record(Manager *m, MigMigration *mig, MigAnswer answer);
+MigMigration *cold_job_mig(ColdJob *j);
+MigPeer *cold_job_peer(ColdJob *j);
+/* The job is over: answer the waiters and forget it. */
+void cold_job_end(ColdJob *j, const sd_bus_error *error);
+
+/* The phases, each started by the one before it. */
+void cold_choose_destination(ColdJob *j);                                             /* prepare.c */
+void cold_copy_start(ColdJob *j);                                                     /* copy.c */
+void cold_verify_start(ColdJob *j);                                                   /* verify.c */
+void cold_send_finish(ColdJob *j);                                                    /* finish.c */
+void cold_arm_auto_confirm(Manager *m, MigMigration *mig);                            /* confirm.c */
+void cold_confirm_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why); /* confirm.c */
+void cold_revert_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why);  /* revert.c */
+/* abort.c: undoes a migration that failed (name, message) or was cancelled before Finish was
+ * sent: the destination drops its claim, the domain is started here again if it ran. */
+void cold_rollback(ColdJob *j, const char *name, const char *message);
+void cold_rollback_from(ColdJob *j, const sd_bus_error *error);
+/* abort.c: removes this node's copy of incoming migration id, then records final_status. */
+int cold_remove_incoming(Manager *m, const char *id, const char *final_status, MigAnswer answer,
+                         sd_bus_error *error);

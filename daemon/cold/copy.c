@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cold migration, phase 2: resize_instance. "migrating" (resize_migrating) is committed
+ * first; then, on the worker, the domain is shut down (ACPI, destroyed after
+ * ShutdownTimeout) and each disk is streamed sparse into the volume the destination
+ * precreated at Prepare (libvirt storage streams over qemu+ssh; the destination's daemon
+ * takes no part). Progress is published every 500 ms and never goes backwards. A
+ * failure, an abort, or a restart during the copy rolls back: the source's disks were only
+ * read, so the domain is started here again as it was. */
+
+#include <errno.h>
+
+#include "cold-job.h"
+#include "errors.h"
+#include "macro.h"
+
+#define PROGRESS_INTERVAL_USEC (500 * USEC_PER_MSEC)
+
+static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
+        ColdJob *j = userdata;
+        MigMigration *mig = cold_job_mig(j);
+        uint64_t done = (uint64_t) __atomic_load_n(&j->progress.bytes_done, __ATOMIC_RELAXED);
+        if (mig && done != mig->bytes_processed) {
+                mig->bytes_processed = MIN(done, mig->bytes_total);
+                mig->bytes_remaining = mig->bytes_total - mig->bytes_processed;
+                double p = mig->bytes_total
+                                   ? 100.0 * (double) mig->bytes_processed / (double) mig->bytes_total
+                                   : 0;
+                mig->progress = MAX(mig->progress, MIN(p, 99.0)); /* 100 only when finished */
+                mig->updated_usec = mig_now_usec();
+                manager_publish(j->m, mig);
+        }
+        if (!s)
+                return 0;
+        /* A timer fires once: arm it again. */
+        int r = sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static char *libvirt_uri_of(const MigPeerConfig *peer) {
+        return g_strdup_printf("qemu+ssh://%s/system?no_tty=1", peer->address);
+}
+
+static void copy_run(void *data) {
+        ColdJob *j = data;
+        j->result = mig_virt_shutdown(j->m->virt, j->info->uuid, j->m->config->shutdown_timeout, &j->err);
+        if (j->result < 0 || g_atomic_int_get(&j->progress.cancel))
+                return;
+        const char *uri = j->dest_uri;
+        virConnectPtr dconn = virConnectOpen(uri);
+        if (!dconn) {
+                j->result = -EIO;
+                mig_virt_error_clear(&j->err);
+                j->err.name = MIG_ERROR_PEER_UNREACHABLE;
+                j->err.message = g_strdup_printf("Cannot reach libvirt at %s", uri);
+                return;
+        }
+        for (guint i = 0; j->result == 0 && i < j->disks->len; i++)
+                j->result =
+                        mig_disk_upload(dconn, j->disks->pdata[i], j->dest_paths[i], &j->progress, &j->err);
+        virConnectClose(dconn);
+}
+
+static void copy_done(void *data) {
+        ColdJob *j = data;
+        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        on_progress(NULL, 0, j);
+        if (j->cancel)
+                return cold_rollback(j, NULL, NULL);
+        if (j->result < 0)
+                return cold_rollback(j, j->err.name, j->err.message);
+        cold_verify_start(j);
+}
+
+void cold_copy_start(ColdJob *j) {
+        MigMigration *mig = cold_job_mig(j);
+        if (j->cancel)
+                return cold_rollback(j, NULL, NULL);
+        if (manager_transition(j->m, mig, "migrating", "resize_migrating",
+                               mig->was_running ? "shutting the domain down, then copying its disks"
+                                                : "copying the disks of the shut-off domain") < 0)
+                return cold_rollback(j, MIG_ERROR_STORE, "cannot record the start of the copy");
+        const MigPeerConfig *pc = mig_config_find_peer(j->m->config, mig->destination);
+        g_free(j->dest_uri);
+        j->dest_uri = libvirt_uri_of(pc);
+        (void) sd_event_add_time_relative(j->m->event, &j->progress_timer, CLOCK_MONOTONIC,
+                                          PROGRESS_INTERVAL_USEC, 0, on_progress, j);
+        mig_worker_submit(j->m->worker, copy_run, copy_done, j, NULL);
+}

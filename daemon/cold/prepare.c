@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cold migration, phase 1: prep_resize. The source reads the domain and its disks on the
+ * worker, refuses what cannot be moved cold, and records the migration (pre-migrating,
+ * resize_prep) before it answers the caller; the scheduler picks a destination when the
+ * caller named none; then the destination claims memory, vCPUs and disk and precreates
+ * the volumes (core/incoming.c) and answers where each disk goes. Nothing of the domain
+ * is touched yet: a failure or a restart here rolls back to "the domain was not touched". */
+
+#include <errno.h>
+#include <string.h>
+
+#include "cold-job.h"
+#include "errors.h"
+#include "id.h"
+#include "macro.h"
+#include "scheduler.h"
+
+/* --- source: the answer of the destination's claim --- */
+
+static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
+        ColdJob *j = userdata;
+        if (error) /* the domain was not touched; the destination removes what it made */
+                return cold_rollback_from(j, error);
+        g_auto(GStrv) paths = NULL;
+        if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(as)")))
+                g_variant_get(reply, "(^as)", &paths);
+        if (!paths || g_strv_length(paths) != j->disks->len)
+                return cold_rollback(j, MIG_ERROR_INTERNAL, "the destination did not say where the disks go");
+        g_strfreev(j->dest_paths);
+        j->dest_paths = g_steal_pointer(&paths);
+        cold_copy_start(j);
+}
+
+static void send_prepare(ColdJob *j) {
+        MigMigration *mig = cold_job_mig(j);
+        MigPeer *peer = cold_job_peer(j);
+        if (!peer)
+                return cold_rollback(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
+        mig_peer_call(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
+                      g_variant_new("(sssstu@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
+                                    manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
+                                    mig_disks_to_specs(j->disks)));
+}
+
+static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
+        ColdJob *j = userdata;
+        MigMigration *mig = cold_job_mig(j);
+        if (!node)
+                return cold_rollback_from(j, error);
+        manager_set_destination(m, mig, node);
+        send_prepare(j);
+}
+
+void cold_choose_destination(ColdJob *j) {
+        MigMigration *mig = cold_job_mig(j);
+        if (*mig->destination)
+                return send_prepare(j);
+        MigNeeds needs = {j->info->memory, j->info->vcpus, mig_disks_data_bytes(j->disks)};
+        mig_scheduler_pick(j->m, &needs, on_scheduled, j);
+}
+
+/* --- source: the request --- */
+
+static int check_disks(ColdJob *j) {
+        for (guint i = 0; i < j->disks->len; i++) {
+                MigDisk *d = j->disks->pdata[i];
+                if (!mig_disk_path_allowed(d->path, j->m->config->image_directory) ||
+                    !mig_disk_format_supported(d->format)) {
+                        mig_virt_error_clear(&j->err);
+                        j->err.name = MIG_ERROR_NOT_SUPPORTED;
+                        j->err.message = g_strdup_printf(
+                                "Disk %s cannot be migrated cold: only raw and qcow2 files inside %s are.",
+                                d->path, j->m->config->image_directory);
+                        return -EINVAL;
+                }
+                int r = mig_disk_measure(d, &j->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void inspect_run(void *data) {
+        ColdJob *j = data;
+        j->result = mig_virt_lookup(j->m->virt, j->domain, &j->info, &j->err);
+        if (j->result == 0)
+                j->result = mig_virt_get_definition(j->m->virt, j->info->uuid, &j->definition, &j->err);
+        if (j->result == 0) {
+                j->disks = g_ptr_array_ref(j->info->disks);
+                j->result = check_disks(j);
+        }
+}
+
+static MigMigration *new_source_record(ColdJob *j, const char *destination) {
+        MigMigration *mig = mig_migration_new();
+        mig->id = mig_id_new();
+        mig->domain_name = g_strdup(j->info->name);
+        mig->domain_uuid = g_strdup(j->info->uuid);
+        mig->kind = g_strdup("cold");
+        mig->role = g_strdup("source");
+        mig->source = g_strdup(manager_node(j->m));
+        mig->destination = g_strdup(destination);
+        mig_set_string(&mig->status, "pre-migrating");
+        mig_set_string(&mig->task_state, "resize_prep");
+        mig->was_running = j->info->active;
+        mig_set_string(&mig->domain_xml, j->definition);
+        g_free(mig->disks_json);
+        mig->disks_json = mig_disks_to_json(j->disks);
+        mig->bytes_total = mig->bytes_remaining = mig_disks_data_bytes(j->disks);
+        mig->created_usec = mig->updated_usec = mig_now_usec();
+        return mig;
+}
+
+static int refuse_state(ColdJob *j, sd_bus_error *e) {
+        const char *state = mig_domain_state_name(j->info);
+        if (strcmp(state, "ACTIVE") != 0 && strcmp(state, "SHUTOFF") != 0)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is %s; a cold migration needs it ACTIVE or SHUTOFF.",
+                                         j->info->name, state);
+        if (!j->info->persistent)
+                return sd_bus_error_setf(
+                        e, MIG_ERROR_CONFLICT,
+                        "Domain %s is transient; only defined domains can be migrated cold.", j->info->name);
+        return manager_refuse_busy(j->m, j->info, e);
+}
+
+static void inspect_done(void *data) {
+        ColdJob *j = data;
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (j->result < 0)
+                mig_virt_error_to_bus(&j->err, &e);
+        else if (refuse_state(j, &e) >= 0) {
+                MigMigration *mig = new_source_record(j, j->destination);
+                j->id = g_strdup(mig->id);
+                if (manager_add_migration(j->m, mig, "requested", &e) >= 0) {
+                        cold_job_keep(j);
+                        mig_answer(&j->started, &(MigResult){.migration_id = j->id}, NULL);
+                        return cold_choose_destination(j);
+                }
+        }
+        mig_answer(&j->started, NULL, &e);
+        cold_job_free(j);
+}
+
+int cold_migrate(Manager *m, const char *domain, const char *destination, MigAnswer answer,
+                 sd_bus_error *error) {
+        ColdJob *j = cold_job_new(m, NULL);
+        j->started = answer;
+        j->domain = g_strdup(domain);
+        j->destination = g_strdup(destination);
+        mig_worker_submit(m->worker, inspect_run, inspect_done, j, NULL);
+        return 1;
+}
+
+/* --- destination: the claim --- */
+
+int cold_prepare_incoming(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error) {
+        MigIncoming cold = *in;
+        cold.kind = "cold";
+        return incoming_prepare(m, &cold, answer, error);
+}

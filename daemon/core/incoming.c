@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "incoming.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "errors.h"
+#include "macro.h"
+#include "rewrite.h"
+#include "validate.h"
+
+IncomingStep *incoming_step_new(Manager *m, const char *id, MigAnswer answer) {
+        IncomingStep *s = g_new0(IncomingStep, 1);
+        s->m = m;
+        s->answer = answer;
+        s->id = g_strdup(id);
+        return s;
+}
+
+void incoming_step_free(void *step) {
+        IncomingStep *s = step;
+        mig_answer_clear(&s->answer);
+        g_free(s->id);
+        g_free(s->uuid);
+        g_free(s->definition);
+        g_free(s->final_status);
+        if (s->disks)
+                g_ptr_array_unref(s->disks);
+        if (s->checksums)
+                g_ptr_array_unref(s->checksums);
+        mig_virt_error_clear(&s->err);
+        g_free(s);
+}
+
+void incoming_step_fail(IncomingStep *s) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_virt_error_to_bus(&s->err, &e);
+        mig_answer(&s->answer, NULL, &e);
+}
+
+MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error) {
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
+        if (!mig || strcmp(mig->role, "destination") != 0) {
+                sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND, "Node %s has no incoming migration %s.",
+                                  manager_node(m), id);
+                return NULL;
+        }
+        return mig;
+}
+
+int incoming_transition(Manager *m, MigMigration *mig, const char *status, const char *message) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_set_string(&mig->status, status);
+        if (mig_status_is_final(status) || strcmp(status, "finished") == 0) {
+                mig->finished_usec = mig_now_usec();
+                mig_set_string(&mig->task_state, "");
+        }
+        if (strcmp(status, "finished") == 0) {
+                mig->bytes_processed = mig->bytes_total;
+                mig->bytes_remaining = 0;
+                mig->progress = 100.0;
+        }
+        int r = manager_save_migration(m, mig, message, &e);
+        if (r < 0)
+                g_warning("Cannot record %s of migration %s: %s", status, mig->id, e.message);
+        return r;
+}
+
+/* --- Prepare: the claim --- */
+
+typedef struct Claim {
+        Manager *m;
+        MigAnswer answer;
+        char *kind; /* "cold" or "live" */
+        char *id, *name, *uuid, *source;
+        uint64_t memory;
+        unsigned vcpus;
+        bool copy_disks;
+        GPtrArray *disks;   /* MigDisk*, at this node's paths */
+        GPtrArray *domains; /* what this node holds */
+        MigCapacity capacity;
+        int result;
+        MigVirtError err;
+} Claim;
+
+static void claim_free(void *data) {
+        Claim *c = data;
+        mig_answer_clear(&c->answer);
+        g_free(c->kind);
+        g_free(c->id);
+        g_free(c->name);
+        g_free(c->uuid);
+        g_free(c->source);
+        if (c->disks)
+                g_ptr_array_unref(c->disks);
+        if (c->domains)
+                g_ptr_array_unref(c->domains);
+        mig_virt_error_clear(&c->err);
+        g_free(c);
+}
+
+static bool is_live(const Claim *c) {
+        return strcmp(c->kind, "live") == 0;
+}
+
+static void claim_fail(Claim *c) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        mig_virt_error_to_bus(&c->err, &e);
+        mig_answer(&c->answer, NULL, &e);
+}
+
+/* The answer: where this node keeps each disk, in the order of the call. */
+static void answer_paths(MigAnswer *a, GPtrArray *disks) {
+        g_autoptr(GPtrArray) paths = g_ptr_array_new();
+        for (guint i = 0; i < disks->len; i++)
+                g_ptr_array_add(paths, ((MigDisk *) disks->pdata[i])->path);
+        g_ptr_array_add(paths, NULL);
+        mig_answer(a, &(MigResult){.strv = (char *const *) paths->pdata}, NULL);
+}
+
+/* The disks go where this node's [Rewrite] DiskPathPrefixes put them (the hook rewrites a
+ * live migration's XML the same way, the cold Finish its definition). */
+static GPtrArray *map_disks(Manager *m, GPtrArray *sent, sd_bus_error *error) {
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        for (guint i = 0; i < sent->len; i++) {
+                const MigDisk *s = sent->pdata[i];
+                g_autofree char *mapped = mig_rewrite_path(m->config->rewrite, s->path);
+                const char *path = mapped ? mapped : s->path;
+                if (!mig_disk_path_allowed(path, m->config->image_directory) ||
+                    !mig_disk_format_supported(s->format)) {
+                        sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                          "Disk paths must be canonical files inside %s (raw or qcow2).",
+                                          m->config->image_directory);
+                        return NULL;
+                }
+                MigDisk *d = g_new0(MigDisk, 1);
+                *d = (MigDisk){g_strdup(path), g_strdup(s->format), s->size, s->data_bytes};
+                g_ptr_array_add(disks, d);
+        }
+        return g_steal_pointer(&disks);
+}
+
+static uint64_t claimed_memory(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        uint64_t sum = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                if (strcmp(mig->role, "destination") == 0 &&
+                    (strcmp(mig->status, "pre-migrating") == 0 || strcmp(mig->status, "preparing") == 0))
+                        sum += mig->claim_memory;
+        return sum;
+}
+
+static void claim_inspect(void *data) {
+        Claim *c = data;
+        c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
+        if (c->result == 0)
+                c->result =
+                        mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
+}
+
+/* Refuses what this node cannot take: a domain it holds already, too little memory or disk. */
+static int claim_check(Claim *c, sd_bus_error *error) {
+        for (guint i = 0; i < c->domains->len; i++) {
+                const MigDomainInfo *d = c->domains->pdata[i];
+                if (strcmp(d->name, c->name) == 0 || g_ascii_strcasecmp(d->uuid, c->uuid) == 0)
+                        return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                                 "Node %s already has a domain %s (%s).", manager_node(c->m),
+                                                 d->name, d->uuid);
+        }
+        uint64_t claimed = claimed_memory(c->m);
+        uint64_t free_mem = c->capacity.memory_free > claimed ? c->capacity.memory_free - claimed : 0;
+        if (free_mem < c->memory)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
+                                         "Node %s has %" PRIu64
+                                         " MiB of memory free (after claims), the domain "
+                                         "needs %" PRIu64 " MiB.",
+                                         manager_node(c->m), free_mem >> 20, c->memory >> 20);
+        uint64_t need = mig_disks_data_bytes(c->disks) + MIG_DISK_MARGIN_BYTES;
+        if (c->capacity.disk_free < need)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_SPACE,
+                                         "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64
+                                         " MiB.",
+                                         manager_node(c->m), c->capacity.disk_free >> 20,
+                                         c->m->config->image_directory, need >> 20);
+        if (c->vcpus > c->capacity.vcpus)
+                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
+                                         "Node %s has %u vCPUs, the domain needs %u.", manager_node(c->m),
+                                         c->capacity.vcpus, c->vcpus);
+        return 0;
+}
+
+/* A live migration without block copy needs the disks on shared storage: they must be here. */
+static void check_shared(Claim *c) {
+        for (guint i = 0; c->result == 0 && i < c->disks->len; i++) {
+                const MigDisk *d = c->disks->pdata[i];
+                if (access(d->path, F_OK) == 0)
+                        continue;
+                mig_virt_error_clear(&c->err);
+                c->err.name = MIG_ERROR_INVALID_ARGUMENT;
+                c->err.message = g_strdup_printf("Disk %s is not on storage shared with %s: migrate it with "
+                                                 "--block-migration.",
+                                                 d->path, manager_node(c->m));
+                c->result = -EINVAL;
+        }
+}
+
+static void claim_volumes(void *data) {
+        Claim *c = data;
+        if (is_live(c) && !c->copy_disks)
+                return check_shared(c);
+        virConnectPtr conn = mig_virt_connection(c->m->virt, &c->err);
+        c->result = conn ? 0 : -EIO;
+        guint i;
+        for (i = 0; c->result == 0 && i < c->disks->len; i++) {
+                const MigDisk *d = c->disks->pdata[i];
+                /* cold: a byte copy of the file; live: QEMU writes into an image of the same format */
+                c->result = mig_disk_create_volume(conn, d->path, d->size, is_live(c) ? d->format : "raw",
+                                                   &c->err);
+                if (c->result == -EEXIST && is_live(c)) {
+                        g_free(c->err.message);
+                        c->err.message =
+                                g_strdup_printf("Disk %s exists on %s: it looks shared; migrate without "
+                                                "--block-migration.",
+                                                d->path, manager_node(c->m));
+                }
+        }
+        if (conn)
+                virConnectClose(conn);
+        /* Nothing half-done: remove the volumes this call created (i - 1 of them: the loop
+         * counted the one that failed, which may have existed before). */
+        if (c->result < 0 && i > 1)
+                mig_disks_delete(c->m->virt, c->disks, i - 1);
+}
+
+static void claim_volumes_done(void *data) {
+        Claim *c = data;
+        MigMigration *mig = manager_find_migration(c->m, c->id);
+        if (c->result < 0) {
+                if (mig) {
+                        /* claim_volumes removed what it created: nothing here is ours to delete later
+                         * (a file that was here before must survive an abort). */
+                        mig_set_string(&mig->disks_json, "[]");
+                        mig_set_string(&mig->error_name, c->err.name);
+                        mig_set_string(&mig->error_message, c->err.message);
+                        incoming_transition(c->m, mig, is_live(c) ? "failed" : "error", c->err.message);
+                }
+                return claim_fail(c);
+        }
+        answer_paths(&c->answer, c->disks);
+}
+
+static MigMigration *new_record(Claim *c) {
+        MigMigration *mig = mig_migration_new();
+        mig->id = g_strdup(c->id);
+        mig->domain_name = g_strdup(c->name);
+        mig->domain_uuid = g_strdup(c->uuid);
+        mig->kind = g_strdup(c->kind);
+        mig->role = g_strdup("destination");
+        mig->source = g_strdup(c->source);
+        mig->destination = g_strdup(manager_node(c->m));
+        mig_set_string(&mig->status, is_live(c) ? "preparing" : "pre-migrating");
+        mig_set_string(&mig->task_state, is_live(c) ? "" : "resize_prep");
+        mig->was_running = is_live(c);
+        mig->claim_memory = c->memory;
+        mig->claim_vcpus = c->vcpus;
+        mig->bytes_total = mig_disks_data_bytes(c->disks);
+        /* Only disks this node creates are recorded: those are the ones it may delete. */
+        if (!is_live(c) || c->copy_disks) {
+                g_free(mig->disks_json);
+                mig->disks_json = mig_disks_to_json(c->disks);
+        }
+        mig->created_usec = mig->updated_usec = mig_now_usec();
+        return mig;
+}
+
+static void claim_inspected(void *data) {
+        Claim *c = data;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        if (c->result < 0)
+                return claim_fail(c);
+        if (claim_check(c, &error) < 0 ||
+            manager_add_migration(c->m, new_record(c), "claimed memory, vCPUs and disk", &error) < 0)
+                return mig_answer(&c->answer, NULL, &error);
+        /* The call is handed on: the next step owns it. */
+        Claim *next = g_new0(Claim, 1);
+        *next = (Claim){.m = c->m, .answer = c->answer, .kind = g_strdup(c->kind), .id = g_strdup(c->id),
+                        .copy_disks = c->copy_disks, .disks = g_ptr_array_ref(c->disks)};
+        c->answer = (MigAnswer){0};
+        mig_worker_submit(c->m->worker, claim_volumes, claim_volumes_done, next, claim_free);
+}
+
+int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error) {
+        if (!mig_migration_id_valid(in->id) || !mig_domain_name_valid(in->name) || !mig_uuid_valid(in->uuid) ||
+            !mig_config_find_peer(m->config, in->source)) {
+                mig_answer_clear(&answer);
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid migration ID, domain, UUID or source node.");
+        }
+        g_autoptr(GPtrArray) disks = map_disks(m, in->disks, error);
+        if (!disks) {
+                mig_answer_clear(&answer);
+                return -EINVAL;
+        }
+        MigMigration *known = manager_find_migration(m, in->id);
+        if (known && strcmp(known->role, "destination") == 0 &&
+            (strcmp(known->status, "pre-migrating") == 0 || strcmp(known->status, "preparing") == 0)) {
+                g_autoptr(GPtrArray) kept = mig_disks_from_json(known->disks_json);
+                answer_paths(&answer, kept->len == disks->len ? kept : disks); /* a repeated Prepare */
+                return 1;
+        }
+        if (known) {
+                mig_answer_clear(&answer);
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.", in->id,
+                                         known->status);
+        }
+        Claim *c = g_new0(Claim, 1);
+        *c = (Claim){.m = m,
+                     .answer = answer,
+                     .kind = g_strdup(strcmp(in->kind, "live") == 0 ? "live" : "cold"),
+                     .id = g_strdup(in->id),
+                     .name = g_strdup(in->name),
+                     .uuid = g_strdup(in->uuid),
+                     .source = g_strdup(in->source),
+                     .memory = in->memory,
+                     .vcpus = in->vcpus,
+                     .copy_disks = in->copy_disks,
+                     .disks = g_steal_pointer(&disks)};
+        mig_worker_submit(m->worker, claim_inspect, claim_inspected, c, claim_free);
+        return 1;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A migration coming to this node, as the destination records it (role "destination"):
+ * the record is the claim on memory, vCPUs and disk that Prepare makes (for either
+ * engine), held until confirm, revert or abort. Each of the destination's steps is
+ * idempotent, so a source that lost an answer can repeat it. The steps themselves live
+ * with their phase (cold/finish.c, live/abort.c, ...); this is what they share. */
+
+#include "answer.h"
+#include "manager.h"
+
+/* A Prepare call, as the source sent it. */
+typedef struct MigIncoming {
+        const char *kind; /* "cold" or "live" */
+        const char *id;
+        const char *name, *uuid;
+        const char *source;
+        uint64_t memory; /* bytes */
+        unsigned vcpus;
+        bool copy_disks; /* live: a block migration copies the disks (they are not shared) */
+        GPtrArray *disks; /* MigDisk*, at the source's paths; Prepare maps them to this node's */
+} MigIncoming;
+
+/* Claims what the domain needs (refused when this node holds the domain already or lacks
+ * memory, vCPUs or disk), records it, precreates the disk volumes, and answers with each
+ * disk's path on this node (result.strv). A repeated Prepare answers the same. */
+int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error);
+
+/* One step on an incoming migration, run on the worker. */
+typedef struct IncomingStep {
+        Manager *m;
+        MigAnswer answer;
+        char *id;
+        char *uuid;
+        GPtrArray *disks;       /* MigDisk*: the ones this node created (what it may delete) */
+        char *definition;       /* cold Finish: the domain's XML */
+        bool start;             /* cold Finish: start the domain */
+        char *final_status;     /* Abort, Revert: the status recorded once the copy is gone */
+        bool delete_disks;      /* live Abort: delete the disks the record lists */
+        GPtrArray *checksums;   /* cold Verify: char* */
+        uint64_t downtime_msec; /* live Finish: libvirt's figures */
+        uint64_t duration_msec;
+        int result;
+        MigVirtError err;
+} IncomingStep;
+
+/* A step on migration id; it takes answer. */
+IncomingStep *incoming_step_new(Manager *m, const char *id, MigAnswer answer);
+void incoming_step_free(void *step);
+/* Answers with the step's error. */
+void incoming_step_fail(IncomingStep *s);
+
+/* This node's record of incoming migration id, or NULL with NotFound. */
+MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error);
+/* Sets the status of this node's record and commits it, with an event (a final or
+ * finished status ends the task; finished counts every byte as copied). */
+int incoming_transition(Manager *m, MigMigration *mig, const char *status, const char *message);

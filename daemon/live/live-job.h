@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the phases of a live migration share on the source (live.h lists them). A phase
+ * calls only the phases after it, the roll back (abort.c) and the convergence steps. */
+
+#include "disk.h"
+#include "live.h"
+
+#define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
+
+typedef struct LiveJob {
+        Manager *m;
+        char *id;
+        char *domain;
+        char *destination;
+        MigLiveOptions opts;
+        MigDomainInfo *info;
+        GPtrArray *disks;
+        MigAnswer started;   /* Migrate: answered once recorded */
+        MigAnswers *waiters; /* Abort calls */
+        sd_event_source *stats_timer;
+        bool stats_busy;
+        bool cancel;
+        bool migrating; /* libvirt's migration runs */
+        uint64_t best_remaining;
+        unsigned stalled_ticks; /* passes without progress */
+        bool have_best;
+        uint64_t last_iteration;
+        uint64_t downtime_now; /* ms, as raised by the escalation */
+        bool postcopy_started; /* the escalation or force-complete switched to post-copy */
+        bool escalation_done;  /* nothing more is permitted */
+        bool deadline_acted;   /* CompletionTimeout's action was taken */
+        MigJobStats stats;
+        int result;
+        MigVirtError err;
+        char *dest_uri, *migration_uri;
+} LiveJob;
+
+/* job.c: a job, kept in m->live_jobs under its id once it has one. */
+LiveJob *live_job_new(Manager *m);
+void live_job_free(LiveJob *j);
+void live_job_keep(LiveJob *j);
+LiveJob *live_job_find(Manager *m, const char *id);
+MigMigration *live_job_mig(LiveJob *j);
+/* The job is over: answer the waiters and forget it. */
+void live_end(LiveJob *j, const sd_bus_error *error);
+/* The destination confirmed it runs the domain (its Finish reply, "(tt)"): completed. */
+void live_completed(LiveJob *j, GVariant *finish_reply);
+
+/* converge.c */
+typedef enum { STEP_DOWNTIME, STEP_POSTCOPY, STEP_PAUSE, STEP_ABORT } StepKind;
+/* Asks libvirt for a step on the running migration; note is the event recorded once taken. */
+void live_take_step(LiveJob *j, StepKind kind, uint64_t value, char *note);
+/* Judges a memory pass into the record's Convergence; true when it calls for the next
+ * escalation step. */
+bool live_judge(LiveJob *j, const MigJobStats *s);
+void live_escalate(LiveJob *j);
+void live_check_deadline(LiveJob *j, const MigJobStats *s);
+
+/* abort.c: the migration failed (name, message) or was cancelled: the destination drops
+ * its claim, the record ends cancelled or failed. */
+void live_fail(LiveJob *j, const char *name, const char *message);
+/* recover.c: the outcome decided from both nodes' views, in a few seconds. */
+void live_recover_after(Manager *m, const char *id, const char *uuid);
+/* recover.c: the destination's answer to Finish (a MigPeerReply, userdata the job):
+ * completed, or, without an answer, both nodes' views decide. */
+void live_on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata);
+/* The phases, each started by the one before it. */
+void live_send_finish(LiveJob *j);  /* finish.c */
+void live_run_start(LiveJob *j);    /* run.c */
+void live_prepare_start(LiveJob *j); /* prepare.c */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live migration, phase 1: queued. The source reads the domain and measures its disks on
+ * the worker, refuses what cannot be migrated live, and records the migration as "queued"
+ * before it answers the caller. At most MaxConcurrentMigrations live migrations prepare or
+ * run at once; the oldest queued one starts whenever a slot frees (the queue hears of every
+ * record that ends through the manager's change notification). A restart rolls a queued
+ * migration back (recover.c): it never reached libvirt. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "errors.h"
+#include "id.h"
+#include "live-job.h"
+#include "macro.h"
+
+static unsigned running_count(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                n += strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
+                     (strcmp(mig->status, "preparing") == 0 || strcmp(mig->status, "running") == 0);
+        return n;
+}
+
+/* Starts the oldest queued migrations while slots are free. */
+static void start_queued(Manager *m) {
+        while (m->live_jobs && running_count(m) < m->config->max_concurrent_migrations) {
+                LiveJob *oldest = NULL;
+                GHashTableIter it;
+                LiveJob *j;
+                g_hash_table_iter_init(&it, m->live_jobs);
+                while (g_hash_table_iter_next(&it, NULL, (gpointer *) &j)) {
+                        MigMigration *mig = live_job_mig(j);
+                        if (mig && strcmp(mig->status, "queued") == 0 &&
+                            (!oldest || mig->created_usec < live_job_mig(oldest)->created_usec))
+                                oldest = j;
+                }
+                if (!oldest)
+                        return;
+                live_prepare_start(oldest);
+        }
+}
+
+/* A live source migration that ended frees its slot. */
+static void on_change(Manager *m, const MigMigration *mig, MigChange change, void *userdata) {
+        if (change == MIG_CHANGE_CHANGED && strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
+            mig_status_is_final(mig->status))
+                start_queued(m);
+}
+
+void live_init(Manager *m) {
+        manager_watch(m, on_change, NULL);
+}
+
+/* --- the request --- */
+
+static int measure_disks(LiveJob *j) {
+        j->disks = g_ptr_array_ref(j->info->disks);
+        for (guint i = 0; i < j->disks->len; i++) {
+                MigDisk *d = j->disks->pdata[i];
+                if (!mig_disk_path_allowed(d->path, j->m->config->image_directory) ||
+                    !mig_disk_format_supported(d->format)) {
+                        mig_virt_error_clear(&j->err);
+                        j->err.name = MIG_ERROR_NOT_SUPPORTED;
+                        j->err.message = g_strdup_printf("Disk %s cannot be migrated: only raw and qcow2 files "
+                                                         "inside %s are.",
+                                                         d->path, j->m->config->image_directory);
+                        return -EINVAL;
+                }
+                int r = mig_disk_measure(d, &j->err);
+                if (r >= 0)
+                        r = mig_virt_disk_capacity(j->m->virt, j->info->uuid, d->path, &d->size, &j->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void inspect_run(void *data) {
+        LiveJob *j = data;
+        j->result = mig_virt_lookup(j->m->virt, j->domain, &j->info, &j->err);
+        if (j->result == 0)
+                j->result = measure_disks(j);
+}
+
+static MigMigration *new_record(LiveJob *j) {
+        MigMigration *mig = mig_migration_new();
+        mig->id = mig_id_new();
+        mig->domain_name = g_strdup(j->info->name);
+        mig->domain_uuid = g_strdup(j->info->uuid);
+        mig->kind = g_strdup("live");
+        mig->role = g_strdup("source");
+        mig->source = g_strdup(manager_node(j->m));
+        mig->destination = g_strdup(j->destination);
+        mig_set_string(&mig->status, "queued");
+        mig->was_running = true;
+        /* Only a block migration's disks are recorded: they are deleted here once it completed
+         * (shared disks are the destination's too and never touched). */
+        if (j->opts.block) {
+                g_free(mig->disks_json);
+                mig->disks_json = mig_disks_to_json(j->disks);
+        }
+        mig->bytes_total = j->info->memory + (j->opts.block ? mig_disks_data_bytes(j->disks) : 0);
+        mig->created_usec = mig->updated_usec = mig_now_usec();
+        return mig;
+}
+
+static int refuse(LiveJob *j, sd_bus_error *e) {
+        if (strcmp(mig_domain_state_name(j->info), "ACTIVE") != 0)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT, "Domain %s is %s; a live migration needs it ACTIVE.",
+                                         j->info->name, mig_domain_state_name(j->info));
+        return manager_refuse_busy(j->m, j->info, e);
+}
+
+static void inspect_done(void *data) {
+        LiveJob *j = data;
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (j->result < 0)
+                mig_virt_error_to_bus(&j->err, &e);
+        else if (refuse(j, &e) >= 0) {
+                MigMigration *mig = new_record(j);
+                j->id = g_strdup(mig->id);
+                if (manager_add_migration(j->m, mig, "requested; waits for a slot", &e) >= 0) {
+                        live_job_keep(j);
+                        mig_answer(&j->started, &(MigResult){.migration_id = j->id}, NULL);
+                        return start_queued(j->m);
+                }
+        }
+        mig_answer(&j->started, NULL, &e);
+        live_job_free(j);
+}
+
+int live_migrate(Manager *m, const char *domain, const char *destination, const MigLiveOptions *o,
+                 MigAnswer answer, sd_bus_error *error) {
+        LiveJob *j = live_job_new(m);
+        j->started = answer;
+        j->domain = g_strdup(domain);
+        j->destination = g_strdup(destination);
+        j->opts = *o;
+        mig_worker_submit(m->worker, inspect_run, inspect_done, j, NULL);
+        return 1;
+}
