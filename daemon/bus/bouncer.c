@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The bouncer: which polkit action each state-changing method of the Manager needs, in one
+ * table (bolt's pattern). A method that is not listed is refused: deny by default. The
+ * read-only methods (lists, properties, Describe*) never come here. Root is allowed
+ * without asking (base/polkit.c). */
+
+#include <string.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+
+#define ACTION_MIGRATE "org.example.migrate1.migrate"
+#define ACTION_EVACUATE "org.example.migrate1.evacuate"
+#define ACTION_HOSTS "org.example.migrate1.manage-hosts"
+#define ACTION_GROUPS "org.example.migrate1.manage-groups"
+
+static const struct {
+        const char *method;
+        const char *action;
+} rules[] = {
+        {"Migrate", ACTION_MIGRATE},        {"Confirm", ACTION_MIGRATE},     {"Revert", ACTION_MIGRATE},
+        {"Abort", ACTION_MIGRATE},          {"ForceComplete", ACTION_MIGRATE}, {"Evacuate", ACTION_EVACUATE},
+        {"DisableHost", ACTION_HOSTS},      {"EnableHost", ACTION_HOSTS},    {"SetGroup", ACTION_GROUPS},
+        {"ClearGroup", ACTION_GROUPS},
+};
+
+static const char *action_of(sd_bus_message *msg) {
+        const char *member = sd_bus_message_get_member(msg);
+        if (!member || g_strcmp0(sd_bus_message_get_interface(msg), MIG_IFACE_MANAGER) != 0)
+                return NULL;
+        for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)
+                if (strcmp(rules[i].method, member) == 0)
+                        return rules[i].action;
+        return NULL;
+}
+
+int bus_authorize(Manager *m, sd_bus_message *msg, bool interactive, sd_bus_error *error) {
+        const char *action = action_of(msg);
+        if (!action)
+                return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED, "%s is not a method anyone may call.",
+                                         sd_bus_message_get_member(msg) ? sd_bus_message_get_member(msg) : "?");
+        return mig_polkit_check(m->polkit, msg, action, interactive, error);
+}
