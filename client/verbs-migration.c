@@ -20,7 +20,7 @@ static const char *const event_fields[] = {"usec", "status", "message", NULL};
 /* ---- argument checks ---- */
 
 static int check_status(const char *status) {
-        if (mig_status_known(status))
+        if (mig_status_is_known(status))
                 return 0;
         g_autofree char *known = g_strjoinv(" ", (char **) mig_status_names);
         return log_invalid_argument("Unknown migration status '%s'; known: %s.", status, known);

@@ -60,11 +60,11 @@ static unsigned flags_of(const char *status) {
         return s == MIG_STATUS_INVALID ? 0 : status_flags[s];
 }
 
-bool mig_status_final(const char *status) {
+bool mig_status_is_final(const char *status) {
         return flags_of(status) & FINAL;
 }
 
-bool mig_status_known(const char *status) {
+bool mig_status_is_known(const char *status) {
         return mig_status_from_string(status) != MIG_STATUS_INVALID;
 }
 

@@ -50,12 +50,10 @@ const char *mig_status_to_string(MigStatus status);
 
 /* Each of these is false for NULL and for unknown strings. */
 
-/* Nothing more happens: confirmed, reverted, error, cancelled, completed, failed. Not finished.
- * TODO: becomes mig_status_is_final() once the daemon's own (daemon/base/migration.c) is gone. */
-bool mig_status_final(const char *status);
-/* One of the table's statuses.
- * TODO: becomes mig_status_is_known() once the daemon's own (daemon/base/migration.c) is gone. */
-bool mig_status_known(const char *status);
+/* Nothing more happens: confirmed, reverted, error, cancelled, completed, failed. Not finished. */
+bool mig_status_is_final(const char *status);
+/* One of the table's statuses. */
+bool mig_status_is_known(const char *status);
 /* Waits for an operator to act (finished). */
 bool mig_status_waits_for_operator(const char *status);
 /* Where watching a migration ends: final, or waiting for an operator. */

@@ -48,25 +48,6 @@ void mig_event_free(MigEvent *e) {
         g_free(e);
 }
 
-static const char *const final_statuses[] = {
-        "confirmed", "reverted", "error", "cancelled", "completed", "failed", NULL,
-};
-
-/* "finished" is in flight: the cold migration waits in VERIFY_RESIZE for confirm or revert. */
-static const char *const in_flight_statuses[] = {
-        "pre-migrating", "migrating", "post-migrating", "finished", "confirming",
-        "reverting",     "queued",    "preparing",      "running",  NULL,
-};
-
-bool mig_status_is_final(const char *status) {
-        return status && g_strv_contains(final_statuses, status);
-}
-
-bool mig_status_is_known(const char *status) {
-        return status &&
-               (g_strv_contains(final_statuses, status) || g_strv_contains(in_flight_statuses, status));
-}
-
 bool mig_set_string(char **field, const char *value) {
         if (g_strcmp0(*field, value) == 0)
                 return false;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "status.h"
+
 typedef struct MigMigration {
         char *id;
         char *domain_name;
@@ -59,9 +61,6 @@ void mig_migration_free(MigMigration *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigMigration, mig_migration_free)
 void mig_event_free(MigEvent *e);
 
-/* Final statuses: nothing more happens to the migration. */
-bool mig_status_is_final(const char *status);
-bool mig_status_is_known(const char *status);
 /* Sets a string field and reports whether it changed. */
 bool mig_set_string(char **field, const char *value);
 

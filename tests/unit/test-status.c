@@ -12,7 +12,7 @@ static void test_round_trip(void) {
                 g_assert_nonnull(name);
                 g_assert_cmpstr(name, ==, mig_status_names[i]);
                 g_assert_cmpint(mig_status_from_string(name), ==, i);
-                g_assert_true(mig_status_known(name));
+                g_assert_true(mig_status_is_known(name));
                 n++;
         }
         g_assert_null(mig_status_names[_MIG_STATUS_MAX]);
@@ -28,15 +28,15 @@ static void test_unknown(void) {
                                           NULL};
 
         g_assert_cmpint(mig_status_from_string(NULL), ==, MIG_STATUS_INVALID);
-        g_assert_false(mig_status_known(NULL));
-        g_assert_false(mig_status_final(NULL));
+        g_assert_false(mig_status_is_known(NULL));
+        g_assert_false(mig_status_is_final(NULL));
         g_assert_false(mig_status_ends_watch(NULL));
         g_assert_false(mig_status_is_success(NULL));
         g_assert_false(mig_status_waits_for_operator(NULL));
         for (size_t i = 0; bad[i]; i++) {
                 g_assert_cmpint(mig_status_from_string(bad[i]), ==, MIG_STATUS_INVALID);
-                g_assert_false(mig_status_known(bad[i]));
-                g_assert_false(mig_status_final(bad[i]));
+                g_assert_false(mig_status_is_known(bad[i]));
+                g_assert_false(mig_status_is_final(bad[i]));
                 g_assert_false(mig_status_ends_watch(bad[i]));
                 g_assert_false(mig_status_is_success(bad[i]));
         }
@@ -44,7 +44,7 @@ static void test_unknown(void) {
 
 /* finished (VERIFY_RESIZE) is in flight for the daemon, but a watch ends there. */
 static void test_finished(void) {
-        g_assert_false(mig_status_final("finished"));
+        g_assert_false(mig_status_is_final("finished"));
         g_assert_true(mig_status_waits_for_operator("finished"));
         g_assert_true(mig_status_ends_watch("finished"));
         g_assert_true(mig_status_is_success("finished"));
@@ -59,12 +59,12 @@ static void test_flags(void) {
         static const char *const success[] = {"finished", "confirmed", "completed", NULL};
 
         for (size_t i = 0; final[i]; i++) {
-                g_assert_true(mig_status_final(final[i]));
+                g_assert_true(mig_status_is_final(final[i]));
                 g_assert_true(mig_status_ends_watch(final[i]));
                 g_assert_false(mig_status_waits_for_operator(final[i]));
         }
         for (size_t i = 0; in_flight[i]; i++)
-                g_assert_false(mig_status_final(in_flight[i]));
+                g_assert_false(mig_status_is_final(in_flight[i]));
         /* Every status is final or in flight, never both. */
         g_assert_cmpuint(g_strv_length((char **) final) + g_strv_length((char **) in_flight), ==,
                          _MIG_STATUS_MAX);
@@ -73,7 +73,7 @@ static void test_flags(void) {
                 g_assert_true(g_strv_contains(final, name) != g_strv_contains(in_flight, name));
                 g_assert_cmpint(mig_status_is_success(name), ==, g_strv_contains(success, name));
                 g_assert_cmpint(mig_status_ends_watch(name), ==,
-                                mig_status_final(name) || strcmp(name, "finished") == 0);
+                                mig_status_is_final(name) || strcmp(name, "finished") == 0);
         }
 }
 
