@@ -7,14 +7,14 @@
 
 #include "buildconfig.h"
 #include "bus-api.h"
+#include "bus-variant.h"
 #include "cold.h"
-#include "events.h"
 #include "errors.h"
+#include "events.h"
 #include "live.h"
 #include "macro.h"
 #include "validate.h"
 #include "virt-call.h"
-
 
 static int invalid_domain(sd_bus_error *error) {
         return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
@@ -34,48 +34,73 @@ static int check_node(Manager *m, const char *node, sd_bus_error *error) {
         return 0;
 }
 
-/* --- options: a{sv} with known keys of known types only --- */
+/* --- a{sv} arguments: known keys of known types only --- */
 
 typedef struct OptionSpec {
         const char *key;
-        char type; /* 'b' (int*), 'u' (uint32_t*) or 't' (uint64_t*) */
+        char type; /* 'b' (int*), 'u' (uint32_t*), 't' (uint64_t*) or 's' (char**: a copy) */
         void *value;
 } OptionSpec;
 
 static const char *type_name(char t) {
         return t == 'b'   ? "a boolean (b)"
                : t == 'u' ? "an unsigned 32-bit number (u)"
+               : t == 's' ? "a string (s)"
                           : "an unsigned number (t)";
 }
 
-static int read_option(sd_bus_message *msg, const OptionSpec *specs, sd_bus_error *error) {
-        const char *key, *contents;
-        const OptionSpec *spec = NULL;
-        int r;
-        if ((r = sd_bus_message_read(msg, "s", &key)) < 0 ||
-            (r = sd_bus_message_peek_type(msg, NULL, &contents)) < 0)
-                return r;
-        for (const OptionSpec *s = specs; s->key; s++)
-                if (strcmp(s->key, key) == 0)
-                        spec = s;
-        if (!spec)
-                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown option '%s'.", key);
-        char sig[2] = {spec->type, 0};
-        if (strcmp(contents, sig) != 0)
-                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                         "Option '%s' takes %s, not '%s'.", key, type_name(spec->type),
-                                         contents);
-        return sd_bus_message_read(msg, "v", sig, spec->value);
+static void take_option(const OptionSpec *spec, GVariant *value) {
+        switch (spec->type) {
+        case 'b':
+                *(int *) spec->value = g_variant_get_boolean(value);
+                break;
+        case 'u':
+                *(uint32_t *) spec->value = g_variant_get_uint32(value);
+                break;
+        case 't':
+                *(uint64_t *) spec->value = g_variant_get_uint64(value);
+                break;
+        default:
+                g_free(*(char **) spec->value);
+                *(char **) spec->value = g_variant_dup_string(value, NULL);
+        }
 }
 
-static int read_options(sd_bus_message *msg, const OptionSpec *specs, sd_bus_error *error) {
-        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                if ((r = read_option(msg, specs, error)) < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
+static const OptionSpec *find_spec(const OptionSpec *specs, const char *key) {
+        for (const OptionSpec *s = specs; s->key; s++)
+                if (strcmp(s->key, key) == 0)
+                        return s;
+        return NULL;
+}
+
+/* Reads an a{sv} argument (with the one reader, common/bus-variant.c) into specs; what names
+ * the argument in a refusal ("option", "filter"). */
+static int read_options(sd_bus_message *msg, const char *what, const OptionSpec *specs,
+                        sd_bus_error *error) {
+        GVariant *read = NULL;
+        int r = mig_bus_read_value(msg, &read);
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        g_autoptr(GVariant) dict = g_variant_ref_sink(read);
+        GVariantIter it;
+        const char *key;
+        GVariant *value;
+        g_variant_iter_init(&it, dict);
+        while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
+                g_autoptr(GVariant) owned = value;
+                const OptionSpec *spec = find_spec(specs, key);
+                char sig[2] = {spec ? spec->type : 0, 0};
+                if (!spec)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown %s '%s'.", what,
+                                                 key);
+                if (!g_variant_is_of_type(value, G_VARIANT_TYPE(sig)))
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                                 "%c%s '%s' takes %s, not '%s'.", g_ascii_toupper(what[0]),
+                                                 what + 1, key, type_name(spec->type),
+                                                 g_variant_get_type_string(value));
+                take_option(spec, value);
         }
-        return r < 0 ? r : sd_bus_message_exit_container(msg);
+        return 0;
 }
 
 /* --- Migrate --- */
@@ -195,7 +220,8 @@ static void on_migrate_lookup(VirtCall *c) {
         if (c->result == 0)
                 r = st->live ? live_migrate(c->m, c->domain, st->destination, &st->options,
                                             bus_answer_path(c->request), &error)
-                             : cold_migrate(c->m, c->domain, st->destination, bus_answer_path(c->request), &error);
+                             : cold_migrate(c->m, c->domain, st->destination, bus_answer_path(c->request),
+                                            &error);
         else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
                 r = mig_virt_error_to_bus(&c->err, &error);
         else {
@@ -228,7 +254,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 {NULL},
         };
         int r = sd_bus_message_read(msg, "ss", &domain, &destination);
-        if (r < 0 || (r = read_options(msg, specs, error)) < 0 ||
+        if (r < 0 || (r = read_options(msg, "option", specs, error)) < 0 ||
             (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
                 return r;
         if (!mig_domain_name_valid(domain))
@@ -374,7 +400,7 @@ static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *er
         int live = false, interactive;
         OptionSpec specs[] = {{"live", 'b', &live}, {NULL}};
         int r = sd_bus_message_read(msg, "s", &node);
-        if (r < 0 || (r = read_options(msg, specs, error)) < 0 ||
+        if (r < 0 || (r = read_options(msg, "option", specs, error)) < 0 ||
             (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
                 return r;
         if ((r = check_node(m, node, error)) < 0)
@@ -391,27 +417,19 @@ static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *er
 /* --- migrations --- */
 
 typedef struct MigrationFilter {
-        const char *domain;
-        const char *status;
+        char *domain;
+        char *status;
 } MigrationFilter;
 
+static void filter_clear(MigrationFilter *f) {
+        g_free(f->domain);
+        g_free(f->status);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MigrationFilter, filter_clear)
+
 static int read_filter(sd_bus_message *msg, MigrationFilter *f, sd_bus_error *error) {
-        int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, **slot;
-                if ((r = sd_bus_message_read(msg, "s", &key)) < 0)
-                        return r;
-                slot = strcmp(key, "domain") == 0   ? &f->domain
-                       : strcmp(key, "status") == 0 ? &f->status
-                                                    : NULL;
-                if (!slot)
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown filter '%s'.",
-                                                 key);
-                if (sd_bus_message_read(msg, "v", "s", slot) < 0)
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                                 "Filter '%s' takes a string.", key);
-                r = sd_bus_message_exit_container(msg);
-        }
+        const OptionSpec specs[] = {{"domain", 's', &f->domain}, {"status", 's', &f->status}, {NULL}};
+        int r = read_options(msg, "filter", specs, error);
         if (r < 0)
                 return r;
         if (f->domain && !mig_domain_name_valid(f->domain))
@@ -419,7 +437,7 @@ static int read_filter(sd_bus_message *msg, MigrationFilter *f, sd_bus_error *er
         if (f->status && !mig_status_is_known(f->status))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Unknown migration status in filter.");
-        return sd_bus_message_exit_container(msg);
+        return 0;
 }
 
 static gint by_created(gconstpointer a, gconstpointer b) {
@@ -435,7 +453,7 @@ static bool matches(const MigMigration *mig, const MigrationFilter *f) {
 
 static int method_list_migrations(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        MigrationFilter f = {0};
+        g_auto(MigrationFilter) f = {0};
         int r = read_filter(msg, &f, error);
         if (r < 0)
                 return r;
@@ -575,8 +593,9 @@ static void on_local_group(VirtCall *c) {
         }
         GroupForward *f = g_new0(GroupForward, 1);
         *f = (GroupForward){sd_bus_message_ref(c->request), g_strdup(c->domain), false};
-        mig_peers_ask_all(c->m->peers, "SetGroup", MIG_PEER_TIMEOUT_USEC, on_peer_group, group_forward_done, f,
-                          g_variant_new("(sss)", c->domain, c->group ? c->group : "", c->policy ? c->policy : ""));
+        mig_peers_ask_all(
+                c->m->peers, "SetGroup", MIG_PEER_TIMEOUT_USEC, on_peer_group, group_forward_done, f,
+                g_variant_new("(sss)", c->domain, c->group ? c->group : "", c->policy ? c->policy : ""));
 }
 
 /* Writes the group locally, or on the peer that holds the domain (not when a peer asked). */
