@@ -19,9 +19,9 @@ static const struct {
         const char *method;
         const char *action;
 } rules[] = {
-        {"Migrate", ACTION_MIGRATE},        {"Confirm", ACTION_MIGRATE},     {"Revert", ACTION_MIGRATE},
-        {"Abort", ACTION_MIGRATE},          {"ForceComplete", ACTION_MIGRATE}, {"Evacuate", ACTION_EVACUATE},
-        {"DisableHost", ACTION_HOSTS},      {"EnableHost", ACTION_HOSTS},    {"SetGroup", ACTION_GROUPS},
+        {"Migrate", ACTION_MIGRATE},   {"Confirm", ACTION_MIGRATE},       {"Revert", ACTION_MIGRATE},
+        {"Abort", ACTION_MIGRATE},     {"ForceComplete", ACTION_MIGRATE}, {"Evacuate", ACTION_EVACUATE},
+        {"DisableHost", ACTION_HOSTS}, {"EnableHost", ACTION_HOSTS},      {"SetGroup", ACTION_GROUPS},
         {"ClearGroup", ACTION_GROUPS},
 };
 
@@ -38,7 +38,8 @@ static const char *action_of(sd_bus_message *msg) {
 int bus_authorize(Manager *m, sd_bus_message *msg, bool interactive, sd_bus_error *error) {
         const char *action = action_of(msg);
         if (!action)
-                return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED, "%s is not a method anyone may call.",
-                                         sd_bus_message_get_member(msg) ? sd_bus_message_get_member(msg) : "?");
+                return sd_bus_error_setf(
+                        error, MIG_ERROR_ACCESS_DENIED, "%s is not a method anyone may call.",
+                        sd_bus_message_get_member(msg) ? sd_bus_message_get_member(msg) : "?");
         return mig_polkit_check(m->polkit, msg, action, interactive, error);
 }

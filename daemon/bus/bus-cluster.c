@@ -9,8 +9,8 @@
 
 #include "bus-api.h"
 #include "bus-variant.h"
-#include "events.h"
 #include "errors.h"
+#include "events.h"
 #include "macro.h"
 #include "reconcile.h"
 #include "validate.h"
@@ -514,9 +514,9 @@ static int append_event(sd_bus_message *reply, const MigDomainEvent *e, const ch
         if (r >= 0 && node)
                 r = sd_bus_message_append(reply, "{sv}", "node", "s", node);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "origin", "s", e->origin, "operation", "s",
-                                          e->operation, "sub-operation", "s", e->sub_operation, "message", "s",
-                                          e->message);
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "origin", "s", e->origin, "operation",
+                                          "s", e->operation, "sub-operation", "s", e->sub_operation,
+                                          "message", "s", e->message);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -581,8 +581,8 @@ static MigDomainEvent *read_peer_event(GVariant *d) {
                 return NULL;
         (void) mig_dict_uint64(d, "time-usec", &t);
         MigDomainEvent *e = g_new0(MigDomainEvent, 1);
-        *e = (MigDomainEvent){t, g_strdup(origin ? origin : ""), g_strdup(operation), g_strdup(sub ? sub : "-"),
-                              g_strdup(message ? message : "")};
+        *e = (MigDomainEvent){t, g_strdup(origin ? origin : ""), g_strdup(operation),
+                              g_strdup(sub ? sub : "-"), g_strdup(message ? message : "")};
         return e;
 }
 
@@ -639,7 +639,7 @@ int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_er
         for (guint i = 0; i < local->len; i++)
                 add_event(g, manager_node(m), g_steal_pointer(&local->pdata[i]));
         g_ptr_array_set_free_func(local, NULL);
-        mig_peers_ask_all(m->peers, "ListDomainEvents", MIG_PEER_TIMEOUT_USEC, on_peer_events, events_gathered,
-                          g, g_variant_new("(st)", uuid, (guint64) 0));
+        mig_peers_ask_all(m->peers, "ListDomainEvents", MIG_PEER_TIMEOUT_USEC, on_peer_events,
+                          events_gathered, g, g_variant_new("(st)", uuid, (guint64) 0));
         return 1;
 }

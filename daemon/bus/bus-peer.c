@@ -7,8 +7,8 @@
 
 #include "bus-api.h"
 #include "cold.h"
-#include "events.h"
 #include "errors.h"
+#include "events.h"
 #include "live.h"
 #include "macro.h"
 #include "reconcile.h"
@@ -143,7 +143,8 @@ static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep 
         int copy_disks = false;
         int r = require_root(msg, error);
         if (r >= 0)
-                r = sd_bus_message_read(msg, "sssstu", &in.id, &in.name, &in.uuid, &in.source, &in.memory, &vcpus);
+                r = sd_bus_message_read(msg, "sssstu", &in.id, &in.name, &in.uuid, &in.source, &in.memory,
+                                        &vcpus);
         if (r >= 0 && live)
                 r = sd_bus_message_read(msg, "b", &copy_disks);
         g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
@@ -199,11 +200,13 @@ static int peer_cold_finish(sd_bus_message *msg, void *userdata, sd_bus_error *e
         int r = require_root(msg, error);
         if (r >= 0)
                 r = sd_bus_message_read(msg, "ssb", &id, &definition, &start);
-        return r < 0 ? r : cold_finish_incoming(userdata, id, definition, start, bus_answer_empty(msg), error);
+        return r < 0 ? r
+                     : cold_finish_incoming(userdata, id, definition, start, bus_answer_empty(msg), error);
 }
 
 /* Abort(id, status): the status the destination records once its part is undone. */
-typedef int (*AbortStep)(Manager *m, const char *id, const char *status, MigAnswer answer, sd_bus_error *error);
+typedef int (*AbortStep)(Manager *m, const char *id, const char *status, MigAnswer answer,
+                         sd_bus_error *error);
 
 static int peer_abort(sd_bus_message *msg, Manager *m, AbortStep step, sd_bus_error *error) {
         const char *id, *status;
@@ -267,10 +270,10 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_cold_verify, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishColdMigration", SD_BUS_ARGS("s", id, "s", definition, "b", start),
                                 SD_BUS_NO_RESULT, peer_cold_finish, 0),
-        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_cold_confirm,
-                                0),
-        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, peer_cold_revert,
-                                0),
+        SD_BUS_METHOD_WITH_ARGS("ConfirmColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                                peer_cold_confirm, 0),
+        SD_BUS_METHOD_WITH_ARGS("RevertColdMigration", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                                peer_cold_revert, 0),
         SD_BUS_METHOD_WITH_ARGS("AbortColdMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
                                 peer_cold_abort, 0),
         SD_BUS_METHOD_WITH_ARGS("PrepareLiveMigration",

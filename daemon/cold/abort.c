@@ -122,8 +122,8 @@ int cold_remove_incoming(Manager *m, const char *id, const char *final_status, M
                 return mig_answer_clear(&answer), -ENOENT;
         if (revert && strcmp(mig->status, "finished") != 0 && strcmp(mig->status, "reverted") != 0) {
                 mig_answer_clear(&answer);
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here; cannot revert.",
-                                         id, mig->status);
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Migration %s is %s here; cannot revert.", id, mig->status);
         }
         if (!revert && strcmp(mig->status, "finished") == 0) {
                 mig_answer_clear(&answer);
@@ -142,7 +142,8 @@ int cold_abort_incoming(Manager *m, const char *id, const char *status, MigAnswe
                         sd_bus_error *error) {
         if (strcmp(status, "cancelled") != 0 && strcmp(status, "error") != 0) {
                 mig_answer_clear(&answer);
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Abort status is cancelled or error.");
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Abort status is cancelled or error.");
         }
         return cold_remove_incoming(m, id, status, answer, error);
 }
@@ -192,7 +193,8 @@ static void on_source_status(MigPeer *peer, GVariant *reply, const sd_bus_error 
         if (!mig || strcmp(mig->status, "pre-migrating") != 0)
                 ; /* it moved on meanwhile */
         else if (status && (!*status || mig_status_is_final(status)))
-                lapse(lc->m, mig, *status ? "the source ended the migration" : "the source has no such migration");
+                lapse(lc->m, mig,
+                      *status ? "the source ended the migration" : "the source has no such migration");
         else if (!reply && age > lc->m->config->claim_timeout * USEC_PER_SEC)
                 lapse(lc->m, mig, "the source has been unreachable for longer than ClaimTimeout");
         g_free(lc->id);
@@ -225,5 +227,6 @@ static int on_lease_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int cold_watch_leases(Manager *m) {
-        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_lease_timer, m);
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_lease_timer,
+                                          m);
 }

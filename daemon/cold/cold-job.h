@@ -25,7 +25,7 @@ typedef struct ColdJob {
         MigAnswer started;   /* Migrate: answered once recorded */
         MigAnswers *waiters; /* Confirm, Revert, Abort: answered at the end */
         bool cancel;
-        bool restart_source; /* roll back: start the domain here again (it ran before) */
+        bool restart_source;  /* roll back: start the domain here again (it ran before) */
         GPtrArray *checksums; /* local, char* */
         int result;
         MigVirtError err;
@@ -44,11 +44,11 @@ MigPeer *cold_job_peer(ColdJob *j);
 void cold_job_end(ColdJob *j, const sd_bus_error *error);
 
 /* The phases, each started by the one before it. */
-void cold_choose_destination(ColdJob *j);                                             /* prepare.c */
-void cold_copy_start(ColdJob *j);                                                     /* copy.c */
-void cold_verify_start(ColdJob *j);                                                   /* verify.c */
-void cold_send_finish(ColdJob *j);                                                    /* finish.c */
-void cold_arm_auto_confirm(Manager *m, MigMigration *mig);                            /* confirm.c */
+void cold_choose_destination(ColdJob *j);                                                  /* prepare.c */
+void cold_copy_start(ColdJob *j);                                                          /* copy.c */
+void cold_verify_start(ColdJob *j);                                                        /* verify.c */
+void cold_send_finish(ColdJob *j);                                                         /* finish.c */
+void cold_arm_auto_confirm(Manager *m, MigMigration *mig);                                 /* confirm.c */
 void cold_confirm_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why); /* confirm.c */
 void cold_revert_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why);  /* revert.c */
 /* abort.c: undoes a migration that failed (name, message) or was cancelled before Finish was

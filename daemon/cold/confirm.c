@@ -80,7 +80,8 @@ static void on_health(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
         if (mig && strcmp(mig->status, "finished") == 0) {
                 if (error && strcmp(error->name, MIG_ERROR_PEER_UNREACHABLE) == 0)
                         cold_arm_auto_confirm(h->m, mig); /* ask again later */
-                else if (!mig->was_running || g_strcmp0(mig_dict_string(reply, "power-state"), "ACTIVE") == 0)
+                else if (!mig->was_running ||
+                         g_strcmp0(mig_dict_string(reply, "power-state"), "ACTIVE") == 0)
                         cold_confirm_begin(h->m, mig, (MigAnswer){0},
                                            "confirmed automatically after ResizeConfirmWindow");
                 else
@@ -108,7 +109,8 @@ void cold_arm_auto_confirm(Manager *m, MigMigration *mig) {
         if (m->config->resize_confirm_window == 0)
                 return;
         if (!m->cold_confirm_timers)
-                m->cold_confirm_timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, unref_source);
+                m->cold_confirm_timers =
+                        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, unref_source);
         uint64_t due = mig->finished_usec + m->config->resize_confirm_window * USEC_PER_SEC;
         uint64_t now = mig_now_usec();
         HealthCheck *h = g_new0(HealthCheck, 1);
@@ -136,7 +138,8 @@ int cold_confirm_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_e
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is %s here, not finished.",
                                          id, mig->status);
         }
-        incoming_transition(m, mig, "confirmed", "the source removed its copy; the claim is now the domain's usage");
+        incoming_transition(m, mig, "confirmed",
+                            "the source removed its copy; the claim is now the domain's usage");
         mig_answer(&answer, NULL, NULL);
         return 1;
 }

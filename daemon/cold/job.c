@@ -40,7 +40,8 @@ ColdJob *cold_job_new(Manager *m, const char *id) {
 void cold_job_keep(ColdJob *j) {
         Manager *m = j->m;
         if (!m->cold_jobs)
-                m->cold_jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) cold_job_free);
+                m->cold_jobs =
+                        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) cold_job_free);
         g_hash_table_replace(m->cold_jobs, j->id, j);
 }
 

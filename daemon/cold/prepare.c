@@ -25,7 +25,8 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
         if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(as)")))
                 g_variant_get(reply, "(^as)", &paths);
         if (!paths || g_strv_length(paths) != j->disks->len)
-                return cold_rollback(j, MIG_ERROR_INTERNAL, "the destination did not say where the disks go");
+                return cold_rollback(j, MIG_ERROR_INTERNAL,
+                                     "the destination did not say where the disks go");
         g_strfreev(j->dest_paths);
         j->dest_paths = g_steal_pointer(&paths);
         cold_copy_start(j);
@@ -35,7 +36,8 @@ static void send_prepare(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
         MigPeer *peer = cold_job_peer(j);
         if (!peer)
-                return cold_rollback(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
+                return cold_rollback(j, MIG_ERROR_INVALID_ARGUMENT,
+                                     "the destination is not a configured peer");
         mig_peer_call(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
                       g_variant_new("(sssstu@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,

@@ -26,7 +26,8 @@ static void revert_done(void *data) {
         if (j->result < 0) {
                 g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
                 manager_record_failure(mig, j->err.name, j->err.message);
-                manager_transition(j->m, mig, "error", "", "reverted, but the domain cannot start on the source");
+                manager_transition(j->m, mig, "error", "",
+                                   "reverted, but the domain cannot start on the source");
                 mig_virt_error_to_bus(&j->err, &e);
                 return cold_job_end(j, &e);
         }

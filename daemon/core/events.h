@@ -18,7 +18,8 @@ int events_record(Manager *m, GPtrArray *events, const char *origin, GError **er
 /* One line in the log for an event as it happens. */
 void events_log(const MigHookEvent *e, const char *origin);
 /* Records and logs what the daemon itself found out about a domain (origin "migrated"). */
-void events_note(Manager *m, const char *domain, const char *uuid, const char *operation, const char *message);
+void events_note(Manager *m, const char *domain, const char *uuid, const char *operation,
+                 const char *message);
 /* The domain's newest events on this node (MigDomainEvent*), oldest first, those since
  * since_usec only. */
 int events_load(Manager *m, const char *name, const char *uuid, uint64_t since_usec, GPtrArray **ret,

@@ -288,15 +288,19 @@ static void claim_inspected(void *data) {
                 return mig_answer(&c->answer, NULL, &error);
         /* The call is handed on: the next step owns it. */
         Claim *next = g_new0(Claim, 1);
-        *next = (Claim){.m = c->m, .answer = c->answer, .kind = g_strdup(c->kind), .id = g_strdup(c->id),
-                        .copy_disks = c->copy_disks, .disks = g_ptr_array_ref(c->disks)};
+        *next = (Claim){.m = c->m,
+                        .answer = c->answer,
+                        .kind = g_strdup(c->kind),
+                        .id = g_strdup(c->id),
+                        .copy_disks = c->copy_disks,
+                        .disks = g_ptr_array_ref(c->disks)};
         c->answer = (MigAnswer){0};
         mig_worker_submit(c->m->worker, claim_volumes, claim_volumes_done, next, claim_free);
 }
 
 int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error) {
-        if (!mig_migration_id_valid(in->id) || !mig_domain_name_valid(in->name) || !mig_uuid_valid(in->uuid) ||
-            !mig_config_find_peer(m->config, in->source)) {
+        if (!mig_migration_id_valid(in->id) || !mig_domain_name_valid(in->name) ||
+            !mig_uuid_valid(in->uuid) || !mig_config_find_peer(m->config, in->source)) {
                 mig_answer_clear(&answer);
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid migration ID, domain, UUID or source node.");
@@ -315,8 +319,8 @@ int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus
         }
         if (known) {
                 mig_answer_clear(&answer);
-                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.", in->id,
-                                         known->status);
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT, "Migration %s is already %s here.",
+                                         in->id, known->status);
         }
         Claim *c = g_new0(Claim, 1);
         *c = (Claim){.m = m,

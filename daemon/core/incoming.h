@@ -18,7 +18,7 @@ typedef struct MigIncoming {
         const char *source;
         uint64_t memory; /* bytes */
         unsigned vcpus;
-        bool copy_disks; /* live: a block migration copies the disks (they are not shared) */
+        bool copy_disks;  /* live: a block migration copies the disks (they are not shared) */
         GPtrArray *disks; /* MigDisk*, at the source's paths; Prepare maps them to this node's */
 } MigIncoming;
 

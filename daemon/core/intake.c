@@ -44,7 +44,7 @@ static void drain_spool(Manager *m, bool current) {
                           "read from libvirt instead.",
                           lost);
                 events_note(m, "*", "", "spool-full",
-                                   "The hook spool was full; some events of this node were not kept.");
+                            "The hook spool was full; some events of this node were not kept.");
         }
         if (!data)
                 return;

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "bus-variant.h"
-#include "events.h"
 #include "errors.h"
+#include "events.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -153,8 +153,8 @@ void reconcile_check_domain(Manager *m, const char *name, const char *uuid) {
                 return; /* a migration in flight has two copies on purpose */
         Check *c = g_new0(Check, 1);
         *c = (Check){m, g_strdup(name), g_strdup(uuid), g_string_new(""), false};
-        mig_peers_ask_all(m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_peer_describe, check_one_done,
-                          c, g_variant_new("(s)", uuid));
+        mig_peers_ask_all(m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_peer_describe,
+                          check_one_done, c, g_variant_new("(s)", uuid));
 }
 
 /* --- every domain of this node: one ListDomains per peer --- */
@@ -165,7 +165,7 @@ typedef struct Scan {
         int result;
         GHashTable *active;    /* uuid → name: active here, no migration in flight (borrowed) */
         GHashTable *elsewhere; /* uuid → GString: the peers where it is active too */
-        bool unknown; /* a peer did not answer */
+        bool unknown;          /* a peer did not answer */
 } Scan;
 
 static void scan_free(Scan *s) {
@@ -374,9 +374,13 @@ void reconcile_refresh_views(Manager *m) {
 }
 
 bool reconcile_view_known(const char *view) {
-        static const char *const views[] = {MIG_VIEW_ABSENT,          MIG_VIEW_SHUTOFF,  MIG_VIEW_RUNNING,
-                                            MIG_VIEW_PAUSED,          MIG_VIEW_PAUSED_MIGRATION,
-                                            MIG_VIEW_POSTCOPY,        NULL};
+        static const char *const views[] = {MIG_VIEW_ABSENT,
+                                            MIG_VIEW_SHUTOFF,
+                                            MIG_VIEW_RUNNING,
+                                            MIG_VIEW_PAUSED,
+                                            MIG_VIEW_PAUSED_MIGRATION,
+                                            MIG_VIEW_POSTCOPY,
+                                            NULL};
         return view && g_strv_contains(views, view);
 }
 

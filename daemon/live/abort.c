@@ -157,7 +157,8 @@ int live_abort_incoming(Manager *m, const char *id, const char *status, MigAnswe
                         sd_bus_error *error) {
         if (strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0) {
                 mig_answer_clear(&answer);
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, "Abort status is cancelled or failed.");
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Abort status is cancelled or failed.");
         }
         MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
         if (!mig)

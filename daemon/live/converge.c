@@ -127,7 +127,8 @@ void live_escalate(LiveJob *j) {
 void live_check_deadline(LiveJob *j, const MigJobStats *s) {
         const MigLiveConfig *l = &j->m->config->live;
         uint64_t gib = MAX((uint64_t) 1, (s->total + (1ULL << 30) - 1) >> 30);
-        if (!l->completion_timeout || j->deadline_acted || s->elapsed_ms < l->completion_timeout * gib * 1000)
+        if (!l->completion_timeout || j->deadline_acted ||
+            s->elapsed_ms < l->completion_timeout * gib * 1000)
                 return;
         j->deadline_acted = true;
         if (strcmp(l->completion_action, "abort") == 0) {
@@ -135,6 +136,7 @@ void live_check_deadline(LiveJob *j, const MigJobStats *s) {
                 return live_take_step(j, STEP_ABORT, 0, g_strdup("CompletionTimeout passed: aborting"));
         }
         live_take_step(j, j->opts.postcopy ? STEP_POSTCOPY : STEP_PAUSE, 0,
-                       g_strdup(j->opts.postcopy ? "CompletionTimeout passed: switched to post-copy"
-                                                 : "CompletionTimeout passed: the domain is paused to finish"));
+                       g_strdup(j->opts.postcopy
+                                        ? "CompletionTimeout passed: switched to post-copy"
+                                        : "CompletionTimeout passed: the domain is paused to finish"));
 }

@@ -40,7 +40,8 @@ static void resume_if_left_paused(IncomingStep *s) {
 static void finish_run(void *data) {
         IncomingStep *s = data;
         resume_if_left_paused(s);
-        s->result = mig_virt_job_completed(s->m->virt, s->uuid, &s->downtime_msec, &s->duration_msec, &s->err);
+        s->result =
+                mig_virt_job_completed(s->m->virt, s->uuid, &s->downtime_msec, &s->duration_msec, &s->err);
 }
 
 static void finish_done(void *data) {
@@ -54,8 +55,8 @@ static void finish_done(void *data) {
                         g_strdup_printf("the domain runs here (downtime %" PRIu64 " ms)", s->downtime_msec);
                 incoming_transition(s->m, mig, "completed", msg);
         }
-        mig_answer(&s->answer, &(MigResult){.downtime_msec = s->downtime_msec, .duration_msec = s->duration_msec},
-                   NULL);
+        mig_answer(&s->answer,
+                   &(MigResult){.downtime_msec = s->downtime_msec, .duration_msec = s->duration_msec}, NULL);
 }
 
 int live_finish_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_error *error) {

@@ -35,7 +35,8 @@ LiveJob *live_job_new(Manager *m) {
 void live_job_keep(LiveJob *j) {
         Manager *m = j->m;
         if (!m->live_jobs)
-                m->live_jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) live_job_free);
+                m->live_jobs =
+                        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) live_job_free);
         g_hash_table_replace(m->live_jobs, j->id, j);
 }
 

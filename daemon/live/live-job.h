@@ -67,6 +67,6 @@ void live_recover_after(Manager *m, const char *id, const char *uuid);
  * completed, or, without an answer, both nodes' views decide. */
 void live_on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata);
 /* The phases, each started by the one before it. */
-void live_send_finish(LiveJob *j);  /* finish.c */
-void live_run_start(LiveJob *j);    /* run.c */
+void live_send_finish(LiveJob *j);   /* finish.c */
+void live_run_start(LiveJob *j);     /* run.c */
 void live_prepare_start(LiveJob *j); /* prepare.c */

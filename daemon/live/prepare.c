@@ -44,7 +44,8 @@ void live_prepare_start(LiveJob *j) {
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
         if (*mig->destination)
                 return send_prepare(j);
-        MigNeeds needs = {j->info->memory, j->info->vcpus, j->opts.block ? mig_disks_data_bytes(j->disks) : 0};
+        MigNeeds needs = {j->info->memory, j->info->vcpus,
+                          j->opts.block ? mig_disks_data_bytes(j->disks) : 0};
         mig_scheduler_pick(j->m, &needs, on_scheduled, j);
 }
 

@@ -46,8 +46,8 @@ static void start_queued(Manager *m) {
 
 /* A live source migration that ended frees its slot. */
 static void on_change(Manager *m, const MigMigration *mig, MigChange change, void *userdata) {
-        if (change == MIG_CHANGE_CHANGED && strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
-            mig_status_is_final(mig->status))
+        if (change == MIG_CHANGE_CHANGED && strcmp(mig->kind, "live") == 0 &&
+            strcmp(mig->role, "source") == 0 && mig_status_is_final(mig->status))
                 start_queued(m);
 }
 
@@ -65,9 +65,10 @@ static int measure_disks(LiveJob *j) {
                     !mig_disk_format_supported(d->format)) {
                         mig_virt_error_clear(&j->err);
                         j->err.name = MIG_ERROR_NOT_SUPPORTED;
-                        j->err.message = g_strdup_printf("Disk %s cannot be migrated: only raw and qcow2 files "
-                                                         "inside %s are.",
-                                                         d->path, j->m->config->image_directory);
+                        j->err.message =
+                                g_strdup_printf("Disk %s cannot be migrated: only raw and qcow2 files "
+                                                "inside %s are.",
+                                                d->path, j->m->config->image_directory);
                         return -EINVAL;
                 }
                 int r = mig_disk_measure(d, &j->err);
@@ -110,8 +111,9 @@ static MigMigration *new_record(LiveJob *j) {
 
 static int refuse(LiveJob *j, sd_bus_error *e) {
         if (strcmp(mig_domain_state_name(j->info), "ACTIVE") != 0)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT, "Domain %s is %s; a live migration needs it ACTIVE.",
-                                         j->info->name, mig_domain_state_name(j->info));
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is %s; a live migration needs it ACTIVE.", j->info->name,
+                                         mig_domain_state_name(j->info));
         return manager_refuse_busy(j->m, j->info, e);
 }
 

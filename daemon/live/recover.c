@@ -60,7 +60,8 @@ static int on_recover_again(sd_event_source *s, uint64_t usec, void *userdata) {
 static void recover_later(Recover *r, uint64_t usec) {
         Recover *again = g_new0(Recover, 1);
         *again = (Recover){.m = r->m, .id = g_strdup(r->id), .uuid = g_strdup(r->uuid)};
-        (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_recover_again, again);
+        (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_recover_again,
+                                          again);
 }
 
 void live_recover_after(Manager *m, const char *id, const char *uuid) {

@@ -21,8 +21,8 @@ static sd_bus *offline_bus(void) {
 
 static sd_bus_message *new_call(sd_bus *bus) {
         sd_bus_message *m = NULL;
-        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.example.T", "/t", "org.example.T", "M"), >=,
-                        0);
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.example.T", "/t", "org.example.T", "M"),
+                        >=, 0);
         return m;
 }
 
@@ -36,15 +36,17 @@ static void test_read(void) {
         sd_bus *bus = offline_bus();
         sd_bus_message *m = new_call(bus);
         g_assert_cmpint(sd_bus_message_append(m, "stbas", "vm1", (uint64_t) 42, 1, 2, "a", "b"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 2, "power-state", "s", "ACTIVE", "vcpus", "u", 4), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 2, "power-state", "s", "ACTIVE", "vcpus", "u", 4),
+                        >=, 0);
         g_assert_cmpint(sd_bus_message_append(m, "a(sstt)", 0), >=, 0);
         seal(m);
         GVariant *v = NULL;
         g_assert_cmpint(mig_bus_read_tuple(m, &v), ==, 0);
         g_autofree char *text = g_variant_print(v, true);
-        g_assert_cmpstr(text, ==,
-                        "('vm1', uint64 42, true, ['a', 'b'], {'power-state': <'ACTIVE'>, 'vcpus': <uint32 4>}, "
-                        "@a(sstt) [])");
+        g_assert_cmpstr(
+                text, ==,
+                "('vm1', uint64 42, true, ['a', 'b'], {'power-state': <'ACTIVE'>, 'vcpus': <uint32 4>}, "
+                "@a(sstt) [])");
         GVariant *dict = g_variant_get_child_value(v, 4);
         g_assert_cmpstr(mig_dict_string(dict, "power-state"), ==, "ACTIVE");
         g_assert_null(mig_dict_string(dict, "vcpus"));
