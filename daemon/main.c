@@ -102,13 +102,13 @@ static int check_config(const char *path) {
  * then what the hook spooled while no daemon ran, before anything is decided; then
  * libvirt's own events (their first connection starts a reconciliation pass); then the
  * unfinished migrations go on (or roll back) before new work is taken. */
-static int start(Manager *m, bool user_bus) {
+static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
         int r = bus_start(m, user_bus);
         if (r < 0)
                 return r;
         intake_start(m);
         identity_check(m);
-        r = mig_virt_events_start(m, &m->virt_events);
+        r = mig_virt_events_start(m, virt_events);
         if (r < 0)
                 g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
         live_init(m);
@@ -129,9 +129,10 @@ int main(int argc, char **argv) {
         r = manager_new(&a.o, &m);
         if (r < 0)
                 return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
-        r = start(m, a.o.user_bus);
-        if (r < 0)
-                return EXIT_FAILURE;
-        r = manager_run(m);
+        MigVirtEvents *virt_events = NULL; /* libvirt's lifecycle events, on a thread of their own */
+        r = start(m, a.o.user_bus, &virt_events);
+        if (r >= 0)
+                r = manager_run(m);
+        mig_virt_events_free(virt_events); /* that thread first: it holds a libvirt connection */
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

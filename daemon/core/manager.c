@@ -7,7 +7,6 @@
 
 #include "errors.h"
 #include "macro.h"
-#include "virt-events.h"
 
 #define WORKER_THREADS 4
 
@@ -84,8 +83,8 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 void manager_free(Manager *m) {
         if (!m)
                 return;
-        /* Threads first: they may still hold libvirt connections. */
-        mig_virt_events_free(m->virt_events);
+        /* Threads first: they may still hold libvirt connections (libvirt's event thread is
+         * stopped by main.c before). */
         mig_worker_free(m->worker);
         g_clear_pointer(&m->cold_jobs, g_hash_table_unref);
         g_clear_pointer(&m->cold_confirm_timers, g_hash_table_unref);

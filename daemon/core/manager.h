@@ -23,8 +23,6 @@ typedef struct ManagerOptions {
         bool user_bus;      /* unit tests: the session bus instead of the system bus */
 } ManagerOptions;
 
-typedef struct MigVirtEvents MigVirtEvents;
-
 /* What happened to a migration record, for whoever shows it (the bus layer publishes its
  * object and emits PropertiesChanged; the live queue starts the next migration). */
 typedef enum MigChange {
@@ -47,8 +45,7 @@ struct Manager {
         GHashTable *migrations; /* id → MigMigration* */
         sd_event_source *idle_timer;
         sd_event_source *spool_watch;
-        MigVirtEvents *virt_events; /* libvirt's lifecycle events */
-        GHashTable *conflicts;      /* domain UUID → why it is in conflict (reconcile.c) */
+        GHashTable *conflicts; /* domain UUID → why it is in conflict (reconcile.c) */
         sd_event_source *conflict_timer;
         char *state_dir;
         char *host_uuid; /* libvirt's, read at start (identity.c); NULL until then */
