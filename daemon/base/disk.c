@@ -345,3 +345,15 @@ bool mig_disk_path_allowed(const char *path, const char *image_dir) {
 bool mig_disk_format_supported(const char *format) {
         return format && (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0);
 }
+
+int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err) {
+        if (!mig_disk_path_allowed(d->path, image_dir) || !mig_disk_format_supported(d->format)) {
+                mig_virt_error_clear(err);
+                err->name = MIG_ERROR_NOT_SUPPORTED;
+                err->message = g_strdup_printf(
+                        "Disk %s cannot be migrated%s%s: only raw and qcow2 files inside %s are.", d->path,
+                        *how ? " " : "", how, image_dir);
+                return -EINVAL;
+        }
+        return mig_disk_measure(d, err);
+}

@@ -58,3 +58,6 @@ uint64_t mig_disks_data_bytes(GPtrArray *disks);
 bool mig_disk_path_allowed(const char *path, const char *image_dir);
 /* Disk formats a cold migration copies as files. */
 bool mig_disk_format_supported(const char *format);
+/* A disk a migration can move: a raw or qcow2 file inside image_dir, measured (its data
+ * bytes). how says which migration in the refusal (NotSupported): "cold", or "" . */
+int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err);

@@ -361,41 +361,45 @@ static void reply_virt_error(VirtCall *c) {
         (void) sd_bus_reply_method_error(c->request, &error);
 }
 
-static void on_peer_list(VirtCall *c) {
+/* This node's answer to a Peer question: one container (type, contents) that append fills. */
+static void reply_node(VirtCall *c, char type, const char *contents,
+                       int (*append)(sd_bus_message *, VirtCall *)) {
         g_autoptr(sd_bus_message) reply = NULL;
         if (c->result < 0)
                 return reply_virt_error(c);
         int r = sd_bus_message_new_method_return(c->request, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+                r = sd_bus_message_open_container(reply, type, contents);
         if (r >= 0)
-                r = append_local_domains(reply, c->m, c->list);
+                r = append(reply, c);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         bus_send_or_fail(c->request, reply, r);
+}
+
+static int append_node_domains(sd_bus_message *reply, VirtCall *c) {
+        return append_local_domains(reply, c->m, c->list);
+}
+
+static void on_node_list(VirtCall *c) {
+        reply_node(c, 'a', "a{sv}", append_node_domains);
 }
 
 int bus_node_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        virt_call_submit(virt_call_new(userdata, VIRT_LIST, msg, on_peer_list, NULL));
+        virt_call_submit(virt_call_new(userdata, VIRT_LIST, msg, on_node_list, NULL));
         return 1;
 }
 
-static void on_peer_capacity(VirtCall *c) {
-        g_autoptr(sd_bus_message) reply = NULL;
-        if (c->result < 0)
-                return reply_virt_error(c);
-        int r = sd_bus_message_new_method_return(c->request, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        if (r >= 0)
-                r = append_capacity(reply, c->m, &c->capacity);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        bus_send_or_fail(c->request, reply, r);
+static int append_node_capacity(sd_bus_message *reply, VirtCall *c) {
+        return append_capacity(reply, c->m, &c->capacity);
+}
+
+static void on_node_capacity(VirtCall *c) {
+        reply_node(c, 'a', "{sv}", append_node_capacity);
 }
 
 int bus_node_get_capacity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        virt_call_submit(virt_call_new(userdata, VIRT_CAPACITY, msg, on_peer_capacity, NULL));
+        virt_call_submit(virt_call_new(userdata, VIRT_CAPACITY, msg, on_node_capacity, NULL));
         return 1;
 }
 

@@ -65,17 +65,8 @@ void cold_choose_destination(ColdJob *j) {
 
 static int check_disks(ColdJob *j) {
         for (guint i = 0; i < j->disks->len; i++) {
-                MigDisk *d = j->disks->pdata[i];
-                if (!mig_disk_path_allowed(d->path, j->m->config->image_directory) ||
-                    !mig_disk_format_supported(d->format)) {
-                        mig_virt_error_clear(&j->err);
-                        j->err.name = MIG_ERROR_NOT_SUPPORTED;
-                        j->err.message = g_strdup_printf(
-                                "Disk %s cannot be migrated cold: only raw and qcow2 files inside %s are.",
-                                d->path, j->m->config->image_directory);
-                        return -EINVAL;
-                }
-                int r = mig_disk_measure(d, &j->err);
+                int r = mig_disk_check_movable(j->disks->pdata[i], j->m->config->image_directory, "cold",
+                                               &j->err);
                 if (r < 0)
                         return r;
         }

@@ -61,17 +61,7 @@ static int measure_disks(LiveJob *j) {
         j->disks = g_ptr_array_ref(j->info->disks);
         for (guint i = 0; i < j->disks->len; i++) {
                 MigDisk *d = j->disks->pdata[i];
-                if (!mig_disk_path_allowed(d->path, j->m->config->image_directory) ||
-                    !mig_disk_format_supported(d->format)) {
-                        mig_virt_error_clear(&j->err);
-                        j->err.name = MIG_ERROR_NOT_SUPPORTED;
-                        j->err.message =
-                                g_strdup_printf("Disk %s cannot be migrated: only raw and qcow2 files "
-                                                "inside %s are.",
-                                                d->path, j->m->config->image_directory);
-                        return -EINVAL;
-                }
-                int r = mig_disk_measure(d, &j->err);
+                int r = mig_disk_check_movable(d, j->m->config->image_directory, "", &j->err);
                 if (r >= 0)
                         r = mig_virt_disk_capacity(j->m->virt, j->info->uuid, d->path, &d->size, &j->err);
                 if (r < 0)
