@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The daemon's bus objects. Every method handler has one shape:
- *   read arguments → validate (InvalidArgument) → polkit (mig_polkit_check; 0 means
+/* The daemon's bus objects. Every method handler has one shape (and one argument order:
+ * the message, the manager, the arguments, the error):
+ *   read arguments → validate (InvalidArgument) → polkit (bus_authorize; 0 means
  *   "asked, the message comes back") → change state, committed first → emit
  *   PropertiesChanged → reply.
  * Work that can block (libvirt) goes to the worker and replies from its done(). */
@@ -37,12 +38,12 @@ int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why);
 extern const sd_bus_vtable bus_manager_vtable[];
 /* Writes (name set) or clears a domain's group on the node that holds it; from_peer:
  * a peer forwarded the call, so answer for this node only. Replies to msg itself. */
-int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const char *name, const char *policy,
+int bus_set_group(sd_bus_message *msg, Manager *m, const char *domain, const char *name, const char *policy,
                   bool from_peer);
 
 /* Runs confirm, revert, abort or force-complete on migration id (forwarded to its
  * source node when this node is the destination); replies to msg itself. */
-int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb, const char *id, sd_bus_error *error);
+int bus_run_verb(sd_bus_message *msg, Manager *m, const char *verb, const char *id, sd_bus_error *error);
 
 /* bus-migration.c: /org/example/Migrate1/migration/<id> */
 char *bus_migration_path(const char *id);

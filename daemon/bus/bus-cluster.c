@@ -99,7 +99,7 @@ static void on_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, v
 }
 
 /* Asks libvirt (kind) and every peer (peer_method), then finish() builds the reply. */
-static int gather_start(Manager *m, sd_bus_message *request, VirtCallKind kind, const char *peer_method,
+static int gather_start(sd_bus_message *request, Manager *m, VirtCallKind kind, const char *peer_method,
                         ClusterFinish finish) {
         unsigned n = mig_peers_count(m->peers);
         ClusterGather *g = g_new0(ClusterGather, 1);
@@ -212,7 +212,7 @@ static int finish_domains(ClusterGather *g, sd_bus_message *reply) {
 }
 
 int bus_method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return gather_start(userdata, msg, VIRT_LIST, "ListDomains", finish_domains);
+        return gather_start(msg, userdata, VIRT_LIST, "ListDomains", finish_domains);
 }
 
 /* --- groups: built from the same gathered domains --- */
@@ -300,7 +300,7 @@ static int finish_groups(ClusterGather *g, sd_bus_message *reply) {
 }
 
 int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return gather_start(userdata, msg, VIRT_LIST, "ListDomains", finish_groups);
+        return gather_start(msg, userdata, VIRT_LIST, "ListDomains", finish_groups);
 }
 
 /* --- hosts --- */
@@ -350,7 +350,7 @@ static int finish_hosts(ClusterGather *g, sd_bus_message *reply) {
 }
 
 int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return gather_start(userdata, msg, VIRT_CAPACITY, "GetCapacity", finish_hosts);
+        return gather_start(msg, userdata, VIRT_CAPACITY, "GetCapacity", finish_hosts);
 }
 
 /* --- Peer side: this node only --- */

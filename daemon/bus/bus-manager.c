@@ -317,7 +317,7 @@ static void on_forwarded(MigPeer *peer, GVariant *reply, const sd_bus_error *err
 }
 
 /* The step runs where the migration is driven: on its source node. */
-static int forward_to_source(Manager *m, sd_bus_message *msg, const InflightVerb *verb, MigMigration *mig,
+static int forward_to_source(sd_bus_message *msg, Manager *m, const InflightVerb *verb, MigMigration *mig,
                              sd_bus_error *error) {
         MigPeer *peer = mig_peers_find(m->peers, mig->source);
         if (!peer)
@@ -330,14 +330,14 @@ static int forward_to_source(Manager *m, sd_bus_message *msg, const InflightVerb
         return 1;
 }
 
-static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, MigMigration *mig,
+static int run_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, MigMigration *mig,
                     sd_bus_error *error) {
         if (!verb->applies(mig))
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
                                          "Cannot %s: %s needs %s, but its migration %s is '%s'.", verb->name,
                                          mig->domain_name, verb->need, mig->id, mig->status);
         if (strcmp(mig->role, "destination") == 0)
-                return forward_to_source(m, msg, verb, mig, error);
+                return forward_to_source(msg, m, verb, mig, error);
         if (strcmp(mig->kind, "cold") == 0 && verb->cold)
                 return verb->cold(m, mig, bus_answer_empty(msg), error);
         if (strcmp(mig->kind, "live") == 0 && verb->live)
@@ -346,14 +346,14 @@ static int run_verb(Manager *m, sd_bus_message *msg, const InflightVerb *verb, M
                                  "%s of a %s migration is not available yet.", verb->name, mig->kind);
 }
 
-int bus_run_verb(Manager *m, sd_bus_message *msg, const char *verb_name, const char *id,
+int bus_run_verb(sd_bus_message *msg, Manager *m, const char *verb_name, const char *id,
                  sd_bus_error *error) {
         const InflightVerb *verb = find_verb(verb_name);
         MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
         if (!verb || !mig || strcmp(mig->role, "source") != 0)
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND, "Node %s drives no migration %s.",
                                          manager_node(m), id);
-        return run_verb(m, msg, verb, mig, error);
+        return run_verb(msg, m, verb, mig, error);
 }
 
 static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name, sd_bus_error *error) {
@@ -373,7 +373,7 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name,
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
                                          "No migration of domain '%s' is recorded on node %s.", domain,
                                          manager_node(m));
-        return run_verb(m, msg, verb, latest, error);
+        return run_verb(msg, m, verb, latest, error);
 }
 
 static int method_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -599,7 +599,7 @@ static void on_local_group(VirtCall *c) {
 }
 
 /* Writes the group locally, or on the peer that holds the domain (not when a peer asked). */
-int bus_set_group(Manager *m, sd_bus_message *msg, const char *domain, const char *name, const char *policy,
+int bus_set_group(sd_bus_message *msg, Manager *m, const char *domain, const char *name, const char *policy,
                   bool from_peer) {
         VirtCall *c = virt_call_new(m, VIRT_SET_GROUP, msg, on_local_group, from_peer ? m : NULL);
         c->domain = g_strdup(domain);
@@ -626,7 +626,7 @@ static int method_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *e
                                         "Invalid policy: " MIG_POLICY_RULE ".");
         if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        return bus_set_group(m, msg, domain, name, policy, false);
+        return bus_set_group(msg, m, domain, name, policy, false);
 }
 
 static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -640,7 +640,7 @@ static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return invalid_domain(error);
         if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        return bus_set_group(m, msg, domain, NULL, NULL, false);
+        return bus_set_group(msg, m, domain, NULL, NULL, false);
 }
 
 /* --- properties --- */

@@ -117,7 +117,7 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
             (!clear && !mig_group_policy_valid(policy)))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid domain, group or policy.");
-        return bus_set_group(userdata, msg, domain, clear ? NULL : name, clear ? NULL : policy, true);
+        return bus_set_group(msg, userdata, domain, clear ? NULL : name, clear ? NULL : policy, true);
 }
 
 /* --- the engines' destination steps: arguments read here, the step is the engine's --- */
@@ -238,7 +238,7 @@ static int peer_forward_verb(sd_bus_message *msg, void *userdata, sd_bus_error *
         int r = require_root(msg, error);
         if (r < 0 || (r = sd_bus_message_read(msg, "ss", &verb, &id)) < 0)
                 return r;
-        return bus_run_verb(userdata, msg, verb, id, error);
+        return bus_run_verb(msg, userdata, verb, id, error);
 }
 
 const sd_bus_vtable bus_peer_vtable[] = {
