@@ -37,6 +37,7 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->source_view);
         g_free(m->dest_view);
         g_free(m->convergence);
+        g_free(m->unconfigured_noted);
         g_free(m);
 }
 
@@ -58,4 +59,11 @@ bool mig_set_string(char **field, const char *value) {
 
 uint64_t mig_now_usec(void) {
         return (uint64_t) g_get_real_time();
+}
+
+uint64_t mig_boottime_usec(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return (uint64_t) g_get_monotonic_time();
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }

@@ -29,6 +29,8 @@ typedef struct MigMigration {
         uint64_t created_usec;
         uint64_t updated_usec;
         uint64_t finished_usec;
+        uint64_t touched_boottime; /* CLOCK_BOOTTIME of the last commit (or of the load): for leases (not
+                                      stored) */
         /* what the engines need to resume or roll back after a restart */
         char *domain_xml; /* the definition to restore (source) or define (destination) */
         bool was_running; /* the power state before the migration */
@@ -48,6 +50,7 @@ typedef struct MigMigration {
         uint64_t iteration;         /* memory pass, while running (not stored) */
         uint64_t expected_downtime; /* ms, while running (not stored) */
         char *convergence;          /* converging, stalled, diverging, or "" (not stored) */
+        char *unconfigured_noted;   /* the status at which a missing peer was recorded (not stored) */
 } MigMigration;
 
 typedef struct MigEvent {
@@ -64,4 +67,7 @@ void mig_event_free(MigEvent *e);
 /* Sets a string field and reports whether it changed. */
 bool mig_set_string(char **field, const char *value);
 
+/* Wall time, for what is shown and stored. */
 uint64_t mig_now_usec(void);
+/* CLOCK_BOOTTIME, for how long ago something happened: a clock step does not move it. */
+uint64_t mig_boottime_usec(void);

@@ -37,9 +37,9 @@ static void rollback_done(void *data) {
                 manager_record_failure(mig, mig->error_name, msg);
         }
         mig_set_string(&mig->task_state, "");
-        manager_transition(j->m, mig, status, "",
-                           j->cancel ? "the domain is back on the source as it was"
-                                     : "rolled back: the domain is back on the source as it was");
+        (void) manager_transition(j->m, mig, status, "",
+                                  j->cancel ? "the domain is back on the source as it was"
+                                            : "rolled back: the domain is back on the source as it was");
         if (!j->cancel)
                 sd_bus_error_set(&e, mig->error_name, mig->error_message);
         cold_job_end(j, j->cancel ? NULL : &e);
@@ -63,8 +63,9 @@ void cold_rollback(ColdJob *j, const char *name, const char *message) {
                 manager_record_failure(mig, name, message);
         else
                 manager_record_failure(mig, MIG_ERROR_CONFLICT, "cancelled by an operator");
-        MigPeer *peer = cold_job_peer(j);
-        if (!peer)
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        MigPeer *peer = cold_job_peer(j, &e);
+        if (!peer) /* nothing to ask: the domain never left this node */
                 return on_dest_aborted(NULL, NULL, NULL, j);
         mig_peer_call(peer, "AbortColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_aborted, j,
                       g_variant_new("(ss)", mig->id, j->cancel ? "cancelled" : "error"));
@@ -104,12 +105,16 @@ static void remove_done(void *data) {
         MigMigration *mig = manager_find_migration(s->m, s->id);
         if (s->result < 0)
                 return incoming_step_fail(s);
-        if (mig && !mig_status_is_final(mig->status))
-                incoming_transition(s->m, mig, s->final_status,
-                                    strcmp(s->final_status, "reverted") == 0
-                                            ? "destroyed, undefined and deleted this node's copy"
-                                            : "dropped the claim and deleted the partial disks");
-        mig_answer(&s->answer, NULL, NULL);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        int r = mig && !mig_status_is_final(mig->status)
+                        ? manager_transition(s->m, mig, s->final_status, NULL,
+                                             strcmp(s->final_status, "reverted") == 0
+                                                     ? "destroyed, undefined and deleted this node's copy"
+                                                     : "dropped the claim and deleted the partial disks")
+                        : 0;
+        if (r < 0) /* the copy is gone; the record is not: the source asks again */
+                manager_commit_error(s->m, &e, r, s->final_status);
+        mig_answer(&s->answer, NULL, &e);
 }
 
 int cold_remove_incoming(Manager *m, const char *id, const char *final_status, MigAnswer answer,
@@ -129,6 +134,15 @@ int cold_remove_incoming(Manager *m, const char *id, const char *final_status, M
                 mig_answer_clear(&answer);
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
                                          "Migration %s finished here; revert it instead of aborting.", id);
+        }
+        /* A revert destroys a defined (maybe running) domain: its intent is committed first. */
+        int r = revert && strcmp(mig->status, "finished") == 0
+                        ? manager_transition(m, mig, mig->status, "resize_reverting",
+                                             "destroying and undefining this node's copy")
+                        : 0;
+        if (r < 0) {
+                mig_answer_clear(&answer);
+                return manager_commit_error(m, error, r, "the revert");
         }
         IncomingStep *s = incoming_step_new(m, id, answer);
         s->uuid = g_strdup(mig->domain_uuid);
@@ -155,6 +169,13 @@ static uint64_t lease_check_usec(const Manager *m) {
         return MAX(USEC_PER_SEC, MIN(30 * USEC_PER_SEC, m->config->claim_timeout * USEC_PER_SEC / 2));
 }
 
+/* How long the claim has gone without a step, on the boot-time clock (a wall-clock step back
+ * must not make it lapse at once, nor one forward keep it). */
+static uint64_t claim_age(const MigMigration *mig) {
+        uint64_t now = mig_boottime_usec();
+        return now > mig->touched_boottime ? now - mig->touched_boottime : 0;
+}
+
 typedef struct LeaseCheck {
         Manager *m;
         char *id;
@@ -169,7 +190,7 @@ static void lapse_done(void *data) {
         }
         if (mig && !mig_status_is_final(mig->status)) {
                 mig_set_string(&mig->error_name, MIG_ERROR_PEER_UNREACHABLE);
-                incoming_transition(s->m, mig, "error", mig->error_message);
+                (void) manager_transition(s->m, mig, "error", NULL, mig->error_message);
         }
 }
 
@@ -189,7 +210,7 @@ static void on_source_status(MigPeer *peer, GVariant *reply, const sd_bus_error 
         const char *status = NULL;
         if (reply && g_variant_is_of_type(reply, G_VARIANT_TYPE("(s)")))
                 g_variant_get(reply, "(&s)", &status);
-        uint64_t age = mig ? mig_now_usec() - mig->updated_usec : 0;
+        uint64_t age = mig ? claim_age(mig) : 0;
         if (!mig || strcmp(mig->status, "pre-migrating") != 0)
                 ; /* it moved on meanwhile */
         else if (status && (!*status || mig_status_is_final(status)))
@@ -207,7 +228,7 @@ static void check_leases(Manager *m) {
         g_hash_table_iter_init(&it, m->migrations);
         while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig)) {
                 if (strcmp(mig->role, "destination") != 0 || strcmp(mig->status, "pre-migrating") != 0 ||
-                    mig_now_usec() - mig->updated_usec < m->config->claim_timeout * USEC_PER_SEC)
+                    claim_age(mig) < m->config->claim_timeout * USEC_PER_SEC)
                         continue;
                 MigPeer *peer = mig_peers_find(m->peers, mig->source);
                 LeaseCheck *lc = g_new0(LeaseCheck, 1);

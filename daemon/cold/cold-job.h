@@ -26,6 +26,7 @@ typedef struct ColdJob {
         MigAnswers *waiters; /* Confirm, Revert, Abort: answered at the end */
         bool cancel;
         bool restart_source;  /* roll back: start the domain here again (it ran before) */
+        bool automatic;       /* confirm: the automatic one (no proof: revert or ask again) */
         GPtrArray *checksums; /* local, char* */
         int result;
         MigVirtError err;
@@ -39,18 +40,21 @@ ColdJob *cold_job_find(Manager *m, const char *id);
 /* A job for a step on a recorded migration, from the record alone (answer may be empty). */
 ColdJob *cold_job_for_record(Manager *m, MigMigration *mig, MigAnswer answer);
 MigMigration *cold_job_mig(ColdJob *j);
-MigPeer *cold_job_peer(ColdJob *j);
+/* The destination of the job's migration, or NULL with PeerUnreachable when it is not a
+ * configured peer (an event on the record says so). */
+MigPeer *cold_job_peer(ColdJob *j, sd_bus_error *error);
 /* The job is over: answer the waiters and forget it. */
 void cold_job_end(ColdJob *j, const sd_bus_error *error);
 
 /* The phases, each started by the one before it. */
-void cold_choose_destination(ColdJob *j);                                                  /* prepare.c */
-void cold_copy_start(ColdJob *j);                                                          /* copy.c */
-void cold_verify_start(ColdJob *j);                                                        /* verify.c */
-void cold_send_finish(ColdJob *j);                                                         /* finish.c */
-void cold_arm_auto_confirm(Manager *m, MigMigration *mig);                                 /* confirm.c */
-void cold_confirm_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why); /* confirm.c */
-void cold_revert_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why);  /* revert.c */
+void cold_choose_destination(ColdJob *j);                  /* prepare.c */
+void cold_copy_start(ColdJob *j);                          /* copy.c */
+void cold_verify_start(ColdJob *j);                        /* verify.c */
+void cold_send_finish(ColdJob *j);                         /* finish.c */
+void cold_arm_auto_confirm(Manager *m, MigMigration *mig); /* confirm.c */
+void cold_confirm_begin(Manager *m, MigMigration *mig, MigAnswer answer, bool automatic,
+                        const char *why);                                                 /* confirm.c */
+void cold_revert_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why); /* revert.c */
 /* abort.c: undoes a migration that failed (name, message) or was cancelled before Finish was
  * sent: the destination drops its claim, the domain is started here again if it ran. */
 void cold_rollback(ColdJob *j, const char *name, const char *message);

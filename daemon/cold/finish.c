@@ -38,26 +38,25 @@ static void on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
         }
         if (error)
                 return cold_rollback_from(j, error); /* refused: the destination removed what it defined */
-        mig->bytes_processed = mig->bytes_total;
-        mig->bytes_remaining = 0;
-        mig->progress = 100.0;
-        manager_transition(
+        int r = manager_transition(
                 j->m, mig, "finished", "",
                 mig->was_running
                         ? "the domain runs on the destination: VERIFY_RESIZE, confirm or revert"
                         : "the domain is defined on the destination: VERIFY_RESIZE, confirm or revert");
-        cold_arm_auto_confirm(j->m, mig);
-        cold_job_end(j, NULL);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (r < 0) /* stays post-migrating: a restart sends Finish again */
+                manager_commit_error(j->m, &e, r, "the finished migration");
+        else
+                cold_arm_auto_confirm(j->m, mig);
+        cold_job_end(j, &e);
 }
 
 void cold_send_finish(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
-        MigPeer *peer = cold_job_peer(j);
-        if (!peer) {
-                g_warning("Migration %s: destination %s is no longer configured.", mig->id,
-                          mig->destination);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        MigPeer *peer = cold_job_peer(j, &e);
+        if (!peer) /* the destination may run the domain: never start it here; the event says why it waits */
                 return;
-        }
         mig_peer_call(peer, "FinishColdMigration", PEER_STEP_TIMEOUT_USEC, on_finished, j,
                       g_variant_new("(ssb)", mig->id, mig->domain_xml, (gboolean) mig->was_running));
 }
@@ -96,29 +95,52 @@ static void finish_run(void *data) {
 static void finish_done(void *data) {
         IncomingStep *s = data;
         MigMigration *mig = manager_find_migration(s->m, s->id);
-        if (s->result < 0)
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (s->result < 0) {
+                /* Nothing was defined: back to the claim, which its lease covers again. */
+                if (mig && strcmp(mig->status, "post-migrating") == 0) {
+                        g_autofree char *why =
+                                g_strdup_printf("the domain could not be defined: %s", s->err.message);
+                        (void) manager_transition(s->m, mig, "pre-migrating", "resize_prep", why);
+                }
                 return incoming_step_fail(s);
+        }
         if (mig && strcmp(mig->status, "finished") != 0) {
                 mig_set_string(&mig->domain_xml, s->definition);
                 mig->was_running = s->start;
-                mig_set_string(&mig->task_state, "");
-                incoming_transition(
-                        s->m, mig, "finished",
+                int r = manager_transition(
+                        s->m, mig, "finished", NULL,
                         s->start ? "defined and started; waits for confirm or revert"
                                  : "defined (shut off, as on the source); waits for confirm or revert");
+                if (r < 0) { /* the source rolls back: its Abort removes what was defined */
+                        manager_commit_error(s->m, &e, r, "the finished migration");
+                        return mig_answer(&s->answer, NULL, &e);
+                }
         }
         mig_answer(&s->answer, NULL, NULL);
 }
 
+/* Finish is idempotent: pre-migrating (the claim) commits post-migrating before anything is
+ * defined, so a restart in between leaves a record whose lease does not lapse (the running
+ * domain is never destroyed by it) and that the source's next Finish completes. */
 int cold_finish_incoming(Manager *m, const char *id, const char *definition, bool start, MigAnswer answer,
                          sd_bus_error *error) {
+        static const char *const may_finish[] = {"pre-migrating", "post-migrating", "finished", NULL};
         MigMigration *mig = incoming_find(m, id, error);
         if (!mig)
                 return mig_answer_clear(&answer), -ENOENT;
-        if (strcmp(mig->status, "pre-migrating") != 0 && strcmp(mig->status, "finished") != 0) {
+        if (!g_strv_contains(may_finish, mig->status)) {
                 mig_answer_clear(&answer);
                 return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
                                          "Migration %s is %s here; it cannot finish.", id, mig->status);
+        }
+        int r = strcmp(mig->status, "pre-migrating") == 0
+                        ? manager_transition(m, mig, "post-migrating", "resize_finish",
+                                             "defining the domain here")
+                        : 0;
+        if (r < 0) {
+                mig_answer_clear(&answer);
+                return manager_commit_error(m, error, r, "the start of the finish");
         }
         IncomingStep *s = incoming_step_new(m, id, answer);
         s->definition = g_strdup(definition);

@@ -64,9 +64,9 @@ MigMigration *cold_job_mig(ColdJob *j) {
         return manager_find_migration(j->m, j->id);
 }
 
-MigPeer *cold_job_peer(ColdJob *j) {
+MigPeer *cold_job_peer(ColdJob *j, sd_bus_error *error) {
         MigMigration *mig = cold_job_mig(j);
-        return mig ? mig_peers_find(j->m->peers, mig->destination) : NULL;
+        return mig ? manager_peer_of(j->m, mig, mig->destination, error) : NULL;
 }
 
 void cold_job_end(ColdJob *j, const sd_bus_error *error) {

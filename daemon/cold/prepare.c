@@ -34,10 +34,10 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
 
 static void send_prepare(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
-        MigPeer *peer = cold_job_peer(j);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        MigPeer *peer = cold_job_peer(j, &e);
         if (!peer)
-                return cold_rollback(j, MIG_ERROR_INVALID_ARGUMENT,
-                                     "the destination is not a configured peer");
+                return cold_rollback_from(j, &e);
         mig_peer_call(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
                       g_variant_new("(sssstu@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
@@ -49,7 +49,8 @@ static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error
         MigMigration *mig = cold_job_mig(j);
         if (!node)
                 return cold_rollback_from(j, error);
-        manager_set_destination(m, mig, node);
+        if (manager_set_destination(m, mig, node) < 0)
+                return cold_rollback(j, MIG_ERROR_STORE, "cannot record the chosen destination");
         send_prepare(j);
 }
 

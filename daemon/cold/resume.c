@@ -15,7 +15,7 @@ static void resume_one(Manager *m, MigMigration *mig) {
         if (strcmp(st, "finished") == 0)
                 return cold_arm_auto_confirm(m, mig);
         if (strcmp(st, "confirming") == 0)
-                return cold_confirm_begin(m, mig, (MigAnswer){0}, "confirm resumed after a restart");
+                return cold_confirm_begin(m, mig, (MigAnswer){0}, false, "confirm resumed after a restart");
         if (strcmp(st, "reverting") == 0)
                 return cold_revert_begin(m, mig, (MigAnswer){0}, "revert resumed after a restart");
         ColdJob *j = cold_job_for_record(m, mig, (MigAnswer){0});

@@ -26,13 +26,16 @@ static void revert_done(void *data) {
         if (j->result < 0) {
                 g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
                 manager_record_failure(mig, j->err.name, j->err.message);
-                manager_transition(j->m, mig, "error", "",
-                                   "reverted, but the domain cannot start on the source");
+                (void) manager_transition(j->m, mig, "error", "",
+                                          "reverted, but the domain cannot start on the source");
                 mig_virt_error_to_bus(&j->err, &e);
                 return cold_job_end(j, &e);
         }
-        manager_transition(j->m, mig, "reverted", "", "the domain is back on the source as it was");
-        cold_job_end(j, NULL);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (manager_transition(j->m, mig, "reverted", "", "the domain is back on the source as it was") < 0)
+                sd_bus_error_set(&e, MIG_ERROR_STORE,
+                                 "The domain is back on the source, but the revert could not be recorded.");
+        cold_job_end(j, &e);
 }
 
 static void on_dest_reverted(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
@@ -41,7 +44,7 @@ static void on_dest_reverted(MigPeer *peer, GVariant *reply, const sd_bus_error 
         if (error) {
                 /* The destination's copy may still run: the source must stay off. */
                 g_autofree char *msg = g_strdup_printf("revert failed, nothing changed: %s", error->message);
-                manager_transition(j->m, mig, "finished", "", msg);
+                (void) manager_transition(j->m, mig, "finished", "", msg);
                 return cold_job_end(j, error);
         }
         j->restart_source = mig->was_running;
@@ -49,9 +52,16 @@ static void on_dest_reverted(MigPeer *peer, GVariant *reply, const sd_bus_error 
 }
 
 void cold_revert_begin(Manager *m, MigMigration *mig, MigAnswer answer, const char *why) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (manager_transition(m, mig, "reverting", "resize_reverting", why) < 0) {
+                sd_bus_error_set(&e, MIG_ERROR_STORE, "Cannot record the revert; nothing was changed.");
+                return mig_answer(&answer, NULL, &e);
+        }
         ColdJob *j = cold_job_for_record(m, mig, answer);
-        manager_transition(m, mig, "reverting", "resize_reverting", why);
-        mig_peer_call(cold_job_peer(j), "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j,
+        MigPeer *peer = cold_job_peer(j, &e);
+        if (!peer)
+                return on_dest_reverted(NULL, NULL, &e, j);
+        mig_peer_call(peer, "RevertColdMigration", PEER_STEP_TIMEOUT_USEC, on_dest_reverted, j,
                       g_variant_new("(s)", mig->id));
 }
 

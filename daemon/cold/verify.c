@@ -91,7 +91,11 @@ void cold_verify_start(ColdJob *j) {
         v->job = j;
         v->pending = 2;
         mig_worker_submit(j->m->worker, verify_local_run, verify_one_done, v, NULL);
-        mig_peer_call(cold_job_peer(j), "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, v,
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        MigPeer *peer = cold_job_peer(j, &e);
+        if (!peer)
+                return on_verified(NULL, NULL, &e, v);
+        mig_peer_call(peer, "VerifyColdMigration", VERIFY_TIMEOUT_USEC, on_verified, v,
                       g_variant_new("(s)", j->id));
 }
 

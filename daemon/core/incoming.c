@@ -51,24 +51,6 @@ MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error) {
         return mig;
 }
 
-int incoming_transition(Manager *m, MigMigration *mig, const char *status, const char *message) {
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        mig_set_string(&mig->status, status);
-        if (mig_status_is_final(status) || strcmp(status, "finished") == 0) {
-                mig->finished_usec = mig_now_usec();
-                mig_set_string(&mig->task_state, "");
-        }
-        if (strcmp(status, "finished") == 0) {
-                mig->bytes_processed = mig->bytes_total;
-                mig->bytes_remaining = 0;
-                mig->progress = 100.0;
-        }
-        int r = manager_save_migration(m, mig, message, &e);
-        if (r < 0)
-                g_warning("Cannot record %s of migration %s: %s", status, mig->id, e.message);
-        return r;
-}
-
 /* --- Prepare: the claim --- */
 
 typedef struct Claim {
@@ -247,7 +229,8 @@ static void claim_volumes_done(void *data) {
                         mig_set_string(&mig->disks_json, "[]");
                         mig_set_string(&mig->error_name, c->err.name);
                         mig_set_string(&mig->error_message, c->err.message);
-                        incoming_transition(c->m, mig, is_live(c) ? "failed" : "error", c->err.message);
+                        (void) manager_transition(c->m, mig, is_live(c) ? "failed" : "error", NULL,
+                                                  c->err.message);
                 }
                 return claim_fail(c);
         }

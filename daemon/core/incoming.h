@@ -53,6 +53,3 @@ void incoming_step_fail(IncomingStep *s);
 
 /* This node's record of incoming migration id, or NULL with NotFound. */
 MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error);
-/* Sets the status of this node's record and commits it, with an event (a final or
- * finished status ends the task; finished counts every byte as copied). */
-int incoming_transition(Manager *m, MigMigration *mig, const char *status, const char *message);

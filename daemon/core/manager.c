@@ -28,6 +28,7 @@ static int load_migrations(Manager *m) {
                 if (!mig_status_is_final(mig->status))
                         g_message("Migration %s of %s is unfinished (%s); it stays in flight.", mig->id,
                                   mig->domain_name, mig->status);
+                mig->touched_boottime = mig_boottime_usec(); /* a lease restarts with the daemon */
                 g_hash_table_replace(m->migrations, mig->id, mig);
         }
         return 0;
@@ -186,6 +187,7 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
         int r = mig_store_insert_migration(m->store, mig, message, &e);
         if (r < 0)
                 return manager_store_error(error, r, e);
+        mig->touched_boottime = mig_boottime_usec();
         g_hash_table_replace(m->migrations, mig->id, g_steal_pointer(&owned));
         notify(m, mig, MIG_CHANGE_ADDED);
         return 0;
@@ -197,6 +199,7 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
         int r = mig_store_update_migration(m->store, mig, message, &e);
         if (r < 0)
                 return manager_store_error(error, r, e);
+        mig->touched_boottime = mig_boottime_usec();
         notify(m, mig, MIG_CHANGE_CHANGED);
         return 0;
 }
@@ -222,22 +225,78 @@ bool manager_domain_arriving(Manager *m, const char *uuid) {
         return mig && strcmp(mig->role, "destination") == 0 && strcmp(mig->kind, "live") == 0;
 }
 
-/* Commits the new status (and task) with an event. */
+/* What a transition changes, kept to undo it when the write fails. */
+typedef struct Before {
+        char *status, *task_state;
+        uint64_t finished_usec, updated_usec, bytes_processed, bytes_remaining;
+        double progress;
+} Before;
+
+static void before_take(Before *b, const MigMigration *mig) {
+        *b = (Before){g_strdup(mig->status), g_strdup(mig->task_state), mig->finished_usec,
+                      mig->updated_usec,     mig->bytes_processed,      mig->bytes_remaining,
+                      mig->progress};
+}
+
+static void before_restore(Before *b, MigMigration *mig) {
+        g_free(mig->status);
+        g_free(mig->task_state);
+        mig->status = b->status;
+        mig->task_state = b->task_state;
+        mig->finished_usec = b->finished_usec;
+        mig->updated_usec = b->updated_usec;
+        mig->bytes_processed = b->bytes_processed;
+        mig->bytes_remaining = b->bytes_remaining;
+        mig->progress = b->progress;
+}
+
 int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
                        const char *message) {
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        Before b;
+        before_take(&b, mig);
+        bool ended = mig_status_is_final(status) || strcmp(status, "finished") == 0;
         mig_set_string(&mig->status, status);
-        if (task)
-                mig_set_string(&mig->task_state, task);
-        if (mig_status_is_final(status) || strcmp(status, "finished") == 0)
+        if (task || ended)
+                mig_set_string(&mig->task_state, task ? task : "");
+        if (ended)
                 mig->finished_usec = mig_now_usec();
+        if (strcmp(status, "finished") == 0 || strcmp(status, "completed") == 0) {
+                mig->bytes_processed = MAX(mig->bytes_processed, mig->bytes_total);
+                mig->bytes_remaining = 0;
+                mig->progress = 100.0;
+        }
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         int r = manager_save_migration(m, mig, message, &e);
-        if (r < 0)
-                g_warning("Cannot record %s for migration %s: %s", status, mig->id, e.message);
-        else
-                g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status,
-                          message ? ": " : "", message ? message : "");
-        return r;
+        if (r < 0) {
+                g_warning("Cannot record %s for migration %s (%s): %s; the step stops there.", status,
+                          mig->id, b.status, e.message);
+                before_restore(&b, mig);
+                return r;
+        }
+        g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status, message ? ": " : "",
+                  message ? message : "");
+        g_free(b.status);
+        g_free(b.task_state);
+        return 0;
+}
+
+MigPeer *manager_peer_of(Manager *m, MigMigration *mig, const char *node, sd_bus_error *error) {
+        MigPeer *peer = mig_peers_find(m->peers, node);
+        if (peer)
+                return peer;
+        g_autofree char *why =
+                g_strdup_printf("node %s is not a configured peer of %s: migration %s cannot go on "
+                                "from %s until [Peer %s] is in %s again",
+                                node && *node ? node : "(none)", manager_node(m), mig->id, mig->status, node,
+                                m->config->path ? m->config->path : "the config");
+        sd_bus_error_setf(error, MIG_ERROR_PEER_UNREACHABLE, "%c%s.", g_ascii_toupper(why[0]), why + 1);
+        if (g_strcmp0(mig->unconfigured_noted, mig->status) != 0) {
+                g_warning("Migration %s: %s.", mig->id, why);
+                g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+                if (manager_save_migration(m, mig, why, &e) >= 0)
+                        mig_set_string(&mig->unconfigured_noted, mig->status);
+        }
+        return NULL;
 }
 
 void manager_record_failure(MigMigration *mig, const char *name, const char *message) {
@@ -245,8 +304,18 @@ void manager_record_failure(MigMigration *mig, const char *name, const char *mes
         mig_set_string(&mig->error_message, message ? message : "unknown failure");
 }
 
-void manager_set_destination(Manager *m, MigMigration *mig, const char *node) {
+int manager_set_destination(Manager *m, MigMigration *mig, const char *node) {
+        g_autofree char *before = g_strdup(mig->destination);
         mig_set_string(&mig->destination, node);
         g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
-        manager_transition(m, mig, mig->status, NULL, msg);
+        int r = manager_transition(m, mig, mig->status, NULL, msg);
+        if (r < 0)
+                mig_set_string(&mig->destination, before);
+        return r;
+}
+
+int manager_commit_error(Manager *m, sd_bus_error *error, int r, const char *what) {
+        return sd_bus_error_setf(error, r == -ENOSPC ? MIG_ERROR_NO_SPACE : MIG_ERROR_STORE,
+                                 "Node %s could not record %s (%s): it was not done.", manager_node(m), what,
+                                 r == -ENOSPC ? "its disk is full" : strerror(-r));
 }

@@ -95,12 +95,22 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
 /* Commits a change of mig (with an event when message is set), then emits PropertiesChanged. */
 int manager_save_migration(Manager *m, MigMigration *mig, const char *message, sd_bus_error *error);
 
-/* Sets the status (and task, unless NULL), commits it with an event, emits PropertiesChanged. */
+/* The only way to change a status: commits the status (and task, unless NULL; a final or
+ * finished status ends the task, finished and completed count every byte) with an event,
+ * and only then is it the record's in memory and published. A failed write changes
+ * nothing and returns a negative errno: the step it names must not be taken. */
 int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
                        const char *message);
 /* The scheduler's choice, recorded as an event of the migration. */
-void manager_set_destination(Manager *m, MigMigration *mig, const char *node);
+int manager_set_destination(Manager *m, MigMigration *mig, const char *node);
 void manager_record_failure(MigMigration *mig, const char *name, const char *message);
 
+/* The peer of node for mig's next step; NULL with PeerUnreachable when node is not a
+ * configured peer, and an event on the record saying what cannot go on (once per status). */
+MigPeer *manager_peer_of(Manager *m, MigMigration *mig, const char *node, sd_bus_error *error);
+
+/* A transition that could not be committed, as the named error its caller answers with
+ * (NoSpace for a full disk, else StoreError): what names the step that was not taken. */
+int manager_commit_error(Manager *m, sd_bus_error *error, int r, const char *what);
 /* Turns a store failure into a named bus error (NoSpace for a full disk). */
 int manager_store_error(sd_bus_error *error, int r, const GError *e);

@@ -25,7 +25,7 @@ static void on_dest_aborted(MigPeer *peer, GVariant *reply, const sd_bus_error *
                           error->message);
         const char *status = j->cancel ? "cancelled" : "failed";
         mig_set_string(&mig->convergence, "");
-        manager_transition(j->m, mig, status, "", "the domain runs on the source as before");
+        (void) manager_transition(j->m, mig, status, "", "the domain runs on the source as before");
         if (!j->cancel)
                 sd_bus_error_set(&e, mig->error_name, mig->error_message);
         live_end(j, j->cancel ? NULL : &e);
@@ -85,9 +85,10 @@ static void force_done(void *data) {
                 mig_answer(&f->answer, NULL, &e);
         } else {
                 if (mig)
-                        manager_transition(f->m, mig, mig->status, NULL,
-                                           f->postcopy ? "force-complete: switched to post-copy"
-                                                       : "force-complete: the domain is paused to finish");
+                        (void) manager_transition(
+                                f->m, mig, mig->status, NULL,
+                                f->postcopy ? "force-complete: switched to post-copy"
+                                            : "force-complete: the domain is paused to finish");
                 mig_answer(&f->answer, NULL, NULL);
         }
         mig_virt_error_clear(&f->err);
@@ -148,9 +149,14 @@ static void abort_incoming_done(void *data) {
         MigMigration *mig = manager_find_migration(s->m, s->id);
         if (s->result < 0)
                 return incoming_step_fail(s);
-        if (mig && !mig_status_is_final(mig->status))
-                incoming_transition(s->m, mig, s->final_status, "claim dropped, precreated disks deleted");
-        mig_answer(&s->answer, NULL, NULL);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        int r = mig && !mig_status_is_final(mig->status)
+                        ? manager_transition(s->m, mig, s->final_status, NULL,
+                                             "claim dropped, precreated disks deleted")
+                        : 0;
+        if (r < 0)
+                manager_commit_error(s->m, &e, r, s->final_status);
+        mig_answer(&s->answer, NULL, &e);
 }
 
 int live_abort_incoming(Manager *m, const char *id, const char *status, MigAnswer answer,

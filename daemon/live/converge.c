@@ -82,7 +82,7 @@ static void step_done(void *data) {
                 g_autofree char *msg = st->result < 0
                                                ? g_strdup_printf("%s failed: %s", st->note, st->err.message)
                                                : g_strdup(st->note);
-                manager_transition(st->m, mig, mig->status, NULL, msg);
+                (void) manager_transition(st->m, mig, mig->status, NULL, msg);
         }
         g_free(st->id);
         g_free(st->uuid);
@@ -118,9 +118,9 @@ void live_escalate(LiveJob *j) {
         if (!j->escalation_done) {
                 j->escalation_done = true;
                 MigMigration *mig = live_job_mig(j);
-                manager_transition(j->m, mig, mig->status, NULL,
-                                   "stalled at the downtime ceiling; post-copy is not permitted: "
-                                   "force-complete or abort it, or let CompletionTimeout decide");
+                (void) manager_transition(j->m, mig, mig->status, NULL,
+                                          "stalled at the downtime ceiling; post-copy is not permitted: "
+                                          "force-complete or abort it, or let CompletionTimeout decide");
         }
 }
 

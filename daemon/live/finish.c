@@ -53,7 +53,12 @@ static void finish_done(void *data) {
                 mig->downtime_msec = s->downtime_msec;
                 g_autofree char *msg =
                         g_strdup_printf("the domain runs here (downtime %" PRIu64 " ms)", s->downtime_msec);
-                incoming_transition(s->m, mig, "completed", msg);
+                int r = manager_transition(s->m, mig, "completed", NULL, msg);
+                if (r < 0) { /* the domain runs here; the source's views decide when it asks again */
+                        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+                        manager_commit_error(s->m, &e, r, "the completed migration");
+                        return mig_answer(&s->answer, NULL, &e);
+                }
         }
         mig_answer(&s->answer,
                    &(MigResult){.downtime_msec = s->downtime_msec, .duration_msec = s->duration_msec}, NULL);

@@ -86,7 +86,12 @@ void live_completed(LiveJob *j, GVariant *finish_reply) {
         g_autofree char *msg =
                 g_strdup_printf("the domain runs on %s; %.1f s, downtime %" PRIu64 " ms", mig->destination,
                                 (double) (mig_now_usec() - mig->created_usec) / 1e6, downtime);
-        manager_transition(j->m, mig, "completed", "", msg);
+        int r = manager_transition(j->m, mig, "completed", "", msg);
+        if (r < 0) { /* nothing deleted: a restart decides from both nodes' views again */
+                g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+                manager_commit_error(j->m, &e, r, "the completed migration");
+                return live_end(j, &e);
+        }
         /* A block migration copied the disks: the source's files are left-overs now. */
         SourceDisks *sd = g_new0(SourceDisks, 1);
         *sd = (SourceDisks){j->m->virt, mig_disks_from_json(mig->disks_json)};

@@ -34,7 +34,8 @@ static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error
         MigMigration *mig = live_job_mig(j);
         if (!node)
                 return live_fail(j, error->name, error->message);
-        manager_set_destination(m, mig, node);
+        if (manager_set_destination(m, mig, node) < 0)
+                return live_fail(j, MIG_ERROR_STORE, "cannot record the chosen destination");
         send_prepare(j);
 }
 
