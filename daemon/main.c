@@ -111,6 +111,7 @@ static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
         r = mig_virt_events_start(m, virt_events);
         if (r < 0)
                 g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
+        cold_init(m);
         live_init(m);
         cold_resume_all(m);
         live_resume_all(m);

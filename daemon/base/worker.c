@@ -15,9 +15,11 @@ typedef struct Job {
         GDestroyNotify free_data;
 } Job;
 
+#define LANES 3
+
 struct MigWorker {
-        GThreadPool *pool;
-        GAsyncQueue *finished; /* Job*, filled by threads, drained on the loop */
+        GThreadPool *pools[LANES]; /* by MigLane; the long lane has no limit: a thread per job */
+        GAsyncQueue *finished;     /* Job*, filled by threads, drained on the loop */
         int efd;
         sd_event_source *source;
         unsigned pending;
@@ -54,7 +56,7 @@ static int on_finished(sd_event_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-int mig_worker_new(sd_event *event, unsigned max_threads, MigWorker **ret) {
+int mig_worker_new(sd_event *event, unsigned step_threads, unsigned read_threads, MigWorker **ret) {
         g_autoptr(MigWorker) w = g_new0(MigWorker, 1);
         w->efd = -1;
         w->finished = g_async_queue_new();
@@ -64,7 +66,9 @@ int mig_worker_new(sd_event *event, unsigned max_threads, MigWorker **ret) {
         int r = sd_event_add_io(event, &w->source, w->efd, EPOLLIN, on_finished, w);
         if (r < 0)
                 return r;
-        w->pool = g_thread_pool_new(thread_run, w, (gint) max_threads, FALSE, NULL);
+        const gint sizes[LANES] = {(gint) step_threads, (gint) read_threads, -1};
+        for (int i = 0; i < LANES; i++)
+                w->pools[i] = g_thread_pool_new(thread_run, w, sizes[i], FALSE, NULL);
         *ret = g_steal_pointer(&w);
         return 0;
 }
@@ -72,8 +76,9 @@ int mig_worker_new(sd_event *event, unsigned max_threads, MigWorker **ret) {
 void mig_worker_free(MigWorker *w) {
         if (!w)
                 return;
-        if (w->pool)
-                g_thread_pool_free(w->pool, FALSE, TRUE);
+        for (int i = 0; i < LANES; i++)
+                if (w->pools[i])
+                        g_thread_pool_free(w->pools[i], FALSE, TRUE);
         Job *j;
         while ((j = g_async_queue_try_pop(w->finished)))
                 job_free(j);
@@ -84,11 +89,16 @@ void mig_worker_free(MigWorker *w) {
         g_free(w);
 }
 
-void mig_worker_submit(MigWorker *w, MigJobFunc run, MigJobFunc done, void *data, GDestroyNotify free_data) {
+void mig_worker_submit_on(MigWorker *w, MigLane lane, MigJobFunc run, MigJobFunc done, void *data,
+                          GDestroyNotify free_data) {
         Job *j = g_new0(Job, 1);
         *j = (Job){run, done, data, free_data};
         w->pending++;
-        g_thread_pool_push(w->pool, j, NULL);
+        g_thread_pool_push(w->pools[lane], j, NULL);
+}
+
+void mig_worker_submit(MigWorker *w, MigJobFunc run, MigJobFunc done, void *data, GDestroyNotify free_data) {
+        mig_worker_submit_on(w, MIG_LANE_STEP, run, done, data, free_data);
 }
 
 unsigned mig_worker_pending(const MigWorker *w) {

@@ -440,6 +440,7 @@ int bus_node_get_domain_view(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_domain_view, NULL);
+        c->lane = MIG_LANE_STEP; /* a step of the peer's live recovery */
         c->domain = g_strdup(uuid);
         virt_call_submit(c);
         return 1;

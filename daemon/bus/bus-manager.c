@@ -266,6 +266,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         MigrateStart *st = g_new0(MigrateStart, 1);
         *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL};
         VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, st);
+        c->lane = MIG_LANE_STEP; /* an authorized operator's call */
         c->domain = g_strdup(domain);
         virt_call_submit(c);
         return 1;

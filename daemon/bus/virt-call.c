@@ -11,6 +11,7 @@ VirtCall *virt_call_new(Manager *m, VirtCallKind kind, sd_bus_message *request, 
         c->request = request ? sd_bus_message_ref(request) : NULL;
         c->then = then;
         c->data = data;
+        c->lane = kind == VIRT_SET_GROUP ? MIG_LANE_STEP : MIG_LANE_READ;
         return c;
 }
 
@@ -52,5 +53,5 @@ static void done(void *data) {
 }
 
 void virt_call_submit(VirtCall *c) {
-        mig_worker_submit(c->m->worker, run, done, c, virt_call_free);
+        mig_worker_submit_on(c->m->worker, c->lane, run, done, c, virt_call_free);
 }

@@ -25,6 +25,7 @@ struct VirtCall {
         MigVirtError err;
         VirtCallThen then;
         void *data;
+        MigLane lane; /* the read lane, unless an admin's or a peer's step set it to the step lane */
 };
 
 VirtCall *virt_call_new(Manager *m, VirtCallKind kind, sd_bus_message *request, VirtCallThen then,

@@ -88,6 +88,10 @@ int cold_abort(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *er
         g_atomic_int_set(&j->progress.cancel, 1);
         mig_answers_add(j->waiters, answer);
         g_message("Migration %s: abort requested.", mig->id);
+        if (j->waits_for_slot) { /* nothing runs that would see the cancel */
+                j->waits_for_slot = false;
+                cold_rollback(j, NULL, NULL);
+        }
         return 1;
 }
 

@@ -27,6 +27,7 @@ typedef struct ColdJob {
         bool cancel;
         bool restart_source;  /* roll back: start the domain here again (it ran before) */
         bool automatic;       /* confirm: the automatic one (no proof: revert or ask again) */
+        bool waits_for_slot;  /* prepared, waiting for one of MaxConcurrentMigrations copy slots */
         GPtrArray *checksums; /* local, char* */
         int result;
         MigVirtError err;

@@ -8,6 +8,7 @@
  * read, so the domain is started here again as it was. */
 
 #include <errno.h>
+#include <string.h>
 
 #include "cold-job.h"
 #include "errors.h"
@@ -71,8 +72,9 @@ static void copy_done(void *data) {
         cold_verify_start(j);
 }
 
-void cold_copy_start(ColdJob *j) {
+static void copy_go(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
+        j->waits_for_slot = false;
         if (j->cancel)
                 return cold_rollback(j, NULL, NULL);
         if (manager_transition(j->m, mig, "migrating", "resize_migrating",
@@ -84,5 +86,58 @@ void cold_copy_start(ColdJob *j) {
         j->dest_uri = libvirt_uri_of(pc);
         (void) sd_event_add_time_relative(j->m->event, &j->progress_timer, CLOCK_MONOTONIC,
                                           PROGRESS_INTERVAL_USEC, 0, on_progress, j);
-        mig_worker_submit(j->m->worker, copy_run, copy_done, j, NULL);
+        mig_worker_submit_on(j->m->worker, MIG_LANE_LONG, copy_run, copy_done, j, NULL);
+}
+
+/* --- the copy slots: at most MaxConcurrentMigrations cold copies at once --- */
+
+static unsigned copies_running(Manager *m) {
+        GHashTableIter it;
+        MigMigration *mig;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                n += strcmp(mig->kind, "cold") == 0 && strcmp(mig->role, "source") == 0 &&
+                     strcmp(mig->status, "migrating") == 0;
+        return n;
+}
+
+/* The oldest prepared migration that waits for a slot, or NULL. */
+static ColdJob *oldest_waiting(Manager *m) {
+        ColdJob *oldest = NULL, *j;
+        GHashTableIter it;
+        if (!m->cold_jobs)
+                return NULL;
+        g_hash_table_iter_init(&it, m->cold_jobs);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &j))
+                if (j->waits_for_slot && cold_job_mig(j) &&
+                    (!oldest || cold_job_mig(j)->created_usec < cold_job_mig(oldest)->created_usec))
+                        oldest = j;
+        return oldest;
+}
+
+static void start_waiting(Manager *m) {
+        ColdJob *j;
+        while (copies_running(m) < m->config->max_concurrent_migrations && (j = oldest_waiting(m)))
+                copy_go(j);
+}
+
+/* A copy that ended (verified, failed, cancelled) frees its slot. */
+static void on_change(Manager *m, const MigMigration *mig, MigChange change, void *userdata) {
+        if (change == MIG_CHANGE_CHANGED && strcmp(mig->kind, "cold") == 0 &&
+            strcmp(mig->role, "source") == 0 && strcmp(mig->status, "migrating") != 0 &&
+            strcmp(mig->status, "pre-migrating") != 0)
+                start_waiting(m);
+}
+
+void cold_init(Manager *m) {
+        manager_watch(m, on_change, NULL);
+}
+
+void cold_copy_start(ColdJob *j) {
+        if (j->cancel || copies_running(j->m) < j->m->config->max_concurrent_migrations)
+                return copy_go(j);
+        j->waits_for_slot = true;
+        (void) manager_transition(j->m, cold_job_mig(j), "pre-migrating", NULL,
+                                  "prepared; waits for one of MaxConcurrentMigrations copy slots");
 }

@@ -90,7 +90,7 @@ void cold_verify_start(ColdJob *j) {
         VerifyStep *v = g_new0(VerifyStep, 1);
         v->job = j;
         v->pending = 2;
-        mig_worker_submit(j->m->worker, verify_local_run, verify_one_done, v, NULL);
+        mig_worker_submit_on(j->m->worker, MIG_LANE_LONG, verify_local_run, verify_one_done, v, NULL);
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         MigPeer *peer = cold_job_peer(j, &e);
         if (!peer)
@@ -126,6 +126,7 @@ int cold_verify_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_er
                 return mig_answer_clear(&answer), -ENOENT;
         IncomingStep *s = incoming_step_new(m, id, answer);
         s->disks = mig_disks_from_json(mig->disks_json);
-        mig_worker_submit(m->worker, verify_incoming_run, verify_incoming_done, s, incoming_step_free);
+        mig_worker_submit_on(m->worker, MIG_LANE_LONG, verify_incoming_run, verify_incoming_done, s,
+                             incoming_step_free);
         return 1;
 }

@@ -68,5 +68,5 @@ static void identity_free(void *data) {
 void identity_check(Manager *m) {
         Identity *id = g_new0(Identity, 1);
         id->m = m;
-        mig_worker_submit(m->worker, identity_run, identity_done, id, identity_free);
+        mig_worker_submit_on(m->worker, MIG_LANE_READ, identity_run, identity_done, id, identity_free);
 }

@@ -8,7 +8,8 @@
 #include "errors.h"
 #include "macro.h"
 
-#define WORKER_THREADS 4
+#define STEP_THREADS 4 /* the worker's lanes: steps, reads (long jobs get a thread each) */
+#define READ_THREADS 2
 
 typedef struct ManagerWatcher {
         ManagerWatch fn;
@@ -71,7 +72,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = load_migrations(m);
         if (r < 0)
                 return r;
-        r = mig_worker_new(m->event, WORKER_THREADS, &m->worker);
+        r = mig_worker_new(m->event, STEP_THREADS, READ_THREADS, &m->worker);
         if (r < 0)
                 return r;
         m->virt = mig_virt_new(m->config->libvirt_uri);

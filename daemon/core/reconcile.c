@@ -261,7 +261,7 @@ void reconcile_all(Manager *m, const char *why) {
         g_debug("Reconciling this node's domains: %s.", why);
         Scan *s = g_new0(Scan, 1);
         s->m = m;
-        mig_worker_submit(m->worker, scan_run, scan_done, s, NULL);
+        mig_worker_submit_on(m->worker, MIG_LANE_READ, scan_run, scan_done, s, NULL);
 }
 
 /* --- Peer.CheckDomain: another node found a conflict and asks this one to look too --- */
@@ -296,7 +296,8 @@ static void check_local_free(void *data) {
 void reconcile_check_local(Manager *m, const char *uuid) {
         CheckLocal *c = g_new0(CheckLocal, 1);
         *c = (CheckLocal){m, g_strdup(uuid), NULL};
-        mig_worker_submit(m->worker, check_local_run, check_local_done, c, check_local_free);
+        mig_worker_submit_on(m->worker, MIG_LANE_READ, check_local_run, check_local_done, c,
+                             check_local_free);
 }
 
 /* --- the reconciliation table of a migration: both nodes' views, kept in its record --- */
@@ -361,7 +362,7 @@ static void view_free(void *data) {
 static void refresh_view(Manager *m, const MigMigration *mig) {
         ViewRefresh *v = g_new0(ViewRefresh, 1);
         *v = (ViewRefresh){m, g_strdup(mig->id), g_strdup(mig->domain_uuid), NULL};
-        mig_worker_submit(m->worker, view_run, view_done, v, view_free);
+        mig_worker_submit_on(m->worker, MIG_LANE_READ, view_run, view_done, v, view_free);
 }
 
 void reconcile_refresh_views(Manager *m) {

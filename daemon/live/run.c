@@ -143,5 +143,5 @@ void live_run_start(LiveJob *j) {
         j->migrating = true;
         (void) sd_event_add_time_relative(j->m->event, &j->stats_timer, CLOCK_MONOTONIC, STATS_INTERVAL_USEC,
                                           0, on_stats_timer, j);
-        mig_worker_submit(j->m->worker, migrate_run, migrate_done, j, NULL);
+        mig_worker_submit_on(j->m->worker, MIG_LANE_LONG, migrate_run, migrate_done, j, NULL);
 }
