@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "audit.h"
 #include "bus-api.h"
 #include "errors.h"
 #include "macro.h"
@@ -35,11 +36,27 @@ static const char *action_of(sd_bus_message *msg) {
         return NULL;
 }
 
-int bus_authorize(Manager *m, sd_bus_message *msg, bool interactive, sd_bus_error *error) {
+/* The journal entry of an authorized call, with the caller's credentials from the bus. */
+static void audit(sd_bus_message *msg, const char *action, const char *domain, const char *node) {
+        g_autoptr(sd_bus_creds) creds = NULL;
+        uid_t uid = (uid_t) -1;
+        pid_t pid = 0;
+        if (sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+                (void) sd_bus_creds_get_euid(creds, &uid);
+                (void) sd_bus_creds_get_pid(creds, &pid);
+        }
+        mig_audit_call(sd_bus_message_get_member(msg), action, uid, pid, domain, node);
+}
+
+int bus_authorize(Manager *m, sd_bus_message *msg, const char *domain, const char *node, bool interactive,
+                  sd_bus_error *error) {
         const char *action = action_of(msg);
         if (!action)
                 return sd_bus_error_setf(
                         error, MIG_ERROR_ACCESS_DENIED, "%s is not a method anyone may call.",
                         sd_bus_message_get_member(msg) ? sd_bus_message_get_member(msg) : "?");
-        return mig_polkit_check(m->polkit, msg, action, interactive, error);
+        int r = mig_polkit_check(m->polkit, msg, action, interactive, error);
+        if (r > 0)
+                audit(msg, action, domain ? domain : "", node ? node : "");
+        return r;
 }

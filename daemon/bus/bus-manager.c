@@ -261,7 +261,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return invalid_domain(error);
         if ((r = check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, destination, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigrateStart *st = g_new0(MigrateStart, 1);
         *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL};
@@ -366,7 +366,7 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name,
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigMigration *mig = manager_find_inflight(m, domain);
         MigMigration *latest = mig ? mig : manager_find_latest(m, domain);
@@ -406,7 +406,7 @@ static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return r;
         if ((r = check_node(m, node, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return sd_bus_error_setf(
                 error, MIG_ERROR_NOT_SUPPORTED,
@@ -533,7 +533,7 @@ static int method_disable_host(sd_bus_message *msg, void *userdata, sd_bus_error
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid reason: " MIG_REASON_RULE
                                         " (say why the node is disabled).");
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, false, reason, error);
 }
@@ -545,7 +545,7 @@ static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error 
         int r = sd_bus_message_read(msg, "sb", &node, &interactive);
         if (r < 0 || (r = check_node(m, node, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, true, "", error);
 }
@@ -625,7 +625,7 @@ static int method_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!mig_group_policy_valid(policy))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid policy: " MIG_POLICY_RULE ".");
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(msg, m, domain, name, policy, false);
 }
@@ -639,7 +639,7 @@ static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_authorize(m, msg, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(msg, m, domain, NULL, NULL, false);
 }

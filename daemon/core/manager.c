@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "errors.h"
 #include "macro.h"
 
@@ -190,6 +191,7 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
                 return manager_store_error(error, r, e);
         mig->touched_boottime = mig_boottime_usec();
         g_hash_table_replace(m->migrations, mig->id, g_steal_pointer(&owned));
+        mig_audit_transition(mig, manager_node(m), NULL, message);
         notify(m, mig, MIG_CHANGE_ADDED);
         return 0;
 }
@@ -276,6 +278,8 @@ int manager_transition(Manager *m, MigMigration *mig, const char *status, const 
         }
         g_message("Migration %s of %s: %s%s%s", mig->id, mig->domain_name, status, message ? ": " : "",
                   message ? message : "");
+        if (strcmp(b.status, status) != 0)
+                mig_audit_transition(mig, manager_node(m), b.status, message);
         g_free(b.status);
         g_free(b.task_state);
         return 0;
