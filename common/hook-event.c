@@ -77,6 +77,21 @@ char *mig_hook_uuid_from_xml(const char *xml, size_t len) {
         return ok && mig_uuid_valid(uuid) ? g_steal_pointer(&uuid) : NULL;
 }
 
+void mig_hook_event_set_message(MigHookEvent *e, const char *message) {
+        static const char mark[] = "…";
+        size_t len = strlen(message);
+        g_free(e->message);
+        if (len <= MIG_HOOK_MESSAGE_MAX) {
+                e->message = g_strdup(message);
+                return;
+        }
+        size_t keep = MIG_HOOK_MESSAGE_MAX - (sizeof(mark) - 1);
+        while (keep > 0 && ((unsigned char) message[keep] & 0xC0) == 0x80) /* not inside a character */
+                keep--;
+        g_autofree char *head = g_strndup(message, keep);
+        e->message = g_strconcat(head, mark, NULL);
+}
+
 MigHookEvent *mig_hook_event_make(const char *domain, const char *uuid, const char *operation,
                                   const char *sub_operation, const char *message) {
         MigHookEvent *e = g_new0(MigHookEvent, 1);

@@ -53,6 +53,9 @@ MigHookEvent *mig_hook_event_new(int argc, char *const *argv, const char *xml, s
 
 /* An event the daemon itself observed (libvirt's lifecycle events, its own findings):
  * a fresh id, the time now, extra "-". */
+/* Sets the event's message, cut to MIG_HOOK_MESSAGE_MAX bytes (at a character, ending in
+ * "…") so that a long reason is kept rather than the whole event refused. */
+void mig_hook_event_set_message(MigHookEvent *e, const char *message);
 MigHookEvent *mig_hook_event_make(const char *domain, const char *uuid, const char *operation,
                                   const char *sub_operation, const char *message);
 

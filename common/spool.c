@@ -114,13 +114,32 @@ static int read_file(const char *path, char **data, size_t *len, GError **error)
         return 0;
 }
 
+/* The daemon's side of the lock: never a blocking flock on its event loop. A hook holds the
+ * lock only while it appends a line; one that holds it longer than TAKE_BUDGET_USEC makes
+ * this give up with -EAGAIN (the daemon tries again soon). */
+#define TAKE_BUDGET_USEC 20000
+
+static int lock_briefly(int fd) {
+        uint64_t deadline = now_usec() + TAKE_BUDGET_USEC;
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                if (now_usec() >= deadline)
+                        return -EAGAIN;
+                usleep(200);
+        }
+        return 0;
+}
+
 /* Renames DIR/hook-spool to DIR/hook-spool.draining under its lock. */
 static int take_spool(const char *dir, const char *draining, GError **error) {
         g_autofree char *path = g_build_filename(dir, MIG_SPOOL_FILE, NULL);
         int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        int r = flock(fd, LOCK_EX) < 0 || rename(path, draining) < 0 ? -errno : 0;
+        int r = lock_briefly(fd);
+        if (r == 0 && rename(path, draining) < 0)
+                r = -errno;
         close(fd);
         if (r == 0)
                 r = fsync_dir(dir);
@@ -151,13 +170,18 @@ int mig_spool_done(const char *dir) {
 
 unsigned mig_spool_take_lost(const char *dir) {
         g_autofree char *path = g_build_filename(dir, MIG_SPOOL_LOST_FILE, NULL);
-        g_autofree char *data = NULL;
-        gsize n = 0;
-        if (!g_file_get_contents(path, &data, &n, NULL))
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
                 return 0;
-        (void) unlink(path);
+        /* Under the lock the hook appends with: read and removed as one, no count lost between. */
         unsigned count = 0;
-        for (gsize i = 0; i < n; i++)
-                count += data[i] == '\n';
-        return count ? count : 1;
+        char buf[LOST_MAX_BYTES];
+        ssize_t n = 0;
+        if (lock_briefly(fd) == 0 && (n = read(fd, buf, sizeof(buf))) >= 0 && unlink(path) == 0) {
+                for (ssize_t i = 0; i < n; i++)
+                        count += buf[i] == '\n';
+                count = count ? count : 1;
+        }
+        close(fd);
+        return count;
 }

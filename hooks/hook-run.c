@@ -34,16 +34,24 @@ const char *hook_config_file(void) {
         return f && f[0] == '/' ? f : MIGRATED_CONF_FILE;
 }
 
-static char *read_stdin(size_t *len) {
+/* The XML on stdin, read to its end (libvirt must not block on a full pipe); *too_large
+ * when it exceeds MIG_HOOK_XML_MAX: then nothing of it is used. */
+static char *read_stdin(size_t *len, bool *too_large) {
         GString *s = g_string_new(NULL);
         char buf[65536];
         ssize_t n;
+        *too_large = false;
         if (isatty(STDIN_FILENO)) /* run by hand: there is no XML */
                 n = 0;
         else
-                while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-                        if (n > 0 && s->len < MIG_HOOK_XML_MAX)
+                while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+                        if (n > 0 && s->len + (size_t) n > MIG_HOOK_XML_MAX)
+                                *too_large = true;
+                        else if (n > 0)
                                 g_string_append_len(s, buf, n);
+                }
+        if (*too_large)
+                g_string_truncate(s, 0);
         *len = s->len;
         return g_string_free(s, FALSE);
 }
@@ -98,18 +106,24 @@ static void deliver(const MigHookEvent *e, uint64_t start) {
 int hook_run(int argc, char **argv, HookFilter filter) {
         uint64_t start = now_usec();
         size_t len = 0;
-        g_autofree char *xml = read_stdin(&len);
+        bool too_large;
+        g_autofree char *xml = read_stdin(&len, &too_large);
         g_autoptr(GError) err = NULL;
         g_autoptr(MigHookEvent) e = mig_hook_event_new(argc, argv, xml, len, &err);
         if (!e) {
                 fprintf(stderr, "migrated-hook: %s\n", err->message);
                 return EXIT_SUCCESS; /* not our business to stop libvirt */
         }
-        bool allow = !filter || filter(e, xml, len);
+        bool allow = true;
+        if (too_large) { /* recorded without its UUID; a domain to take in is refused */
+                g_autofree char *why = g_strdup_printf(
+                        "the domain XML of %s on stdin exceeds %u MiB: it was not read%s", e->domain,
+                        MIG_HOOK_XML_MAX >> 20, filter ? "; the migration is refused" : "");
+                fprintf(stderr, "migrated-hook: %s\n", why);
+                mig_hook_event_set_message(e, why);
+                allow = !filter;
+        } else if (filter)
+                allow = filter(e, xml, len); /* prints its reason when it refuses */
         deliver(e, start);
-        if (!allow) {
-                fprintf(stderr, "%s\n", e->message);
-                return EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return allow ? EXIT_SUCCESS : EXIT_FAILURE;
 }

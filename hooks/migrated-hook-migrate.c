@@ -24,8 +24,9 @@ static bool rewrite_incoming(MigHookEvent *e, const char *xml, size_t len) {
                         fputs(out, stdout);
                 return true;
         }
-        g_free(e->message);
-        e->message = g_strdup_printf(MIG_HOOK_REFUSAL " of %s: %s", e->domain, err->message);
+        g_autofree char *why = g_strdup_printf(MIG_HOOK_REFUSAL " of %s: %s", e->domain, err->message);
+        fprintf(stderr, "%s\n", why); /* the whole reason, for the source's caller */
+        mig_hook_event_set_message(e, why);
         return false;
 }
 

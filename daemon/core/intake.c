@@ -26,6 +26,23 @@ int intake_record(Manager *m, GPtrArray *events, const char *origin, bool curren
         return r;
 }
 
+#define DRAIN_RETRY_USEC (100 * USEC_PER_MSEC)
+
+static void drain_spool(Manager *m, bool current);
+
+static int on_drain_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        drain_spool(userdata, true);
+        (void) sd_event_source_set_floating(s, false); /* one shot: drop it */
+        sd_event_source_disable_unref(s);
+        return 0;
+}
+
+static void drain_later(Manager *m, bool current) {
+        (void) current; /* a retry runs while the daemon runs: its events count as current ones */
+        (void) sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, DRAIN_RETRY_USEC, 0,
+                                          on_drain_retry, m);
+}
+
 /* current: the daemon runs and the hook spooled because it did not answer in time (the events
  * are logged and reconciled one by one); at start they are history, which the start's
  * reconciliation pass covers at once. */
@@ -34,6 +51,8 @@ static void drain_spool(Manager *m, bool current) {
         g_autofree char *data = NULL;
         size_t len = 0;
         int r = mig_spool_take(m->state_dir, &data, &len, &err);
+        if (r == -EAGAIN) /* a hook holds the lock right now: soon again */
+                return drain_later(m, current);
         if (r < 0) {
                 g_warning("%s", err->message);
                 return;

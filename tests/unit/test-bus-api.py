@@ -168,6 +168,17 @@ try:
     check(ops[-2:] == ["stopped", "start"], "the spooled events are the domain's events: %s" % ops)
     check(not os.path.exists(os.path.join(state, "hook-spool")) and
           not os.path.exists(os.path.join(state, "hook-spool.draining")), "the spool is gone once recorded")
+    # XML over the hook's bound: not cut and half-read, said in a sentence; the event is still
+    # kept (spooled: the hook never reaches this private bus), without the UUID it could not read.
+    huge = test_xml.replace("</domain>", "<description>" + "x" * (5 << 20) + "</description></domain>")
+    r = subprocess.run([hook, "test", "stopped", "end", "-"], input=huge, text=True, env=hook_env,
+                       capture_output=True)
+    check(r.returncode == 0 and "exceeds 4 MiB" in r.stderr,
+          "the hook says the XML on stdin is too large and still exits 0: %r" % r.stderr[:200])
+    time.sleep(0.5)  # delivered to the daemon, or spooled and drained
+    rc, dom, _ = call("DescribeDomain", "s", "test")
+    msgs = [e["message"]["data"] for e in dom["data"][0]["events"]["data"]] if rc == 0 else []
+    check(any("exceeds 4 MiB" in m for m in msgs), "the event is kept with that sentence: %s" % msgs[-2:])
     # 5. Hook.ReportEvent: root only; each event id recorded once; bad input refused.
     def report(eid, op, uuid="6695eb01-f6a4-8304-79aa-97f2502e193f"):
         return error_of("ReportEvent", "'%s'" % eid, "@t %d" % int(time.time() * 1e6), "'test'", "'%s'" % uuid,

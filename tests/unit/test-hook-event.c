@@ -145,6 +145,22 @@ static MigRewriteRules *rules(const char *text, GError **error) {
         "<disk type='file'><source file='/other/vm1.raw'/></disk>"                                          \
         "<interface type='bridge'><source bridge='" br "'/></interface></devices></domain>"
 
+/* A reason longer than the event's limit is cut at a character and kept: the event stays valid. */
+static void test_long_message(void) {
+        g_autoptr(MigHookEvent) e = mig_hook_event_make("vm1", "", "migrate", "begin", "");
+        g_autoptr(GString) why = g_string_new("Refused: bridge ");
+        for (int i = 0; i < 600; i++)
+                g_string_append(why, "é"); /* two bytes each: a cut could fall inside one */
+        mig_hook_event_set_message(e, why->str);
+        g_assert_cmpuint(strlen(e->message), <=, MIG_HOOK_MESSAGE_MAX);
+        g_assert_true(g_str_has_prefix(e->message, "Refused: bridge é"));
+        g_assert_true(g_str_has_suffix(e->message, "…"));
+        g_assert_true(g_utf8_validate(e->message, -1, NULL));
+        g_assert_true(mig_hook_event_valid(e));
+        mig_hook_event_set_message(e, "short");
+        g_assert_cmpstr(e->message, ==, "short");
+}
+
 static void test_rewrite(void) {
         g_autoptr(GError) e = NULL;
         g_assert_null(rules("[Rewrite]\nBridges=br0\n", &e));
@@ -200,5 +216,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/hook/spool-parse", test_spool_parse);
         g_test_add_func("/hook/spool-file", test_spool_file);
         g_test_add_func("/hook/rewrite", test_rewrite);
+        g_test_add_func("/hook/long-message", test_long_message);
         return g_test_run();
 }
