@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-variant.h"
 
+#include "errors.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -285,4 +287,63 @@ bool mig_dict_bool(GVariant *dict, const char *key, bool *ret) {
                 return false;
         *ret = v != 0;
         return true;
+}
+
+/* --- a{sv} arguments with specs --- */
+
+static const char *type_name(char t) {
+        return t == 'b'   ? "a boolean (b)"
+               : t == 'u' ? "an unsigned 32-bit number (u)"
+               : t == 's' ? "a string (s)"
+                          : "an unsigned number (t)";
+}
+
+static void take_value(const MigDictSpec *spec, GVariant *value) {
+        switch (spec->type) {
+        case 'b':
+                *(int *) spec->value = g_variant_get_boolean(value);
+                break;
+        case 'u':
+                *(uint32_t *) spec->value = g_variant_get_uint32(value);
+                break;
+        case 't':
+                *(uint64_t *) spec->value = g_variant_get_uint64(value);
+                break;
+        default:
+                g_free(*(char **) spec->value);
+                *(char **) spec->value = g_variant_dup_string(value, NULL);
+        }
+}
+
+static const MigDictSpec *find_spec(const MigDictSpec *specs, const char *key) {
+        for (const MigDictSpec *s = specs; s->key; s++)
+                if (strcmp(s->key, key) == 0)
+                        return s;
+        return NULL;
+}
+
+int mig_dict_read_specs(GVariant *dict, const char *what, const MigDictSpec *specs, sd_bus_error *error) {
+        if (!g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT))
+                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "The %ss must be an a{sv}.",
+                                         what);
+        GVariantIter it;
+        const char *key;
+        GVariant *value;
+        g_variant_iter_init(&it, dict);
+        while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
+                g_autoptr(GVariant) owned = value;
+                const MigDictSpec *spec = find_spec(specs, key);
+                if (!spec)
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown %s '%s'.", what,
+                                                 key);
+                char sig[2] = {spec->type, 0};
+                if (!g_variant_type_string_is_valid(sig) ||
+                    !g_variant_is_of_type(value, G_VARIANT_TYPE(sig)))
+                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                                 "%c%s '%s' takes %s, not '%s'.", g_ascii_toupper(what[0]),
+                                                 what + 1, key, type_name(spec->type),
+                                                 g_variant_get_type_string(value));
+                take_value(spec, value);
+        }
+        return 0;
 }

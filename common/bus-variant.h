@@ -26,6 +26,18 @@ int mig_bus_append_value(sd_bus_message *m, GVariant *v);
  * into the container open in m. */
 int mig_bus_append_members(sd_bus_message *m, GVariant *v);
 
+/* An a{sv} argument with known keys of known types only: each spec names a key, its
+ * type ('b': int*, 'u': uint32_t*, 't': uint64_t*, 's': char** that gets a copy) and
+ * where its value goes; a NULL key ends the list. */
+typedef struct MigDictSpec {
+        const char *key;
+        char type;
+        void *value;
+} MigDictSpec;
+/* Reads dict into specs; an unknown key or a value of another type is refused with
+ * InvalidArgument and a sentence in which what names the argument ("option", "filter"). */
+int mig_dict_read_specs(GVariant *dict, const char *what, const MigDictSpec *specs, sd_bus_error *error);
+
 /* The one a{sv} reader: the string value of key in dict (an a{sv}, or a variant or
  * 1-tuple holding one), or NULL when absent or not a string. Borrowed from dict. */
 const char *mig_dict_string(GVariant *dict, const char *key);

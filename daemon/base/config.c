@@ -261,16 +261,26 @@ static bool parse_groups(GKeyFile *kf, MigConfig *c, GError **error) {
 }
 
 MigConfig *mig_config_load(const char *path, GError **error) {
+        g_autoptr(GError) local = NULL;
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, &local)) {
+                if (!g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+                        g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
+                        return NULL;
+                }
+                MigConfig *c = mig_config_new_defaults();
+                c->path = g_strdup(path);
+                return c;
+        }
+        return mig_config_parse(path, text, error);
+}
+
+MigConfig *mig_config_parse(const char *path, const char *text, GError **error) {
         g_autoptr(MigConfig) c = mig_config_new_defaults();
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) local = NULL;
         c->path = g_strdup(path);
-        if (!g_file_get_contents(path, &c->text, NULL, &local)) {
-                if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-                        return g_steal_pointer(&c);
-                g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
-                return NULL;
-        }
+        c->text = g_strdup(text);
         if (!g_key_file_load_from_data(kf, c->text, (gsize) -1, G_KEY_FILE_NONE, &local)) {
                 unsigned line = first_bad_line(c->text);
                 g_set_error(error, local->domain, local->code, "%s:%u: %s", path, line, local->message);

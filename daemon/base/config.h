@@ -47,6 +47,8 @@ typedef struct MigConfig {
 /* A missing file gives the defaults (a node without peers). Returns NULL with
  * error set (naming file, line or group and key) when the file is unusable. */
 MigConfig *mig_config_load(const char *path, GError **error);
+/* The same for a file's text already read (path only names it in messages). */
+MigConfig *mig_config_parse(const char *path, const char *text, GError **error);
 MigConfig *mig_config_new_defaults(void);
 void mig_config_free(MigConfig *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigConfig, mig_config_free)

@@ -36,45 +36,10 @@ static int check_node(Manager *m, const char *node, sd_bus_error *error) {
 
 /* --- a{sv} arguments: known keys of known types only --- */
 
-typedef struct OptionSpec {
-        const char *key;
-        char type; /* 'b' (int*), 'u' (uint32_t*), 't' (uint64_t*) or 's' (char**: a copy) */
-        void *value;
-} OptionSpec;
+typedef MigDictSpec OptionSpec;
 
-static const char *type_name(char t) {
-        return t == 'b'   ? "a boolean (b)"
-               : t == 'u' ? "an unsigned 32-bit number (u)"
-               : t == 's' ? "a string (s)"
-                          : "an unsigned number (t)";
-}
-
-static void take_option(const OptionSpec *spec, GVariant *value) {
-        switch (spec->type) {
-        case 'b':
-                *(int *) spec->value = g_variant_get_boolean(value);
-                break;
-        case 'u':
-                *(uint32_t *) spec->value = g_variant_get_uint32(value);
-                break;
-        case 't':
-                *(uint64_t *) spec->value = g_variant_get_uint64(value);
-                break;
-        default:
-                g_free(*(char **) spec->value);
-                *(char **) spec->value = g_variant_dup_string(value, NULL);
-        }
-}
-
-static const OptionSpec *find_spec(const OptionSpec *specs, const char *key) {
-        for (const OptionSpec *s = specs; s->key; s++)
-                if (strcmp(s->key, key) == 0)
-                        return s;
-        return NULL;
-}
-
-/* Reads an a{sv} argument (with the one reader, common/bus-variant.c) into specs; what names
- * the argument in a refusal ("option", "filter"). */
+/* Reads an a{sv} argument into specs (common/bus-variant.c); what names the argument in a
+ * refusal ("option", "filter"). */
 static int read_options(sd_bus_message *msg, const char *what, const OptionSpec *specs,
                         sd_bus_error *error) {
         GVariant *read = NULL;
@@ -82,25 +47,7 @@ static int read_options(sd_bus_message *msg, const char *what, const OptionSpec 
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
         g_autoptr(GVariant) dict = g_variant_ref_sink(read);
-        GVariantIter it;
-        const char *key;
-        GVariant *value;
-        g_variant_iter_init(&it, dict);
-        while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
-                g_autoptr(GVariant) owned = value;
-                const OptionSpec *spec = find_spec(specs, key);
-                char sig[2] = {spec ? spec->type : 0, 0};
-                if (!spec)
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT, "Unknown %s '%s'.", what,
-                                                 key);
-                if (!g_variant_is_of_type(value, G_VARIANT_TYPE(sig)))
-                        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                                 "%c%s '%s' takes %s, not '%s'.", g_ascii_toupper(what[0]),
-                                                 what + 1, key, type_name(spec->type),
-                                                 g_variant_get_type_string(value));
-                take_option(spec, value);
-        }
-        return 0;
+        return mig_dict_read_specs(dict, what, specs, error);
 }
 
 /* --- Migrate --- */

@@ -15,13 +15,26 @@ CLANG=${CLANG:-clang-14}
 command -v "$CLANG" >/dev/null || { echo "SKIP: $CLANG is not installed"; exit 77; }
 mkdir -p "$out"
 flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$src/common" -I"${2}" $(pkg-config --cflags glib-2.0))
+       -I"$src/common" -I"$src/daemon/base" -I"${2}" $(pkg-config --cflags glib-2.0 libsystemd libxml-2.0))
 libs=($(pkg-config --libs glib-2.0))
-for t in hook-input spool; do
+# target: the sources it needs besides its own
+declare -A sources=(
+    [hook-input]="common/hook-event.c common/id.c common/validate.c"
+    [spool]="common/hook-event.c common/id.c common/validate.c"
+    [dict-specs]="common/bus-variant.c common/errors.c"
+    [config]="daemon/base/config.c common/rewrite.c common/validate.c"
+)
+declare -A extra_libs=(
+    [dict-specs]="$(pkg-config --libs libsystemd)"
+    [config]="$(pkg-config --libs libxml-2.0)"
+)
+targets=(hook-input spool dict-specs config)
+for t in "${targets[@]}"; do
+    # shellcheck disable=SC2086  # word lists
     "$CLANG" "${flags[@]}" -o "$out/fuzz-$t" "$src/tests/fuzz/fuzz-$t.c" \
-        "$src/common/hook-event.c" "$src/common/id.c" "$src/common/validate.c" "${libs[@]}"
+        $(printf "$src/%s " ${sources[$t]}) "${libs[@]}" ${extra_libs[$t]-}
 done
-for t in hook-input spool; do
+for t in "${targets[@]}"; do
     work=$out/corpus-$t
     mkdir -p "$work"
     echo "== fuzz-$t: $secs s from tests/fuzz/corpus-$t"
