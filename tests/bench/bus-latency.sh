@@ -17,9 +17,8 @@
 
 set -u -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../cluster/cluster.sh
-. "${CLUSTER_LIB:-$here/../cluster/cluster.sh}"
+# shellcheck source=../cluster/lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/../cluster/lib/bench.sh}"
 
 NAME=${BENCH_CLUSTER_NAME:-blat}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-210}
@@ -41,18 +40,15 @@ cmds=("migratectl --json hosts"
 
 cluster_require_root
 [ -x /usr/libexec/migrated ] && command -v migratectl >/dev/null ||
-    { echo "bus-latency: migrated is not installed (run tools/build-install)" >&2; exit 1; }
-cluster_trap_down "$NAME"
+    die "migrated is not installed (run tools/build-install)"
 
-echo "== bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2 || { echo "bus-latency: the bench did not come up" >&2; exit 1; }
-A=${NAME}a
-B=${NAME}b
+say "bringing up 2 nodes (instance $NAME)"
+bench_up "$NAME" 2
 
 # A domain on each node, so hosts and the daemons have something to report.
 cluster_define_domain "$A" "bench${NAME}a" --running >/dev/null &&
 cluster_define_domain "$B" "bench${NAME}b" --running >/dev/null ||
-    { echo "bus-latency: cannot define the domains" >&2; exit 1; }
+    die "cannot define the domains"
 
 # Runs inside node A: for each command, WARMUP untimed runs, then N timed
 # ones; prints "INDEX MICROSECONDS" per timed run.  $EPOCHREALTIME: no fork
@@ -75,26 +71,14 @@ for cmd in "$@"; do
     i=$((i + 1))
 done
 '
-echo "== on $A: warm-up $WARMUP, then $N timed runs of each call"
+say "on $A: warm-up $WARMUP, then $N timed runs of each call"
 raw=$(cluster_run "$A" bash -c "$timer" timer "$WARMUP" "$N" "${cmds[@]}" </dev/null) ||
-    { echo "bus-latency: a call failed" >&2; cluster_diag "$NAME" "$A"; exit 1; }
-
-# Nearest-rank percentiles over the sorted samples.
-stats() {
-    sort -n | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "-", "-", "-"; exit }
-            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            p = int(0.9 * NR); if (p < 0.9 * NR) p++
-            printf "%.2f %.2f %.2f\n", med / 1000, v[p] / 1000, v[1] / 1000
-        }'
-}
+    { cluster_diag "$NAME" "$A"; die "a call failed"; }
 
 echo
 printf '%-40s %9s %9s %9s\n' "call (on $A, N=$N)" "median" "p90" "min"
 for i in "${!labels[@]}"; do
-    read -r med p90 min < <(awk -v i="$i" '$1 == i { print $2 }' <<<"$raw" | stats)
+    read -r med p90 min _ < <(awk -v i="$i" '$1 == i { print $2 }' <<<"$raw" | stats 90)
     printf '%-40s %7s ms %6s ms %6s ms\n' "${labels[$i]}" "$med" "$p90" "$min"
 done
 echo

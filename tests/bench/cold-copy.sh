@@ -30,9 +30,8 @@
 
 set -u -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../cluster/cluster.sh
-. "${CLUSTER_LIB:-$here/../cluster/cluster.sh}"
+# shellcheck source=../cluster/lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/../cluster/lib/bench.sh}"
 
 NAME=${BENCH_CLUSTER_NAME:-bcc}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-230}
@@ -50,8 +49,6 @@ EXTENTS=(16 272 528 784)          # MiB offsets of the data: 4 x 64 MiB = 256 Mi
 DATA_MIB=$((EXTENT_MIB * ${#EXTENTS[@]}))
 SPARSE_MAX_MIB=$((DATA_MIB + DATA_MIB / 10))   # "sparse kept": at most 10 % over
 
-say()  { echo "== $*"; }
-die()  { echo "cold-copy: $*" >&2; exit 1; }
 CHECKS_FAILED=()
 check_failed() { echo "cold-copy: CHECK FAILED: $*" >&2; CHECKS_FAILED+=("$*"); }
 
@@ -66,35 +63,16 @@ if ! command -v rsync >/dev/null; then
 fi
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-cluster_trap_down "$NAME"
 say "bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2 || die "the bench did not come up"
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 IPB=$(cluster_ip "$B") || die "no address for $B"
-# Host folder for logs and the domain XML; removed with the instance.  The
+# Host folder for the logs; removed with the instance.  The
 # nodes share /var/tmp with the host, so they write here directly.
 WORK=$CLUSTER_ROOT/$NAME/cold-copy
 mkdir -p "$WORK" || die "cannot create $WORK"
 
 # ---------------------------------------------------------------------------
 # helpers
-
-# timed NODE LOG CMD...: run CMD on NODE, its output (stdout and stderr) into
-# LOG with each line prefixed by the time it arrived ($EPOCHREALTIME).  Prints
-# "RC SECONDS", the wall time measured inside the node (nsenter not counted).
-timed() {
-    local node=$1 log=$2
-    shift 2
-    # shellcheck disable=SC2016  # expanded by the node's bash
-    cluster_run "$node" bash -c '
-        log=$1; shift
-        t0=$EPOCHREALTIME
-        "$@" 2>&1 | while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done >"$log"
-        rc=${PIPESTATUS[0]}
-        t1=$EPOCHREALTIME
-        echo "$rc $(awk -v a="$t0" -v b="$t1" "BEGIN { printf \"%.3f\", b - a }")"' bash "$log" "$@"
-}
 
 alloc_mib() {   # alloc_mib NODE FILE: allocated size in MiB (du -k)
     local kib
@@ -109,15 +87,6 @@ check_sparse() {   # check_sparse WHAT MIB
         check_failed "$1: the copy allocates $2 MiB, more than $SPARSE_MAX_MIB (holes lost)"
 }
 
-median() {   # median [-f FORMAT] VALUE...
-    local fmt=%.3f
-    [ "$1" = -f ] && { fmt=$2; shift 2; }
-    printf '%s\n' "$@" | sort -g |
-        awk -v f="$fmt" '{ a[NR] = $1 } END { if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; printf f, m }'
-}
-range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
-div()   { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-
 # migrate_timed FROM TO LOG: a cold migration with --wait, timed; then confirm.
 # Sets MIG_WALL, MIG_ID and (from the record's events and the watch lines)
 # MIG_COPY (migrating -> post-migrating), MIG_STREAM (migrating -> all bytes
@@ -126,7 +95,7 @@ div()   { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 migrate_timed() {
     local from=$1 to=$2 log=$3 out rc show ev t_mig t_post t_sent
     sync
-    out=$(timed "$from" "$log" migratectl --json migrate "$DOM" --host "$to" --wait) || out="255 0"
+    out=$(timed --stamp-lines "$from" "$log" migratectl --json migrate "$DOM" --host "$to" --wait) || out="255 0"
     rc=${out%% *}
     MIG_WALL=${out#* }
     if [ "$rc" != 0 ]; then
@@ -185,26 +154,8 @@ SRC_SHA=$(sha_of "$A" "$SRC") || die "sha256sum $SRC failed"
 say "source: $SRC_ALLOC MiB allocated, sha256 $SRC_SHA"
 
 # No OS, never started: the type does not matter, qemu (TCG) always validates.
-cat >"$WORK/$DOM.xml" <<EOF
-<domain type='qemu'>
-  <name>$DOM</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source file='$SRC'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-cluster_run "$A" virsh -q -c qemu:///system define "$WORK/$DOM.xml" >/dev/null || die "cannot define $DOM on $A"
+cluster_define_domain "$A" "$DOM" --type qemu --disk "$SRC" --disk-format raw >/dev/null ||
+    die "cannot define $DOM on $A"
 
 # Warm-up, not timed: D-Bus activation of both daemons and their SSH
 # connections to each other.
@@ -222,7 +173,7 @@ copy_round() {   # copy_round LABEL NODE DEST ROUND CMD...: time CMD, check DEST
     local label=$1 node=$2 dest=$3 r=$4 out rc wall al sha
     shift 4
     sync
-    out=$(timed "$A" "$WORK/$label-$r.log" "$@") || out="255 0"
+    out=$(timed --stamp-lines "$A" "$WORK/$label-$r.log" "$@") || out="255 0"
     rc=${out%% *}
     wall=${out#* }
     if [ "$rc" != 0 ]; then

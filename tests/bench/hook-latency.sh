@@ -18,9 +18,8 @@
 
 set -u -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../cluster/cluster.sh
-. "${CLUSTER_LIB:-$here/../cluster/cluster.sh}"
+# shellcheck source=../cluster/lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/../cluster/lib/bench.sh}"
 
 NAME=${BENCH_CLUSTER_NAME:-bhk}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-213}
@@ -32,23 +31,14 @@ HOOK=/etc/libvirt/hooks/qemu.d/migrated-hook
 
 cluster_require_root
 [ -x "$HOOK" ] && command -v migratectl >/dev/null ||
-    { echo "hook-latency: migrated is not installed (run tools/build-install)" >&2; exit 1; }
-cluster_trap_down "$NAME"
+    die "migrated is not installed (run tools/build-install)"
 
-echo "== bringing up 1 node (instance $NAME)"
-cluster_up "$NAME" 1 || { echo "hook-latency: the bench did not come up" >&2; exit 1; }
-A=${NAME}a
+say "bringing up 1 node (instance $NAME)"
+bench_up "$NAME" 1
 cluster_define_domain "$A" hookbench >/dev/null || exit 1
 
-on() { cluster_run "$@"; }
-daemon_pids() {
-    local pid
-    for pid in $(ip netns pids "$(_cluster_node_ns "$A")"); do
-        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] && echo "$pid"
-    done
-    return 0
-}
-stop_daemon() { local p; for p in $(daemon_pids migrated); do kill -9 "$p"; done; sleep 0.5; }
+# SIGKILL, gone, and half a second for the bus to drop its name.
+kill_daemon() { stop_daemon "$A"; sleep 0.5; }
 start_daemon() { on "$A" migratectl hosts >/dev/null || exit 1; }
 
 # Runs inside the node: prints one duration in microseconds per line.
@@ -70,35 +60,25 @@ for ((k = 0; k < n; k++)); do
     echo $((t1 - t0))
 done'
 
-stats() {
-    sort -n | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "-", "-", "-"; exit }
-            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            p = int(0.99 * NR); if (p < 0.99 * NR) p++
-            printf "%.2f %.2f %.2f\n", med / 1000, v[p] / 1000, v[NR] / 1000
-        }'
-}
-row() { local med p99 max; read -r med p99 max < <(stats); printf '%-52s %8s ms %8s ms %8s ms\n' "$1" "$med" "$p99" "$max"; }
+row() { local med p99 max; read -r med p99 _ max < <(stats 99); printf '%-52s %8s ms %8s ms %8s ms\n' "$1" "$med" "$p99" "$max"; }
 
 printf '\n%-52s %11s %11s %11s\n' "what (on $A)" "median" "p99" "max"
 start_daemon
 on "$A" bash -c "$hook_timer" t 5 "$HOOK" >/dev/null # warm-up: caches, the daemon's sqlite
 on "$A" bash -c "$hook_timer" t "$N" "$HOOK" | row "hook run, daemon up (bus + sqlite commit), N=$N"
-stop_daemon
+kill_daemon
 on "$A" bash -c "$hook_timer" t "$N" "$HOOK" | row "hook run, daemon down (spool + fsync), N=$N"
 spooled=$(on "$A" wc -l </dev/null /var/lib/migrated/hook-spool 2>/dev/null | awk '{print $1}')
 
 start_daemon
 on "$A" bash -c "$virsh_timer" t 2 >/dev/null
 on "$A" bash -c "$virsh_timer" t "$VN" | row "virsh start + destroy, hook + daemon up, N=$VN"
-stop_daemon
+kill_daemon
 on "$A" bash -c "$virsh_timer" t "$VN" | row "virsh start + destroy, hook, daemon down, N=$VN"
 
 # Without the hook: libvirtd only looks for hooks when it starts.
-for p in $(daemon_pids libvirtd); do kill "$p"; done
-while [ -n "$(daemon_pids libvirtd)" ]; do sleep 0.1; done
+for p in $(node_pids "$A" libvirtd); do kill "$p"; done
+while [ -n "$(node_pids "$A" libvirtd)" ]; do sleep 0.1; done
 on "$A" rm -f "$HOOK" # the node's private copy of /etc/libvirt
 on "$A" libvirtd -d
 for _ in $(seq 50); do on "$A" virsh -q list >/dev/null 2>&1 && break; sleep 0.2; done

@@ -34,11 +34,8 @@
 
 set -u -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../cluster/cluster.sh
-. "${CLUSTER_LIB:-$here/../cluster/cluster.sh}"
-# shellcheck source=../cluster/guest/guest.sh
-. "$here/../cluster/guest/guest.sh"
+# shellcheck source=../cluster/lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/../cluster/lib/bench.sh}"
 
 NAME=${BENCH_CLUSTER_NAME:-blm}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-231}
@@ -59,9 +56,6 @@ DISK=$IMG/$DOM.qcow2
 VIRSH=(virsh -q -c qemu:///system)
 MIGRATION_TIMEOUT=300
 
-say() { echo "== $*"; }
-die() { echo "live-migrate: $*" >&2; exit 1; }
-
 cluster_require_root
 [ -x /usr/libexec/migrated ] && command -v migratectl >/dev/null ||
     die "migrated is not installed (run tools/build-install)"
@@ -70,38 +64,13 @@ say "building the guest (cached after the first run)"
 guest_build >/dev/null || die "cannot build the Linux test guest (the first run needs a Debian mirror)"
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-cluster_trap_down "$NAME"
 say "bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2 || die "the bench did not come up"
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 WORK=$CLUSTER_ROOT/$NAME/live-migrate
 mkdir -p "$WORK" || die "cannot create $WORK"
 
 # ---------------------------------------------------------------------------
 # helpers
-
-# timed NODE LOG CMD...: run CMD on NODE, its output into LOG; prints
-# "RC SECONDS", the wall time measured inside the node ($EPOCHREALTIME).
-timed() {
-    local node=$1 log=$2
-    shift 2
-    # shellcheck disable=SC2016  # expanded by the node's bash
-    cluster_run "$node" bash -c '
-        log=$1; shift
-        t0=$EPOCHREALTIME
-        "$@" >"$log" 2>&1
-        rc=$?
-        t1=$EPOCHREALTIME
-        echo "$rc $(awk -v a="$t0" -v b="$t1" "BEGIN { printf \"%.3f\", b - a }")"' bash "$log" "$@"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ a[NR] = $1 } END { if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f", m }'
-}
-range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
-div()   { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # After a migration FROM -> TO: the guest runs on TO (and goes on dirtying,
 # no page lost), it is gone from FROM; FROM's leftover disk copy is removed so

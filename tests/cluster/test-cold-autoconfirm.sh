@@ -9,17 +9,14 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tac}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-205}
 WINDOW=4
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nResizeConfirmWindow='$WINDOW
 IMAGES=/var/lib/libvirt/images
-
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 bench_up "$NAME" 2
 for d in vm1 vm2 vm3; do

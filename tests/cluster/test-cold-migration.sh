@@ -12,8 +12,8 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tcm}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-203}
@@ -22,24 +22,11 @@ export CLUSTER_SUBNET=${CLUSTER_SUBNET:-203}
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nClaimTimeout=5'
 IMAGES=/var/lib/libvirt/images
 
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
-
 bench_up "$NAME" 2
 
 # --- helpers -----------------------------------------------------------------
 
 qemu_pid() { on "$1" cat "/run/libvirt/qemu/$2.pid" 2>/dev/null; }
-
-# make_domain NODE DOM running|shutoff DATA_MIB: a qcow2 disk with DATA_MIB of random data.
-make_domain() {
-        local node=$1 dom=$2 power=$3 mib=$4 disk
-        disk=$(cluster_define_domain "$node" "$dom" --disk-mib 1024) || return 1
-        on "$node" sh -c "dd if=/dev/urandom of=/tmp/$dom.raw bs=1M count=$mib status=none &&
-                qemu-img convert -n -f raw -O qcow2 -T none /tmp/$dom.raw '$disk' && rm -f /tmp/$dom.raw" || return 1
-        [ "$power" = running ] && on "$node" virsh start "$dom" >/dev/null
-        return 0
-}
 
 # Slow the link out of NODE so a copy lasts seconds (a real limit, inside the bench only).
 throttle() { on "$1" tc qdisc replace dev eth0 root tbf rate "$2" burst 64kb latency 500ms; }
@@ -63,7 +50,7 @@ cleanup_sampler() { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; }
 
 # --- 1. running domain: migrate, VERIFY_RESIZE, confirm -----------------------
 say "running domain vm1 on $A: migrate to $B, confirm"
-make_domain "$A" vm1 running 24 || exit 1
+make_domain "$A" vm1 24 --disk-mib 1024 || exit 1
 sum1=$(content_sum "$A" $IMAGES/vm1.qcow2)
 out=$(on "$A" migratectl migrate vm1 --host "$B" --wait 2>&1); rc=$?
 echo "$out" | tail -3
@@ -88,7 +75,7 @@ check "show lists every phase" has_phases "$events"
 
 # --- 2. shut-off domain: migrate, revert --------------------------------------
 say "shut-off domain vm2 on $A: migrate to $B, revert"
-make_domain "$A" vm2 shutoff 8 || exit 1
+make_domain "$A" vm2 8 --disk-mib 1024 --shut-off || exit 1
 sum2=$(content_sum "$A" $IMAGES/vm2.qcow2)
 check "migrate --wait exits 0" on "$A" migratectl migrate vm2 --host "$B" --wait
 check "vm2 is shut off on $B (power state kept)" is_state "$B" vm2 "shut off"
@@ -110,7 +97,7 @@ check "$A has no vm1 disk" file_absent "$A" $IMAGES/vm1.qcow2
 
 # --- faults ----------------------------------------------------------------
 say "fault: destination unreachable before prep"
-make_domain "$A" vm3 running 64 || exit 1
+make_domain "$A" vm3 64 --disk-mib 1024 || exit 1
 sum3=$(content_sum "$A" $IMAGES/vm3.qcow2)
 pid3=$(qemu_pid "$A" vm3)
 kill_in_node "$B" sshd
@@ -193,11 +180,4 @@ if [ -s "$SAMPLES" ]; then cat "$SAMPLES"; fi
 check "no domain ran on both nodes at any sampled instant" [ ! -s "$SAMPLES" ]
 rm -f "$SAMPLES"
 
-echo
-if [ $failures -gt 0 ]; then
-        echo "$failures check(s) failed"
-        cluster_diag "$NAME" "$A" "$B" 2>/dev/null | tail -40
-        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 30 "$(_cluster_node_dir "$n")/bus.log"; done
-        exit 1
-fi
-echo "all checks passed"
+finish "$A" "$B"

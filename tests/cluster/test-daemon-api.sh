@@ -17,8 +17,8 @@
 
 set -u -o pipefail
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tda}                     # instance of this test only
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-204}
@@ -30,23 +30,6 @@ NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 
 # ---------------------------------------------------------------------------
 # helpers
-
-say() { echo; echo "== $*"; }
-
-checks=0
-failures=0
-ok()  { checks=$((checks + 1)); echo "  ok    $*"; }
-bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "  FAIL  $*"; }
-# check DESCRIPTION CMD...: ok when CMD succeeds.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-# check_eq DESCRIPTION EXPECTED ACTUAL
-check_eq() {
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$2', got '$3')"; fi
-}
 
 # run NODE CMD...: run CMD on NODE; sets RC, OUT and ERR (never fails).
 RC=0 OUT='' ERR=''
@@ -82,42 +65,8 @@ host_field() {
     pyj '([h for h in d if h.get("node") == a[0]] or [{}])[0].get(a[1])' "$2" "$3" <<<"$1"
 }
 
-# pids of the daemon in NODE's namespaces (none: empty)
-migrated_pids() {
-    local pid
-    for pid in $(ip netns pids "$(_cluster_node_ns "$1")" 2>/dev/null); do
-        # "/usr/libexec/migrated (deleted)" after a reinstall under it
-        case $(readlink "/proc/$pid/exe" 2>/dev/null) in /usr/libexec/migrated*) echo "$pid" ;; esac
-    done
-    return 0
-}
-# pids of sshd processes (listener and sessions) in NODE's namespace
-sshd_pids() {
-    local pid
-    for pid in $(ip netns pids "$(_cluster_node_ns "$1")" 2>/dev/null); do
-        case $(readlink "/proc/$pid/exe" 2>/dev/null) in /usr/sbin/sshd*) echo "$pid" ;; esac
-    done
-    return 0
-}
-polkitd_pids() {
-    local pid
-    for pid in $(ip netns pids "$(_cluster_node_ns "$1")" 2>/dev/null); do
-        case $(readlink "/proc/$pid/exe" 2>/dev/null) in */polkitd) echo "$pid" ;; esac
-    done
-    return 0
-}
-
-# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-wait_until() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 0.1
-    done
-}
 no_pid() { ! kill -0 "$1" 2>/dev/null; }
-no_sshd() { [ -z "$(sshd_pids "$1")" ]; }
+no_sshd() { [ -z "$(node_pids "$1" sshd)" ]; }
 
 # What the operator-visible state is: host states, migrations, groups (from A),
 # and the group metadata of both domains (from their nodes).
@@ -138,13 +87,9 @@ cluster_require_root
 for t in python3 setpriv gdbus /usr/libexec/migrated migratectl; do
     command -v "$t" >/dev/null || { echo "SKIP: needs $t (run tools/build-install first)" >&2; exit 77; }
 done
-cluster_trap_down "$NAME"
-t0=$SECONDS
 
 say "bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2 || { echo "FAIL: the bench did not come up"; exit 1; }
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 IPA=$(cluster_ip "$A")
 IPB=$(cluster_ip "$B")
 T=$CLUSTER_ROOT/$NAME/test            # scratch files, removed with the bench
@@ -154,13 +99,13 @@ DOMB=vm${NAME}b
 
 # ---------------------------------------------------------------------------
 say "D-Bus activation"
-check_eq "no migrated runs on $A before the first call" "" "$(migrated_pids "$A")"
-check_eq "no migrated runs on $B before the first call" "" "$(migrated_pids "$B")"
+check_eq "no migrated runs on $A before the first call" "" "$(node_pids "$A" migrated)"
+check_eq "no migrated runs on $B before the first call" "" "$(node_pids "$B" migrated)"
 run "$A" migratectl hosts
 check_eq "first 'migratectl hosts' on $A exits 0" 0 "$RC"; show_err
 printf '%s\n' "$OUT" | sed 's/^/        | /'
-check "$A's dbus-daemon activated migrated" test -n "$(migrated_pids "$A")"
-check "$B's daemon was activated over SSH by $A's call" test -n "$(migrated_pids "$B")"
+check "$A's dbus-daemon activated migrated" daemon_runs "$A"
+check "$B's daemon was activated over SSH by $A's call" daemon_runs "$B"
 check "the table lists $A and $B" \
     bash -c 'grep -q "^$1 " <<<"$3" && grep -q "^$2 " <<<"$3"' _ "$A" "$B" "$OUT"
 run "$A" migratectl --json hosts
@@ -205,7 +150,7 @@ for v in "${verbs[@]}"; do
         bad "nobody: migratectl $v -> exit $RC (want 3, access denied)"; show_err
     fi
 done
-check "polkitd was asked (it runs on $A)" test -n "$(polkitd_pids "$A")"
+check "polkitd was asked (it runs on $A)" test -n "$(node_pids "$A" polkitd)"
 after=$(snapshot)
 check_eq "nothing changed after the refused calls" "$before" "$after"
 check_eq "$B still enabled" true "$(host_field "$(cluster_run "$A" migratectl --json hosts </dev/null)" "$B" enabled)"
@@ -296,7 +241,7 @@ check_eq "on $A: groups no longer lists $DOMB" "[]" \
 say "durable host state: SIGKILL of $B's daemon"
 run "$A" migratectl host-disable "$B" --reason maintenance
 check_eq "on $A: host-disable $B --reason maintenance exits 0" 0 "$RC"; show_err
-pid=$(migrated_pids "$B" | head -n1)
+pid=$(node_pids "$B" migrated | head -n1)
 check "$B's daemon runs (pid ${pid:-none})" test -n "$pid"
 if [ -n "$pid" ]; then
     kill -9 "$pid"
@@ -306,7 +251,7 @@ run "$A" migratectl --json hosts
 check_eq "on $A: hosts exits 0" 0 "$RC"; show_err
 check_eq "$B shows disabled" false "$(host_field "$OUT" "$B" enabled)"
 check_eq "$B's reason is maintenance" maintenance "$(host_field "$OUT" "$B" disabled-reason)"
-newpid=$(migrated_pids "$B" | head -n1)
+newpid=$(node_pids "$B" migrated | head -n1)
 check "$B's daemon was activated again (pid ${newpid:-none})" test -n "$newpid" -a "$newpid" != "${pid:-}"
 run "$B" migratectl --json hosts
 check_eq "on $B itself: disabled too" false "$(host_field "$OUT" "$B" enabled)"
@@ -319,7 +264,7 @@ check_eq "$B enabled again" true "$(host_field "$OUT" "$B" enabled)"
 say "peer unreachable: $B's sshd stopped"
 # The listener and its sessions: $A's daemon keeps one SSH connection open and
 # would go on using it if only the listener went away.
-sshd=$(sshd_pids "$B" | tr '\n' ' ')
+sshd=$(node_pids "$B" sshd | tr '\n' ' ')
 check "sshd runs on $B ($sshd)" test -n "$sshd"
 # shellcheck disable=SC2086
 [ -n "$sshd" ] && kill $sshd
@@ -337,6 +282,4 @@ run "$A" timeout 60 migratectl -H "root@$IPB" hosts
 check_eq "on $A: migratectl -H root@$IPB hosts -> 7" 7 "$RC"; show_err
 
 # ---------------------------------------------------------------------------
-say "$checks checks, $failures failed ($((SECONDS - t0)) s, tear-down follows)"
-[ "$failures" -eq 0 ] && exit 0
-exit 1
+finish "$A" "$B"

@@ -14,16 +14,13 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-thk}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-209}
 export CLUSTER_NODE_CONF=ShutdownTimeout=1
 IMAGES=/var/lib/libvirt/images
-
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 bench_up "$NAME" 2
 
@@ -39,7 +36,6 @@ print(" ".join(e["operation"] + ("/" + e["sub-operation"] if e.get("sub-operatio
 }
 has_ops() { local ops; ops=" $(domain_ops "$1" "$2") "; shift 2; local o; for o; do [[ $ops == *" $o "* ]] || return 1; done; }
 spool_size() { on "$1" stat -c %s /var/lib/migrated/hook-spool 2>/dev/null || echo 0; }
-no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
 # hook_events NODE DOMAIN: how many of the domain's events came from the hook
 hook_events() {
         on "$1" migratectl --json show "$2" 2>/dev/null | python3 -c '

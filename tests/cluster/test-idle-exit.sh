@@ -8,19 +8,13 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tie}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-208}
 IDLE=3
 export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nIdleTimeout='$IDLE
-
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
-
-daemon_runs() { [ -n "$(node_pids "$1" migrated)" ]; }
-daemon_gone() { ! daemon_runs "$1"; }
 
 bench_up "$NAME" 2
 cluster_define_domain "$A" vm1 --running --disk-mib 64 >/dev/null || exit 1
@@ -29,7 +23,7 @@ say "idle daemons leave after ${IDLE} s"
 check "a call starts the daemon on $A (and on $B, which $A asks)" on "$A" migratectl hosts
 check "migrated runs on $A" daemon_runs "$A"
 check "migrated runs on $B" daemon_runs "$B"
-both_gone() { daemon_gone "$A" && daemon_gone "$B"; }
+both_gone() { no_daemon "$A" && no_daemon "$B"; }
 check "both leave when idle" wait_until $((IDLE * 3 + 5)) both_gone
 check "the next call starts it again" on "$A" migratectl migrations
 

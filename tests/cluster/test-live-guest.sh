@@ -18,11 +18,8 @@
 
 set -u
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$HERE/cluster.sh}"
-# shellcheck source=guest/guest.sh
-. "$(dirname "${CLUSTER_LIB:-$HERE/cluster.sh}")/guest/guest.sh"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tlg}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-207}
@@ -30,66 +27,12 @@ export CLUSTER_SUBNET=${CLUSTER_SUBNET:-207}
 export CLUSTER_NODE_CONF=$'\n[Live]\nMaxDowntimeCeiling=600'
 IMAGES=/var/lib/libvirt/images
 
-failures=0
-T0=$SECONDS
-say() { echo "== [$((SECONDS - T0)) s] $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-on() { cluster_run "$@"; }
-state() { on "$1" virsh domstate "$2" 2>/dev/null | head -1 | grep . || echo absent; }
-is_state() { [ "$(state "$1" "$2")" = "$3" ]; }
-prop() { # prop NODE DOMAIN PROPERTY
-        on "$1" migratectl --json show "$2" 2>/dev/null |
-                python3 -c "import json,sys; print(json.load(sys.stdin).get('$3', ''))" 2>/dev/null
-}
-prop_is() { [ "$(prop "$1" "$2" "$3")" = "$4" ]; }
+# shellcheck disable=SC2034  # read by say (lib/checks.sh)
+SAY_CLOCK=1    # headings show the seconds since the start
+
 positive() { [[ ${1-} =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 no_corruption() { local e; e=$(guest_errors "$1" "$2"); [ -z "$e" ] || { echo "$e" | head -5; return 1; }; }
-wait_until() {
-        local t=$1 i
-        shift
-        for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-# Progress values of a --json --wait log, printed; fails unless there are at
-# least MIN of them and they never decrease.
-monotonic() {
-        python3 - "$1" "$2" <<'PY'
-import json, sys
-values, conv = [], []
-worst = [0.0, 0, 0, 0]
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith("{"):
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue
-        if d.get("Progress") is not None:
-            values.append(d["Progress"])
-        if d.get("Convergence"):
-            conv.append(d["Convergence"])
-        # how far Progress is from BytesProcessed / BytesTotal (information only)
-        if d.get("Status") == "running" and d.get("BytesTotal") and d.get("Progress") is not None:
-            real = 100.0 * d.get("BytesProcessed", 0) / d["BytesTotal"]
-            if d["Progress"] - real > worst[0]:
-                worst[:] = [d["Progress"] - real, d["Progress"], d.get("BytesProcessed", 0), d["BytesTotal"]]
-print("   progress seen:", ", ".join("%.0f" % v for v in values))
-print("   convergence seen:", ", ".join(conv) or "-")
-if worst[0] > 10:
-    print("   note: Progress ran ahead of the bytes: %.0f%% shown while %.0f of %.0f MiB were processed"
-          % (worst[1], worst[2] / 2**20, worst[3] / 2**20))
-sys.exit(0 if len(values) >= int(sys.argv[2]) and all(a <= b for a, b in zip(values, values[1:])) else 1)
-PY
-}
 
-if [ "$(id -u)" != 0 ]; then
-        echo "SKIP: the cluster bench needs root (namespaces, libvirtd, sshd)" >&2
-        exit 77
-fi
 cluster_require_root
 
 say "building the guest (kernel + initramfs; cached after the first run)"
@@ -101,10 +44,7 @@ if ! GUEST=$(guest_build); then
 fi
 echo "   $GUEST: $(tr '\n' ';' <"$GUEST/versions")"
 
-cluster_trap_down "$NAME"
-cluster_up "$NAME" 2 || exit 1
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 
 # ---------------------------------------------------------------------------
 say "1. live block migration $A -> $B of a guest dirtying 128 MiB at 20 MiB/s"
@@ -200,14 +140,8 @@ check "the record is cancelled" prop_is "$A" vm4 Status cancelled
 check "vm4 still runs on $A" is_state "$A" vm4 running
 check "the guest keeps running on $A" guest_wait_progress "$A" vm4 3 30
 check "$B has no vm4" is_state "$B" vm4 absent
-vm4_disk_absent() { ! on "$B" test -e /var/lib/libvirt/images/vm4.qcow2; }
-check "$B has no vm4 disk" wait_until 10 vm4_disk_absent
+check "$B has no vm4 disk" wait_until 10 file_absent "$B" "$IMAGES/vm4.qcow2"
 
 echo
 say "done"
-if [ $failures -gt 0 ]; then
-        echo "$failures check(s) failed"
-        for n in "$A" "$B"; do echo "--- $n: migrated's log"; tail -n 30 "$(_cluster_node_dir "$n")/bus.log"; done
-        exit 1
-fi
-echo "all checks passed"
+finish "$A" "$B"

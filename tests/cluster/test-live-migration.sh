@@ -13,8 +13,8 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tlv}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-206}
@@ -22,9 +22,6 @@ export CLUSTER_NODE_CONF=$'MaxConcurrentMigrations=1'
 IMAGES=/var/lib/libvirt/images
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
-
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 bench_up "$NAME" 2
 
@@ -46,23 +43,7 @@ downtime=$(prop "$A" vm1 DowntimeMSec)
 echo "   downtime $downtime ms; $(on "$A" migratectl show vm1 | grep -m1 completed)"
 check "the downtime is recorded" [ -n "$downtime" ]
 # Progress from the bus (--json --wait prints one object per PropertiesChanged).
-monotonic() {
-        python3 - "$WATCH" <<'PY'
-import json, sys
-values = []
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith("{"):
-        try:
-            values.append(json.loads(line).get("Progress"))
-        except ValueError:
-            pass
-values = [v for v in values if v is not None]
-print("   progress seen:", ", ".join("%.0f" % v for v in values))
-sys.exit(0 if len(values) >= 3 and all(a <= b for a, b in zip(values, values[1:])) else 1)
-PY
-}
-check "progress arrived on the bus several times and never went backwards" monotonic
+check "progress arrived on the bus several times and never went backwards" monotonic "$WATCH" 3
 check "the Migration object matches dbus/org.example.Migrate1.Migration.xml" sh -c \
         "nsenter -t $(cat "$(_cluster_node_dir "$A")/init.pid") -m -n -u -- busctl introspect --xml-interface org.example.Migrate1 \
          \$(nsenter -t $(cat "$(_cluster_node_dir "$A")/init.pid") -m -n -u -- migratectl --json migrations --domain vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1][\"object\"])') \

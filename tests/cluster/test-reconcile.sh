@@ -26,16 +26,13 @@
 
 set -u
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-trc}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-214}
 export CLUSTER_NODE_CONF='MaxConcurrentMigrations=1'
 IMAGES=/var/lib/libvirt/images
-
-# shellcheck source=checks.sh
-. "$(dirname "${CLUSTER_LIB:-$0}")/checks.sh"
 
 bench_up "$NAME" 2
 
@@ -47,8 +44,6 @@ import json, sys
 print(','.join(sorted(d['node'] + ':' + d['state'] for d in json.load(sys.stdin) if d['name'] == '$2')))"
 }
 states_are() { [ "$(dom_states "$1" "$2")" = "$3" ]; }
-no_daemon() { [ -z "$(node_pids "$1" migrated)" ]; }
-stop_daemon() { kill_in_node "$1" migrated; wait_until 5 no_daemon "$1"; }
 # has_event NODE DOMAIN OPERATION: the domain's events (shown on NODE) include OPERATION
 has_event() {
         on "$1" migratectl --json show "$2" 2>/dev/null | python3 -c "
@@ -74,8 +69,9 @@ cluster_define_domain "$A" vm1 --running >/dev/null || exit 1
 check "vm1 is ACTIVE on $A" wait_until 10 states_are "$A" vm1 "$A:ACTIVE"
 xml=$(on "$A" virsh dumpxml vm1)
 on "$B" qemu-img create -q -f qcow2 $IMAGES/vm1.qcow2 64M
-on "$B" sh -c "cat >/var/tmp/vm1.xml" <<<"$xml"
-check "an operator defines a copy on $B" on "$B" virsh define /var/tmp/vm1.xml
+copy=$(_cluster_node_dir "$B")/vm1-copy.xml   # removed with the bench
+printf '%s\n' "$xml" >"$copy"
+check "an operator defines a copy on $B" on "$B" virsh define "$copy"
 check "... and starts it" on "$B" virsh start vm1
 check "both nodes show vm1 in CONFLICT" wait_until 30 states_are "$A" vm1 "$A:CONFLICT,$B:CONFLICT"
 check "$A recorded a conflict event" has_event "$A" vm1 conflict

@@ -10,14 +10,11 @@
 
 set -euo pipefail
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-trb}                     # instance of this test only
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-202}
-
-say()  { echo "== $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
 
 GETID=(--system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId)
 POLKIT=(call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority
@@ -26,23 +23,8 @@ POLKIT=(call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority
 # busctl prints: s "0123abcd..."
 bus_id() { sed -n 's/^s "\([0-9a-f]*\)"$/\1/p'; }
 
-# polkitd processes in NODE's network namespace
-polkitd_on() {
-    local pid
-    for pid in $(ip netns pids "$(_cluster_node_ns "$1")"); do
-        grep -qa polkitd "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
-    done
-    return 0
-}
-
-cluster_require_root
-cluster_trap_down "$NAME"
-t0=$SECONDS
-
 say "bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 IPB=$(cluster_ip "$B")
 
 say "bus IDs seen locally on each node"
@@ -72,11 +54,11 @@ if [ -z "$guid_b" ] || [ "$guid_remote" != "$guid_b" ] || [ "$guid_a" = "$guid_b
 fi
 
 say "polkitd D-Bus activation: remote call from $A to $B's bus"
-before=$(polkitd_on "$B")
+before=$(node_pids "$B" polkitd)
 out=$(cluster_run "$A" busctl -H "root@$IPB" "${POLKIT[@]}") || fail "remote polkit call failed"
 echo "   BackendName over SSH: $out"
 [[ $out == 'v s '* ]] || fail "unexpected polkit answer '$out'"
-after=$(polkitd_on "$B")
+after=$(node_pids "$B" polkitd)
 [ -n "$after" ] || fail "no polkitd runs in $B's namespace after the call"
 if [ -z "$before" ]; then
     echo "   $B's dbus-daemon activated polkitd (pid $after) for the remote call"
@@ -87,6 +69,6 @@ fi
 say "polkitd D-Bus activation: local call on $A"
 out=$(cluster_run "$A" busctl "${POLKIT[@]}") || fail "local polkit call on $A failed"
 echo "   BackendName on $A: $out"
-[ -n "$(polkitd_on "$A")" ] || fail "no polkitd runs in $A's namespace"
+[ -n "$(node_pids "$A" polkitd)" ] || fail "no polkitd runs in $A's namespace"
 
-say "PASS (total $((SECONDS - t0)) s, tear-down follows)"
+say "PASS (total $((SECONDS - CHECKS_T0)) s, tear-down follows)"

@@ -14,29 +14,13 @@
 
 set -euo pipefail
 
-# shellcheck source=cluster.sh
-. "${CLUSTER_LIB:-$(dirname "$0")/cluster.sh}"
+# shellcheck source=lib/bench.sh
+. "${CLUSTER_LIB:-$(dirname "$0")/lib/bench.sh}"
 
 NAME=${CLUSTER_NAME:-tlm}                     # instance of this test only
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-201}
 DOM=vm1
 VIRSH=(virsh -q -c qemu:///system)
-
-say()  { echo "== $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-# sha256 of the disk's guest-visible content (qcow2 -> raw), on NODE.
-# -U: the disk may be in use by a running domain; this guest has no OS and
-# never writes to it.
-disk_sum() {
-    local node=$1 disk=$2
-    # shellcheck disable=SC2016  # expanded by the node's sh
-    cluster_run "$node" sh -ec '
-        tmp=$(mktemp /var/lib/libvirt/images/.sum.XXXXXX)
-        qemu-img convert -U -f qcow2 -O raw "$1" "$tmp"
-        sha256sum <"$tmp" | cut -d" " -f1
-        rm -f "$tmp"' sh "$disk"
-}
 
 # The known bytes we write, as qemu-io commands (write) and checks (read -P).
 PATTERNS=("0xa5 0 1M" "0x5a 8M 3M" "0x3c 60M 512k")
@@ -56,14 +40,8 @@ check_patterns() {
     done
 }
 
-cluster_require_root
-cluster_trap_down "$NAME"
-t0=$SECONDS
-
 say "bringing up 2 nodes (instance $NAME)"
-cluster_up "$NAME" 2
-A=${NAME}a
-B=${NAME}b
+bench_up "$NAME" 2
 IPB=$(cluster_ip "$B")
 
 say "defining $DOM on $A, writing known data into its disk, starting it"
@@ -71,7 +49,7 @@ disk=$(cluster_define_domain "$A" "$DOM" --mem 128 --disk-mib 64)
 seed_disk "$A" "$disk"
 cluster_run "$A" "${VIRSH[@]}" start "$DOM" >/dev/null
 [ "$(cluster_run "$A" "${VIRSH[@]}" domstate "$DOM")" = running ] || fail "$DOM does not run on $A"
-sum_a=$(disk_sum "$A" "$disk")
+sum_a=$(content_sum "$A" "$disk")
 echo "   disk $disk on $A: sha256 of content $sum_a"
 
 say "precreating the destination disk on $B (same path, same virtual size)"
@@ -111,10 +89,10 @@ if grep -qx "$DOM" <<<"$list"; then
 fi
 
 say "comparing disk content"
-sum_b=$(disk_sum "$B" "$disk")
+sum_b=$(content_sum "$B" "$disk")
 echo "   disk $disk on $B: sha256 of content $sum_b"
 [ "$sum_a" = "$sum_b" ] || fail "disk content differs: $A $sum_a, $B $sum_b"
 check_patterns "$B" "$disk"
 echo "   known patterns found on $B"
 
-say "PASS (total $((SECONDS - t0)) s, tear-down follows)"
+say "PASS (total $((SECONDS - CHECKS_T0)) s, tear-down follows)"

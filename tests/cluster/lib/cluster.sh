@@ -10,9 +10,10 @@
 # nodes are plugged into a bridge that lives in a switch namespace of the
 # instance (netns "migc-NAME-sw"); the root namespace's network is never
 # touched.  Node i has the address 10.88.K.(10+i)/24, K = $CLUSTER_SUBNET or a
-# hash of NAME.  See README.md next to this file and /work/shared/TESTBED.md.
+# hash of NAME.  See ../README.md and /work/shared/TESTBED.md.
 #
-# Use it as a library (tests source it) or as a command:
+# Use it as a library (bench.sh next to it sources it for the tests and
+# benchmarks; tools/demo sources it alone) or as a command:
 #   cluster.sh up NAME N | down NAME | run NODE CMD... | ip NODE | nodes NAME
 #   cluster.sh diag NAME | list | define-domain ... | precreate-disk ...
 #
@@ -25,6 +26,8 @@
 #
 # Functions return non-zero on failure (they do not rely on set -e, which is
 # off inside functions called from `if`); cluster_require_root exits 77.
+# The domains the bench defines (their one XML) are in domain.sh, which this
+# file sources.
 
 # shellcheck disable=SC2015,SC2174  # `a && b || c` on purpose; mkdir -p -m: only the leaf matters
 
@@ -33,6 +36,9 @@ CLUSTER_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLUSTER_SELF=$CLUSTER_LIBDIR/cluster.sh
 CLUSTER_UP_TIMEOUT=${CLUSTER_UP_TIMEOUT:-60}     # seconds for all nodes to answer
 CLUSTER_NS_PREFIX=migc-
+
+# shellcheck source=domain.sh
+. "$CLUSTER_LIBDIR/domain.sh"
 
 # Folders every node gets a private copy of.  They must exist on the host as
 # mount points; missing ones are created empty (as installing libvirt would).
@@ -396,7 +402,7 @@ _cluster_write_migrated_conf() {
     local name=$1 node=$2 peer f
     f=$(_cluster_node_dir "$node")/etc-migrated/migrated.conf
     {
-        echo "# written by tests/cluster/cluster.sh"
+        echo "# written by tests/cluster/lib/cluster.sh"
         echo "[Node]"
         echo "Name=$node"
         # Extra [Node] lines a test asks for, e.g. CLUSTER_NODE_CONF=$'ShutdownTimeout=2'
@@ -600,101 +606,8 @@ cluster_run() {
     wait "$child"
 }
 
-# Domain type for a node: kvm when its libvirt reports a usable /dev/kvm,
-# otherwise qemu (TCG).  CLUSTER_DOMAIN_TYPE overrides.
-_cluster_domain_type() {
-    local caps
-    if [ -n "${CLUSTER_DOMAIN_TYPE:-}" ]; then
-        echo "$CLUSTER_DOMAIN_TYPE"
-        return 0
-    fi
-    # captured, not piped into grep -q: under pipefail an early grep exit
-    # would SIGPIPE virsh and turn a match into a failure
-    caps=$(cluster_run "$1" virsh -c qemu:///system capabilities 2>/dev/null) || caps=
-    case $caps in
-    *"<domain type='kvm'"*) echo kvm ;;
-    *) echo qemu ;;
-    esac
-}
-
-# cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N] [--bridge BR]
-# Defines (and starts) a domain with no OS: a qcow2 disk
-# /var/lib/libvirt/images/DOMNAME.qcow2 on virtio, a serial console on a pty,
-# no network interface unless --bridge names a bridge of the node for one.
-# Prints the disk path.
-cluster_define_domain() {
-    local node=${1-} dom=${2-} running=0 mem=128 disk_mib=64 type disk xml nic=
-    shift 2 || { _cluster_err "usage: cluster_define_domain NODE DOMNAME [--running] [--mem MiB] [--disk-mib N] [--bridge BR]"; return 1; }
-    while [ $# -gt 0 ]; do
-        case $1 in
-        --running) running=1 ;;
-        --bridge) [[ ${2-} =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || { _cluster_err "bad bridge name '${2-}'"; return 1; }
-                  nic="<interface type='bridge'><source bridge='$2'/><model type='virtio'/></interface>"; shift ;;
-        --mem) mem=${2-}; shift ;;
-        --disk-mib) disk_mib=${2-}; shift ;;
-        *) _cluster_err "cluster_define_domain: unknown option $1"; return 1 ;;
-        esac
-        shift
-    done
-    [[ $dom =~ ^[A-Za-z0-9_.-]+$ ]] || { _cluster_err "bad domain name '$dom'"; return 1; }
-    [[ $mem =~ ^[0-9]+$ && $disk_mib =~ ^[0-9]+$ ]] || {
-        _cluster_err "--mem and --disk-mib take numbers of MiB"; return 1; }
-
-    type=$(_cluster_domain_type "$node")
-    disk=/var/lib/libvirt/images/$dom.qcow2
-    cluster_run "$node" qemu-img create -q -f qcow2 "$disk" "${disk_mib}M" || return 1
-
-    xml=$(_cluster_node_dir "$node")/$dom.xml
-    cat >"$xml" <<EOF
-<domain type='$type'>
-  <name>$dom</name>
-  <memory unit='MiB'>$mem</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <boot dev='hd'/>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$disk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    $nic
-    <serial type='pty'><target port='0'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-    cluster_run "$node" virsh -q -c qemu:///system define "$xml" >/dev/null || return 1
-    if [ $running = 1 ]; then
-        cluster_run "$node" virsh -q -c qemu:///system start "$dom" >/dev/null || return 1
-    fi
-    _cluster_say "domain $dom on $node: type $type, $mem MiB, disk $disk (${disk_mib} MiB)" \
-                 "$([ $running = 1 ] && echo running || echo 'defined, shut off')"
-    echo "$disk"
-}
-
-# cluster_precreate_disk NODE PATH SIZE FORMAT: an empty disk on NODE, e.g. the
-# destination of --copy-storage-all (libvirt precreates only pool volumes).
-cluster_precreate_disk() {
-    local node=${1-} path=${2-} size=${3-} format=${4-}
-    [ $# -eq 4 ] || { _cluster_err "usage: cluster_precreate_disk NODE PATH SIZE FORMAT"; return 1; }
-    cluster_run "$node" mkdir -p "$(dirname "$path")" &&
-    cluster_run "$node" qemu-img create -q -f "$format" "$path" "$size"
-}
-
-# cluster_disk_vsize NODE PATH: virtual size in bytes (works on a disk in use).
-cluster_disk_vsize() {
-    cluster_run "$1" qemu-img info -U --output=json "$2" |
-        sed -n 's/^ *"virtual-size": *\([0-9]*\).*/\1/p'
-}
+# Domains on the nodes (cluster_define_domain, cluster_precreate_disk,
+# cluster_disk_vsize, ...): domain.sh, next to this file.
 
 # ---------------------------------------------------------------------------
 # diagnostics
@@ -737,7 +650,8 @@ usage: cluster.sh COMMAND ...
   nodes NAME                 the instance's node names
   list                       instances with state under $CLUSTER_ROOT
   diag NAME [NODE...]        print logs and processes
-  define-domain NODE DOM [--running] [--mem MiB] [--disk-mib N]
+  define-domain NODE DOM [--running] [--mem MiB] [--disk-mib N] [--disk-data-mib N]
+                 [--bridge BR] ...   (domain.sh: cluster_define_domain)
   precreate-disk NODE PATH SIZE FORMAT
 environment: CLUSTER_ROOT (state, default /var/tmp/migrated-cluster),
   CLUSTER_SUBNET (third octet of 10.88.K.0/24), CLUSTER_DOMAIN_TYPE (kvm|qemu)

@@ -85,7 +85,7 @@ step "hostname" hostname "$NODE"
 # No systemd, no cgroups, no SELinux/AppArmor, QEMU as root: what runs in a
 # namespace on a machine that was not set up as a hypervisor host.
 cat >/etc/libvirt/qemu.conf <<'EOF'
-# written by tests/cluster/node-init.sh
+# written by tests/cluster/lib/node-init.sh
 user = "root"
 group = "root"
 dynamic_ownership = 0
@@ -101,7 +101,7 @@ if [ -z "$host_uuid" ]; then
     echo "$host_uuid" >"$NODEDIR/host-uuid"
 fi
 cat >/etc/libvirt/libvirtd.conf <<EOF
-# written by tests/cluster/node-init.sh
+# written by tests/cluster/lib/node-init.sh
 host_uuid = "$host_uuid"
 log_outputs = "${CLUSTER_LIBVIRTD_LOG_LEVEL:-3}:file:/var/log/libvirt/libvirtd.log"
 log_filters = "${CLUSTER_LIBVIRTD_LOG_FILTERS:-}"

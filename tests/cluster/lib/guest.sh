@@ -2,11 +2,11 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2015,SC2094  # `a && b || c` on purpose; a file copied onto a node is read here, written there
 #
-# Bench helpers for the Linux test guest that dirties memory (build-guest.sh,
-# dirty.c, init next to this file).  Source it after tests/cluster/cluster.sh:
+# Bench helpers for the Linux test guest that dirties memory (its sources:
+# build-guest.sh, dirty.c and init in tests/cluster/guest/).  bench.sh next to
+# this file sources it, after cluster.sh:
 #
-#   . tests/cluster/cluster.sh
-#   . tests/cluster/guest/guest.sh
+#   . tests/cluster/lib/bench.sh
 #   cache=$(guest_build)                       # kernel + initramfs, cached
 #   disk=$(guest_define t1a vm1 512 256 100)   # 512 MiB guest, 256 MiB dirty at 100 MiB/s
 #   guest_console t1a vm1                      # host path of vm1's console file on t1a
@@ -18,7 +18,8 @@
 #       Runs build-guest.sh into $GUEST_CACHE (default $MIGRATED_GUEST_DIR or
 #       /var/tmp/migrated-guest; reused when up to date) and prints that folder.
 #   guest_define NODE DOM MEM_MIB DIRTY_MIB RATE [--disk-mib N] [--disk-data-mib N] [--no-wait]
-#       Defines and starts DOM on NODE: a TCG domain (<domain type='qemu'>: the
+#       Defines and starts DOM on NODE (cluster_define_domain, so its XML is
+#       domain.sh's): a TCG domain (<domain type='qemu'>: the
 #       kernel hangs under KVM on this machine kind) with direct kernel boot,
 #       cmdline "console=ttyS0 pti=on dirty_mib=DIRTY_MIB dirty_rate=RATE" (RATE
 #       MiB/s, 0 = as fast as it can; $GUEST_KERNEL_ARGS appended), a serial
@@ -57,7 +58,7 @@
 # non-global and flushes the TLB at every kernel entry and exit (the emulated
 # CPU has no PCID), so every page is tracked again (6 of 6 runs fine).
 
-GUEST_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+GUEST_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../guest" && pwd)
 GUEST_CACHE=${GUEST_CACHE:-${MIGRATED_GUEST_DIR:-/var/tmp/migrated-guest}}
 GUEST_BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-90}
 GUEST_IMAGES=/var/lib/libvirt/images
@@ -66,7 +67,7 @@ _guest_err() { printf 'guest: ERROR: %s\n' "$*" >&2; }
 _guest_say() { printf 'guest: %s\n' "$*" >&2; }
 
 guest_build() {
-    bash "$GUEST_LIBDIR/build-guest.sh" "$GUEST_CACHE"
+    bash "$GUEST_SRCDIR/build-guest.sh" "$GUEST_CACHE"
 }
 
 guest_console() {
@@ -138,7 +139,7 @@ _guest_spread() {
 guest_define() {
     local usage="usage: guest_define NODE DOM MEM_MIB DIRTY_MIB RATE [--disk-mib N] [--disk-data-mib N] [--no-wait]"
     local node=${1-} dom=${2-} mem=${3-} dirty=${4-} rate=${5-} disk_mib=64 data_mib=0 wait=1
-    local cache kernel initrd disk xml console deadline started
+    local cache kernel initrd disk console deadline started
     shift 5 2>/dev/null || { _guest_err "$usage"; return 1; }
     while [ $# -gt 0 ]; do
         case $1 in
@@ -163,56 +164,12 @@ guest_define() {
     initrd=$(_guest_boot_file "$cache/initrd.gz" initrd .gz) || { _guest_err "cannot copy into $GUEST_CACHE/boot"; return 1; }
     _guest_spread "$node" "$kernel" && _guest_spread "$node" "$initrd" || return 1
 
-    disk=$GUEST_IMAGES/$dom.qcow2
     console=/var/log/libvirt/qemu/$dom.console.log
-    cluster_run "$node" qemu-img create -q -f qcow2 "$disk" "${disk_mib}M" || return 1
-    if [ "$data_mib" -gt 0 ]; then
-        # shellcheck disable=SC2016  # expanded by the node's sh
-        cluster_run "$node" sh -c 'set -e; t=$(mktemp /var/tmp/guest-data.XXXXXX); trap "rm -f $t" EXIT
-            dd if=/dev/urandom of="$t" bs=1M count="$2" status=none
-            qemu-img convert -n -f raw -O qcow2 -T none "$t" "$1"' sh "$disk" "$data_mib" || {
-            _guest_err "cannot write data into $disk"; return 1; }
-    fi
     cluster_run "$node" rm -f "$console"
-
-    xml=$(_cluster_node_dir "$node")/$dom.xml
-    cat >"$xml" <<EOF
-<domain type='qemu'>
-  <name>$dom</name>
-  <memory unit='MiB'>$mem</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$kernel</kernel>
-    <initrd>$initrd</initrd>
-    <cmdline>console=ttyS0 pti=on dirty_mib=$dirty dirty_rate=$rate${GUEST_KERNEL_ARGS:+ $GUEST_KERNEL_ARGS}</cmdline>
-  </os>
-  <features><acpi/></features>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$disk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <serial type='file'>
-      <source path='$console' append='on'/>
-      <target port='0'/>
-    </serial>
-    <console type='file'>
-      <source path='$console' append='on'/>
-      <target type='serial' port='0'/>
-    </console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-    cluster_run "$node" virsh -q -c qemu:///system define "$xml" >/dev/null &&
-    cluster_run "$node" virsh -q -c qemu:///system start "$dom" >/dev/null ||
+    disk=$(cluster_define_domain "$node" "$dom" --running --type qemu --mem "$mem" \
+               --disk-mib "$disk_mib" --disk-data-mib "$data_mib" \
+               --kernel "$kernel" --initrd "$initrd" --console-file "$console" \
+               --cmdline "console=ttyS0 pti=on dirty_mib=$dirty dirty_rate=$rate${GUEST_KERNEL_ARGS:+ $GUEST_KERNEL_ARGS}") ||
         { _guest_err "cannot define or start $dom on $node"; return 1; }
     started=$SECONDS
     if [ $wait = 1 ]; then
