@@ -2,8 +2,11 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 
@@ -108,16 +111,56 @@ static int migrate_schema(MigStore *s, GError **error) {
         return 0;
 }
 
+static int private_fail(const char *path, int e, GError **error) {
+        g_set_error(error, STORE_ERROR, e, "Could not make %s private (mode 0600): %s", path, g_strerror(e));
+        return -e;
+}
+
+/* The database holds domain XML, which can carry secrets: it is 0600 whatever
+ * umask started us (dbus-daemon activates us with its own where no systemd
+ * runs), and an older install's 0644 database, -wal and -shm are tightened
+ * before sqlite opens them. sqlite gives the -wal and -shm files it creates the
+ * mode of the database, so they are 0600 from then on. Paths, not file
+ * descriptors, for files that exist: closing a descriptor of an open database
+ * would drop this process's POSIX locks on it. */
+static int make_private(const char *path, GError **error) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd >= 0) {
+                int r = fchmod(fd, 0600) < 0 ? errno : 0; /* 0600 & ~umask is not enough */
+                close(fd);
+                if (r)
+                        return private_fail(path, r, error);
+        } else if (errno != EEXIST)
+                return private_fail(path, errno, error);
+        static const char *const suffixes[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+                g_autofree char *p = g_strconcat(path, suffixes[i], NULL);
+                struct stat st;
+                if (stat(p, &st) < 0) {
+                        if (errno == ENOENT && i > 0)
+                                continue;
+                        return private_fail(p, errno, error);
+                }
+                if (!S_ISREG(st.st_mode))
+                        return private_fail(p, EINVAL, error);
+                if ((st.st_mode & 07777) != 0600 && chmod(p, 0600) < 0)
+                        return private_fail(p, errno, error);
+        }
+        return 0;
+}
+
 int mig_store_open(const char *path, MigStore **ret, GError **error) {
         g_autoptr(MigStore) s = g_new0(MigStore, 1);
         s->path = g_strdup(path);
+        int r = make_private(path, error);
+        if (r < 0)
+                return r;
         int rc = sqlite3_open_v2(path, &s->db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
                 return store_fail(s, rc, error, "Could not open the state database");
         sqlite3_busy_timeout(s->db, 5000);
-        int r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                         error);
+        r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", error);
         if (r < 0)
                 return r;
         r = migrate_schema(s, error);

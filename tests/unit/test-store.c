@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store.h"
 
@@ -114,10 +115,62 @@ static void test_newer_schema_refused(void) {
         g_assert_nonnull(strstr(e->message, "newer"));
 }
 
+static unsigned file_mode(const char *dir, const char *name) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        GStatBuf st;
+        g_assert_cmpint(g_stat(p, &st), ==, 0);
+        return st.st_mode & 07777;
+}
+
+/* The database holds domain XML: 0600 with its -wal and -shm, whatever the umask
+ * (dbus-daemon's, where no systemd runs), and an older install's 0644 tightened. */
+static void test_private_mode(void) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        mode_t old_umask = umask(0);
+        {
+                g_autoptr(MigStore) s = NULL;
+                g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+                g_autoptr(MigMigration) m = sample("00000000000000000000000000000001");
+                g_assert_cmpint(mig_store_insert_migration(s, m, "requested", &e), ==, 0);
+                /* Open, in WAL mode: sqlite made the -wal and -shm with the database's mode. */
+                g_assert_cmpuint(file_mode(dir, "db.sqlite"), ==, 0600);
+                g_assert_cmpuint(file_mode(dir, "db.sqlite-wal"), ==, 0600);
+                g_assert_cmpuint(file_mode(dir, "db.sqlite-shm"), ==, 0600);
+        }
+        /* An older install: all three 0644. */
+        g_autofree char *old = g_build_filename(dir, "old.sqlite", NULL);
+        umask(022);
+        sqlite3 *db;
+        g_assert_cmpint(sqlite3_open(old, &db), ==, SQLITE_OK);
+        g_assert_cmpint(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), ==, SQLITE_OK);
+        sqlite3_close(db);
+        const char *const suffixes[] = {"-wal", "-shm"};
+        for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+                g_autofree char *p = g_strconcat(old, suffixes[i], NULL);
+                g_assert_true(g_file_set_contents(p, "", 0, NULL)); /* empty: sqlite starts them over */
+                g_assert_cmpint(g_chmod(p, 0644), ==, 0);
+        }
+        g_assert_cmpuint(file_mode(dir, "old.sqlite"), ==, 0644);
+        {
+                g_autoptr(MigStore) s = NULL;
+                g_assert_cmpint(mig_store_open(old, &s, &e), ==, 0);
+                g_assert_cmpuint(file_mode(dir, "old.sqlite"), ==, 0600);
+                g_assert_cmpuint(file_mode(dir, "old.sqlite-wal"), ==, 0600);
+                g_assert_cmpuint(file_mode(dir, "old.sqlite-shm"), ==, 0600);
+                g_autoptr(GPtrArray) list = NULL;
+                g_assert_cmpint(mig_store_load_migrations(s, &list, &e), ==, 0);
+                g_assert_cmpuint(list->len, ==, 0);
+        }
+        umask(old_umask);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/store/roundtrip", test_roundtrip);
         g_test_add_func("/store/update-unknown", test_update_unknown);
         g_test_add_func("/store/newer-schema-refused", test_newer_schema_refused);
+        g_test_add_func("/store/private-mode", test_private_mode);
         return g_test_run();
 }
