@@ -216,6 +216,23 @@ static virStoragePoolPtr pool_for(virConnectPtr conn, const char *dir, MigVirtEr
         return pool;
 }
 
+/* Creates the missing folders of dir 0755 whatever the daemon's umask (0077 under its unit):
+ * QEMU runs as another user and must get into the folders of its disks. */
+static int make_folders(const char *dir) {
+        struct stat st;
+        if (stat(dir, &st) == 0)
+                return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        g_autofree char *parent = g_path_get_dirname(dir);
+        if (strcmp(parent, dir) != 0) {
+                int r = make_folders(parent);
+                if (r < 0)
+                        return r;
+        }
+        if (mkdir(dir, 0755) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        return chmod(dir, 0755) < 0 ? -errno : 0; /* only what this call created */
+}
+
 int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, const char *format,
                            MigVirtError *err) {
         if (access(path, F_OK) == 0) {
@@ -226,8 +243,9 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
         }
         g_autofree char *dir = g_path_get_dirname(path);
         g_autofree char *name = g_path_get_basename(path);
-        if (g_mkdir_with_parents(dir, 0755) < 0)
-                return fail_errno(err, errno, "Cannot create", dir);
+        int r = make_folders(dir);
+        if (r < 0)
+                return fail_errno(err, -r, "Cannot create", dir);
         virStoragePoolPtr pool = pool_for(conn, dir, err);
         if (!pool)
                 return -EIO;
