@@ -115,6 +115,9 @@ static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
         live_init(m);
         cold_resume_all(m);
         live_resume_all(m);
+        r = manager_start_pruning(m);
+        if (r < 0)
+                return r;
         return cold_watch_leases(m);
 }
 

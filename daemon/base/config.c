@@ -41,6 +41,8 @@ MigConfig *mig_config_new_defaults(void) {
         c->image_directory = g_strdup("/var/lib/libvirt/images");
         c->resize_confirm_window = 0;
         c->max_concurrent_migrations = 2;
+        c->history_days = 90;
+        c->history_max = 10000;
         c->shutdown_timeout = 60;
         c->claim_timeout = 3600;
         c->idle_timeout = 60;
@@ -148,6 +150,8 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                                            "ShutdownTimeout",
                                            "ClaimTimeout",
                                            "IdleTimeout",
+                                           "HistoryDays",
+                                           "HistoryMax",
                                            NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
@@ -163,7 +167,9 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                read_uint(kf, c, g, "MaxConcurrentMigrations", 1, 64, &c->max_concurrent_migrations, error) &&
                read_uint(kf, c, g, "ShutdownTimeout", 0, 3600, &c->shutdown_timeout, error) &&
                read_uint(kf, c, g, "ClaimTimeout", 1, 7 * 24 * 3600, &c->claim_timeout, error) &&
-               read_uint(kf, c, g, "IdleTimeout", 0, 86400, &c->idle_timeout, error);
+               read_uint(kf, c, g, "IdleTimeout", 0, 86400, &c->idle_timeout, error) &&
+               read_uint(kf, c, g, "HistoryDays", 0, 36500, &c->history_days, error) &&
+               read_uint(kf, c, g, "HistoryMax", 0, 10000000, &c->history_max, error);
 }
 
 static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **error) {

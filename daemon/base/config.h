@@ -39,6 +39,8 @@ typedef struct MigConfig {
         unsigned shutdown_timeout;
         unsigned claim_timeout;   /* seconds a destination keeps a claim whose source is unreachable */
         unsigned idle_timeout;    /* seconds without work before the daemon exits; 0: never */
+        unsigned history_days;    /* ended migrations kept this long (0: no limit by age) */
+        unsigned history_max;     /* at most this many ended migrations kept (0: no limit) */
         GPtrArray *peers;         /* MigPeerConfig* */
         MigRewriteRules *rewrite; /* [Rewrite]: how domains from other nodes are adapted here */
         MigLiveConfig live;

@@ -319,6 +319,77 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         return m;
 }
 
+/* "?,?,...": one placeholder per status. */
+static char *placeholders(unsigned n) {
+        GString *s = g_string_new(NULL);
+        for (unsigned i = 0; i < n; i++)
+                g_string_append(s, i ? ",?" : "?");
+        return g_string_free(s, FALSE);
+}
+
+static int select_prunable(MigStore *s, const char *const *final, uint64_t cutoff_usec, unsigned keep,
+                           GPtrArray *ids, GError **error) {
+        unsigned n = g_strv_length((char **) final);
+        g_autofree char *in = placeholders(n);
+        g_autofree char *sql = g_strdup_printf(
+                "SELECT id FROM migrations WHERE status IN (%s) AND (finished_usec < ? OR id NOT IN "
+                "(SELECT id FROM migrations WHERE status IN (%s) ORDER BY finished_usec DESC, id LIMIT ?))",
+                in, in);
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, sql, &st, error);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n; i++) {
+                sqlite3_bind_text(st, (int) i + 1, final[i], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, (int) (n + 2 + i), final[i], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, (int) n + 1, (sqlite3_int64) cutoff_usec);
+        sqlite3_bind_int64(st, (int) (2 * n + 2), keep ? (sqlite3_int64) keep : -1);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                g_ptr_array_add(ids, g_strdup((const char *) sqlite3_column_text(st, 0)));
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, error, "Could not read old migrations");
+}
+
+static int delete_migration(MigStore *s, sqlite3_stmt *events, sqlite3_stmt *migration, const char *id,
+                            GError **error) {
+        sqlite3_stmt *steps[] = {events, migration};
+        for (int k = 0; k < 2; k++) {
+                sqlite3_reset(steps[k]);
+                sqlite3_bind_text(steps[k], 1, id, -1, SQLITE_STATIC);
+                int rc = sqlite3_step(steps[k]);
+                if (rc != SQLITE_DONE)
+                        return store_fail(s, rc, error, "Could not remove an old migration");
+        }
+        return 0;
+}
+
+int mig_store_prune_migrations(MigStore *s, const char *const *final, uint64_t cutoff_usec, unsigned keep,
+                               GPtrArray **ret, GError **error) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+        int r = select_prunable(s, final, cutoff_usec, keep, ids, error);
+        if (r < 0 || ids->len == 0) {
+                if (r >= 0)
+                        *ret = g_steal_pointer(&ids);
+                return r;
+        }
+        g_autoptr(sqlite3_stmt) ev = NULL, mg = NULL;
+        if ((r = prepare(s, "DELETE FROM events WHERE migration_id=?", &ev, error)) < 0 ||
+            (r = prepare(s, "DELETE FROM migrations WHERE id=?", &mg, error)) < 0 ||
+            (r = exec_sql(s, "BEGIN IMMEDIATE", error)) < 0)
+                return r;
+        for (guint i = 0; r >= 0 && i < ids->len; i++)
+                r = delete_migration(s, ev, mg, ids->pdata[i], error);
+        if (r >= 0)
+                r = exec_sql(s, "COMMIT", error);
+        if (r < 0) {
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        *ret = g_steal_pointer(&ids);
+        return 0;
+}
+
 int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
         int r = prepare(

@@ -26,6 +26,11 @@ int mig_store_insert_migration(MigStore *s, const MigMigration *m, const char *m
 /* Writes every mutable field of m; with message, also records an event (a status change). */
 int mig_store_update_migration(MigStore *s, const MigMigration *m, const char *message, GError **error);
 /* All migrations, oldest first. */
+/* Removes the ended migrations (status in final, NULL-terminated) that ended before
+ * cutoff_usec (0: none by age) and those beyond the newest keep (0: no limit), with their
+ * events, in one transaction. The removed ids go into *ret (char*). */
+int mig_store_prune_migrations(MigStore *s, const char *const *final, uint64_t cutoff_usec, unsigned keep,
+                               GPtrArray **ret, GError **error);
 int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error);
 /* The events of one migration, oldest first (MigEvent*). */
 int mig_store_load_events(MigStore *s, const char *migration_id, GPtrArray **ret, GError **error);

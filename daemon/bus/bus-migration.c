@@ -152,10 +152,13 @@ static void emit_changed(Manager *m, const MigMigration *mig) {
 
 /* The manager's change notification, as InterfacesAdded and PropertiesChanged. */
 static void on_change(Manager *m, const MigMigration *mig, MigChange change, void *userdata) {
+        g_autofree char *path = NULL;
         if (change == MIG_CHANGE_ADDED)
                 emit_added(m, mig);
-        else
+        else if (change == MIG_CHANGE_CHANGED)
                 emit_changed(m, mig);
+        else if ((path = bus_migration_path(mig->id)) && m->bus) /* pruned from the history */
+                (void) sd_bus_emit_object_removed(m->bus, path);
 }
 
 int bus_migration_register(Manager *m) {

@@ -36,6 +36,52 @@ static int load_migrations(Manager *m) {
         return 0;
 }
 
+#define PRUNE_INTERVAL_USEC (3600 * USEC_PER_SEC)
+
+static void notify(Manager *m, const MigMigration *mig, MigChange change);
+
+/* Removes the ended migrations past HistoryDays and HistoryMax from the store and, once
+ * loaded, from memory (the watchers hear of each first). */
+static int prune(Manager *m) {
+        g_autoptr(GPtrArray) final = g_ptr_array_new();
+        for (const char *const *s = mig_status_names; *s; s++)
+                if (mig_status_is_final(*s))
+                        g_ptr_array_add(final, (char *) *s);
+        g_ptr_array_add(final, NULL);
+        uint64_t age = (uint64_t) m->config->history_days * 24 * 3600 * USEC_PER_SEC, now = mig_now_usec();
+        uint64_t cutoff = age && now > age ? now - age : 0;
+        g_autoptr(GPtrArray) ids = NULL;
+        g_autoptr(GError) e = NULL;
+        int r = mig_store_prune_migrations(m->store, (const char *const *) final->pdata, cutoff,
+                                           m->config->history_max, &ids, &e);
+        if (r < 0) {
+                g_warning("Cannot prune the history of ended migrations: %s", e->message);
+                return r;
+        }
+        for (guint i = 0; i < ids->len; i++) {
+                MigMigration *mig = manager_find_migration(m, ids->pdata[i]);
+                if (!mig)
+                        continue;
+                notify(m, mig, MIG_CHANGE_REMOVED);
+                g_hash_table_remove(m->migrations, ids->pdata[i]);
+        }
+        if (ids->len > 0)
+                g_message("Pruned %u ended migration(s) past HistoryDays=%u or HistoryMax=%u.", ids->len,
+                          m->config->history_days, m->config->history_max);
+        return 0;
+}
+
+static int on_prune_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) prune(userdata);
+        int r = sd_event_source_set_time_relative(s, PRUNE_INTERVAL_USEC);
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+int manager_start_pruning(Manager *m) {
+        return sd_event_add_time_relative(m->event, &m->prune_timer, CLOCK_MONOTONIC, PRUNE_INTERVAL_USEC, 0,
+                                          on_prune_timer, m);
+}
+
 static int open_store(Manager *m, const char *state_dir) {
         g_autoptr(GError) e = NULL;
         if (g_mkdir_with_parents(state_dir, 0700) < 0) {
@@ -70,6 +116,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = open_store(m, o->state_dir);
         if (r < 0)
                 return r;
+        (void) prune(m); /* before the load: only what is kept comes into memory */
         r = load_migrations(m);
         if (r < 0)
                 return r;
@@ -95,6 +142,7 @@ void manager_free(Manager *m) {
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->prune_timer);
         sd_event_source_disable_unref(m->spool_watch);
         sd_event_source_disable_unref(m->conflict_timer);
         if (m->conflicts)

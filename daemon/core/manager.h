@@ -28,6 +28,7 @@ typedef struct ManagerOptions {
 typedef enum MigChange {
         MIG_CHANGE_ADDED,   /* a new record, committed */
         MIG_CHANGE_CHANGED, /* committed, or progress figures that are not stored */
+        MIG_CHANGE_REMOVED, /* pruned from the history: gone once the watchers return */
 } MigChange;
 
 typedef struct Manager Manager;
@@ -44,6 +45,7 @@ struct Manager {
         MigPeers *peers;
         GHashTable *migrations; /* id → MigMigration* */
         sd_event_source *idle_timer;
+        sd_event_source *prune_timer;
         sd_event_source *spool_watch;
         GHashTable *conflicts; /* domain UUID → why it is in conflict (reconcile.c) */
         sd_event_source *conflict_timer;
@@ -64,6 +66,8 @@ int manager_new(const ManagerOptions *o, Manager **ret);
 void manager_free(Manager *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
 
+/* Prunes the history (HistoryDays, HistoryMax) every hour; it was pruned at manager_new. */
+int manager_start_pruning(Manager *m);
 /* Runs the event loop until SIGTERM, SIGINT or an idle exit. */
 int manager_run(Manager *m);
 

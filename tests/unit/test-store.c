@@ -166,11 +166,50 @@ static void test_private_mode(void) {
         umask(old_umask);
 }
 
+/* The history is bounded: ended migrations past the age or beyond the count go, with their
+ * events; those in flight stay whatever their age. */
+static void test_prune(void) {
+        static const char *const final[] = {"confirmed", "reverted", "error", "cancelled", "completed", "failed",
+                                            NULL};
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(MigStore) s = NULL;
+        g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+        /* ids ...00 to ...04 ended at 100..500; ...05 in flight, very old */
+        for (int i = 0; i < 6; i++) {
+                g_autofree char *id = g_strdup_printf("0123456789abcdef01234567890000%02d", i);
+                g_autoptr(MigMigration) m = sample(id);
+                mig_set_string(&m->status, i < 5 ? "confirmed" : "migrating");
+                m->finished_usec = i < 5 ? (uint64_t) (i + 1) * 100 : 0;
+                g_assert_cmpint(mig_store_insert_migration(s, m, "requested", &e), ==, 0);
+        }
+        g_autoptr(GPtrArray) gone = NULL;
+        /* by age: ended before 250 */
+        g_assert_cmpint(mig_store_prune_migrations(s, final, 250, 0, &gone, &e), ==, 0);
+        g_assert_cmpuint(gone->len, ==, 2);
+        g_clear_pointer(&gone, g_ptr_array_unref);
+        /* by count: the newest 2 ended ones stay */
+        g_assert_cmpint(mig_store_prune_migrations(s, final, 0, 2, &gone, &e), ==, 0);
+        g_assert_cmpuint(gone->len, ==, 1);
+        g_assert_cmpstr(gone->pdata[0], ==, "0123456789abcdef0123456789000002");
+        g_autoptr(GPtrArray) left = NULL;
+        g_assert_cmpint(mig_store_load_migrations(s, &left, &e), ==, 0);
+        g_assert_cmpuint(left->len, ==, 3);
+        g_autoptr(GPtrArray) events = NULL;
+        g_assert_cmpint(mig_store_load_events(s, "0123456789abcdef0123456789000000", &events, &e), ==, 0);
+        g_assert_cmpuint(events->len, ==, 0); /* its events went with it */
+        g_clear_pointer(&events, g_ptr_array_unref);
+        g_assert_cmpint(mig_store_load_events(s, "0123456789abcdef0123456789000005", &events, &e), ==, 0);
+        g_assert_cmpuint(events->len, ==, 1); /* in flight: kept */
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/store/roundtrip", test_roundtrip);
         g_test_add_func("/store/update-unknown", test_update_unknown);
         g_test_add_func("/store/newer-schema-refused", test_newer_schema_refused);
         g_test_add_func("/store/private-mode", test_private_mode);
+        g_test_add_func("/store/prune", test_prune);
         return g_test_run();
 }
