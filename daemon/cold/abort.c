@@ -106,19 +106,11 @@ static void remove_run(void *data) {
 
 static void remove_done(void *data) {
         IncomingStep *s = data;
-        MigMigration *mig = manager_find_migration(s->m, s->id);
         if (s->result < 0)
                 return incoming_step_fail(s);
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        int r = mig && !mig_status_is_final(mig->status)
-                        ? manager_transition(s->m, mig, s->final_status, NULL,
-                                             strcmp(s->final_status, "reverted") == 0
-                                                     ? "destroyed, undefined and deleted this node's copy"
-                                                     : "dropped the claim and deleted the partial disks")
-                        : 0;
-        if (r < 0) /* the copy is gone; the record is not: the source asks again */
-                manager_commit_error(s->m, &e, r, s->final_status);
-        mig_answer(&s->answer, NULL, &e);
+        incoming_step_end(s, strcmp(s->final_status, "reverted") == 0
+                                     ? "destroyed, undefined and deleted this node's copy"
+                                     : "dropped the claim and deleted the partial disks");
 }
 
 int cold_remove_incoming(Manager *m, const char *id, const char *final_status, MigAnswer answer,

@@ -41,6 +41,17 @@ void incoming_step_fail(IncomingStep *s) {
         mig_answer(&s->answer, NULL, &e);
 }
 
+void incoming_step_end(IncomingStep *s, const char *message) {
+        MigMigration *mig = manager_find_migration(s->m, s->id);
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        int r = mig && !mig_status_is_final(mig->status)
+                        ? manager_transition(s->m, mig, s->final_status, NULL, message)
+                        : 0;
+        if (r < 0)
+                manager_commit_error(s->m, &e, r, s->final_status);
+        mig_answer(&s->answer, NULL, &e);
+}
+
 MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error) {
         MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(m, id) : NULL;
         if (!mig || strcmp(mig->role, "destination") != 0) {

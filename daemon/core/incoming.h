@@ -50,6 +50,10 @@ IncomingStep *incoming_step_new(Manager *m, const char *id, MigAnswer answer);
 void incoming_step_free(void *step);
 /* Answers with the step's error. */
 void incoming_step_fail(IncomingStep *s);
+/* The step's act is done: commits its final_status with message (unless the record is final
+ * already) and answers; with the commit's error when the record cannot be written (the act
+ * is idempotent: the source asks again). */
+void incoming_step_end(IncomingStep *s, const char *message);
 
 /* This node's record of incoming migration id, or NULL with NotFound. */
 MigMigration *incoming_find(Manager *m, const char *id, sd_bus_error *error);

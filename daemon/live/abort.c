@@ -146,17 +146,9 @@ static void abort_incoming_run(void *data) {
 
 static void abort_incoming_done(void *data) {
         IncomingStep *s = data;
-        MigMigration *mig = manager_find_migration(s->m, s->id);
         if (s->result < 0)
                 return incoming_step_fail(s);
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        int r = mig && !mig_status_is_final(mig->status)
-                        ? manager_transition(s->m, mig, s->final_status, NULL,
-                                             "claim dropped, precreated disks deleted")
-                        : 0;
-        if (r < 0)
-                manager_commit_error(s->m, &e, r, s->final_status);
-        mig_answer(&s->answer, NULL, &e);
+        incoming_step_end(s, "claim dropped, precreated disks deleted");
 }
 
 int live_abort_incoming(Manager *m, const char *id, const char *status, MigAnswer answer,
