@@ -288,17 +288,6 @@ void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto) {
 
 /* --- JSON for the store --- */
 
-GVariant *mig_disks_to_specs(GPtrArray *disks) {
-        GVariantBuilder b;
-        g_variant_builder_init(&b, G_VARIANT_TYPE("a(sstt)"));
-        for (guint i = 0; i < disks->len; i++) {
-                const MigDisk *d = disks->pdata[i];
-                g_variant_builder_add(&b, "(sstt)", d->path, d->format, (guint64) d->size,
-                                      (guint64) d->data_bytes);
-        }
-        return g_variant_builder_end(&b);
-}
-
 char *mig_disks_to_json(GPtrArray *disks) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         json_builder_begin_array(b);
@@ -345,23 +334,6 @@ uint64_t mig_disks_data_bytes(GPtrArray *disks) {
         for (guint i = 0; disks && i < disks->len; i++)
                 sum += ((MigDisk *) disks->pdata[i])->data_bytes;
         return sum;
-}
-
-bool mig_disk_path_allowed(const char *path, const char *image_dir) {
-        if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
-                return false;
-        for (const char *c = path; *c; c++)
-                if (g_ascii_iscntrl(*c))
-                        return false;
-        g_autofree char *canonical = g_canonicalize_filename(path, "/");
-        g_autofree char *prefix =
-                g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir) : g_strconcat(image_dir, "/", NULL);
-        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) &&
-               strlen(path) > strlen(prefix);
-}
-
-bool mig_disk_format_supported(const char *format) {
-        return format && (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0);
 }
 
 int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err) {

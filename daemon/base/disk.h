@@ -43,9 +43,6 @@ void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto);
 
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);
-/* The disks as the a(sstt) of the Prepare*Migration peer calls: path, format, size, bytes of data
- * (a floating reference). */
-GVariant *mig_disks_to_specs(GPtrArray *disks);
 GPtrArray *mig_disks_from_json(const char *json);
 
 /* Room a destination keeps free beyond the disks' data (filesystem metadata, logs). */
@@ -54,10 +51,6 @@ GPtrArray *mig_disks_from_json(const char *json);
 /* The bytes in data regions of all the disks (MigDisk*): what a sparse copy moves. */
 uint64_t mig_disks_data_bytes(GPtrArray *disks);
 
-/* A disk path we accept: absolute, canonical, inside image_dir, no control characters. */
-bool mig_disk_path_allowed(const char *path, const char *image_dir);
-/* Disk formats a cold migration copies as files. */
-bool mig_disk_format_supported(const char *format);
 /* A disk a migration can move: a raw or qcow2 file inside image_dir, measured (its data
  * bytes). how says which migration in the refusal (NotSupported): "cold", or "" . */
 int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err);

@@ -210,14 +210,6 @@ bool mig_parse_group_metadata(const char *xml, char **name, char **policy) {
         return ok;
 }
 
-void mig_disk_free(MigDisk *d) {
-        if (!d)
-                return;
-        g_free(d->path);
-        g_free(d->format);
-        g_free(d);
-}
-
 typedef struct DiskParse {
         GPtrArray *disks;
         int depth;

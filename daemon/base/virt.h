@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "disk-spec.h"
+
 #define MIG_GROUP_NS_URI "http://example.org/migrate/1"
 #define MIG_GROUP_NS_PREFIX "mig"
 
@@ -21,15 +23,6 @@ typedef struct MigVirtError {
         const char *name; /* one of MIG_ERROR_* */
         char *message;
 } MigVirtError;
-
-typedef struct MigDisk {
-        char *path;
-        char *format;        /* "qcow2", "raw", ... as the domain's <driver type=> says */
-        uint64_t size;       /* apparent size of the file */
-        uint64_t data_bytes; /* bytes in data regions (what a sparse copy moves) */
-} MigDisk;
-
-void mig_disk_free(MigDisk *d);
 
 typedef struct MigDomainInfo {
         char *name;

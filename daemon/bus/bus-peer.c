@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-api.h"
+#include "bus-variant.h"
 #include "cold.h"
 #include "errors.h"
 #include "events.h"
@@ -123,16 +124,14 @@ static int peer_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *err
 /* --- the engines' destination steps: arguments read here, the step is the engine's --- */
 
 /* The a(sstt) disk specs of a Prepare call: path, format, size, bytes of data. */
-static int read_disk_specs(sd_bus_message *msg, GPtrArray *disks) {
-        const char *path, *format;
-        uint64_t size, data;
-        int r = sd_bus_message_enter_container(msg, 'a', "(sstt)");
-        while (r > 0 && (r = sd_bus_message_read(msg, "(sstt)", &path, &format, &size, &data)) > 0) {
-                MigDisk *d = g_new0(MigDisk, 1);
-                *d = (MigDisk){g_strdup(path), g_strdup(format), size, data};
-                g_ptr_array_add(disks, d);
-        }
-        return r < 0 ? r : sd_bus_message_exit_container(msg);
+static int read_disk_specs(sd_bus_message *msg, GPtrArray **ret) {
+        GVariant *read = NULL;
+        int r = mig_bus_read_value(msg, &read);
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        g_autoptr(GVariant) specs = g_variant_ref_sink(read);
+        *ret = mig_disks_from_specs(specs);
+        return *ret ? 0 : -EBADMSG;
 }
 
 typedef int (*PrepareStep)(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error);
@@ -147,9 +146,9 @@ static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep 
                                         &vcpus);
         if (r >= 0 && live)
                 r = sd_bus_message_read(msg, "b", &copy_disks);
-        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_autoptr(GPtrArray) disks = NULL;
         if (r >= 0)
-                r = read_disk_specs(msg, disks);
+                r = read_disk_specs(msg, &disks);
         if (r < 0)
                 return r;
         in.vcpus = vcpus;

@@ -114,28 +114,6 @@ static void answer_paths(MigAnswer *a, GPtrArray *disks) {
         mig_answer(a, &(MigResult){.strv = (char *const *) paths->pdata}, NULL);
 }
 
-/* The disks go where this node's [Rewrite] DiskPathPrefixes put them (the hook rewrites a
- * live migration's XML the same way, the cold Finish its definition). */
-static GPtrArray *map_disks(Manager *m, GPtrArray *sent, sd_bus_error *error) {
-        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
-        for (guint i = 0; i < sent->len; i++) {
-                const MigDisk *s = sent->pdata[i];
-                g_autofree char *mapped = mig_rewrite_path(m->config->rewrite, s->path);
-                const char *path = mapped ? mapped : s->path;
-                if (!mig_disk_path_allowed(path, m->config->image_directory) ||
-                    !mig_disk_format_supported(s->format)) {
-                        sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                          "Disk paths must be canonical files inside %s (raw or qcow2).",
-                                          m->config->image_directory);
-                        return NULL;
-                }
-                MigDisk *d = g_new0(MigDisk, 1);
-                *d = (MigDisk){g_strdup(path), g_strdup(s->format), s->size, s->data_bytes};
-                g_ptr_array_add(disks, d);
-        }
-        return g_steal_pointer(&disks);
-}
-
 static uint64_t claimed_memory(Manager *m) {
         GHashTableIter it;
         MigMigration *mig;
@@ -299,10 +277,14 @@ int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid migration ID, domain, UUID or source node.");
         }
-        g_autoptr(GPtrArray) disks = map_disks(m, in->disks, error);
+        /* The disks go where this node's [Rewrite] DiskPathPrefixes put them (the hook rewrites a
+         * live migration's XML the same way, the cold Finish its definition). */
+        g_autofree char *why = NULL;
+        g_autoptr(GPtrArray) disks =
+                mig_disks_map(in->disks, m->config->rewrite, m->config->image_directory, &why);
         if (!disks) {
                 mig_answer_clear(&answer);
-                return -EINVAL;
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, why);
         }
         MigMigration *known = manager_find_migration(m, in->id);
         if (known && strcmp(known->role, "destination") == 0 &&

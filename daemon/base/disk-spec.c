@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "disk-spec.h"
+
+#include <string.h>
+
+void mig_disk_free(MigDisk *d) {
+        if (!d)
+                return;
+        g_free(d->path);
+        g_free(d->format);
+        g_free(d);
+}
+
+bool mig_disk_path_allowed(const char *path, const char *image_dir) {
+        if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
+                return false;
+        for (const char *c = path; *c; c++)
+                if (g_ascii_iscntrl(*c))
+                        return false;
+        g_autofree char *canonical = g_canonicalize_filename(path, "/");
+        g_autofree char *prefix =
+                g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir) : g_strconcat(image_dir, "/", NULL);
+        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) &&
+               strlen(path) > strlen(prefix);
+}
+
+bool mig_disk_format_supported(const char *format) {
+        return format && (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0);
+}
+
+GVariant *mig_disks_to_specs(GPtrArray *disks) {
+        GVariantBuilder b;
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(sstt)"));
+        for (guint i = 0; i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                g_variant_builder_add(&b, "(sstt)", d->path, d->format, (guint64) d->size,
+                                      (guint64) d->data_bytes);
+        }
+        return g_variant_builder_end(&b);
+}
+
+GPtrArray *mig_disks_from_specs(GVariant *specs) {
+        if (!g_variant_is_of_type(specs, G_VARIANT_TYPE("a(sstt)")))
+                return NULL;
+        GPtrArray *disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        GVariantIter it;
+        const char *path, *format;
+        guint64 size, data;
+        g_variant_iter_init(&it, specs);
+        while (g_variant_iter_next(&it, "(&s&stt)", &path, &format, &size, &data)) {
+                MigDisk *d = g_new0(MigDisk, 1);
+                *d = (MigDisk){g_strdup(path), g_strdup(format), size, data};
+                g_ptr_array_add(disks, d);
+        }
+        return disks;
+}
+
+GPtrArray *mig_disks_map(GPtrArray *sent, const MigRewriteRules *rules, const char *image_dir, char **why) {
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        for (guint i = 0; i < sent->len; i++) {
+                const MigDisk *s = sent->pdata[i];
+                g_autofree char *mapped = mig_rewrite_path(rules, s->path);
+                const char *path = mapped ? mapped : s->path;
+                if (!mig_disk_path_allowed(path, image_dir) || !mig_disk_format_supported(s->format)) {
+                        *why = g_strdup_printf(
+                                "Disk paths must be canonical files inside %s (raw or qcow2).", image_dir);
+                        return NULL;
+                }
+                MigDisk *d = g_new0(MigDisk, 1);
+                *d = (MigDisk){g_strdup(path), g_strdup(s->format), s->size, s->data_bytes};
+                g_ptr_array_add(disks, d);
+        }
+        return g_steal_pointer(&disks);
+}
