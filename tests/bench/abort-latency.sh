@@ -4,7 +4,10 @@
 # An operator's abort under load, on a 2-node bench (its own instance, torn down at the
 # end): MIGRATIONS live migrations run at once from A to B, throttled to 1 MiB/s so that
 # they keep running, while READERS unprivileged loops (user nobody) ask A's daemon for
-# `migratectl domains` (every call asks the peer too) as fast as they can. Then each
+# `migratectl domains` (every call asks the peer too) as fast as they can. The bench's
+# domains have no OS: their memory is zeros, which QEMU sends as page headers only, so the
+# migration streams (libvirt's ports 49152-49215) are also held to 64 kbit/s on A's link
+# while the daemons' own traffic (SSH) is not. Then each
 # migration is aborted, one after the other, and the time `migratectl abort` takes until
 # it returns (the migration is cancelled, the domain runs on A) is measured; so is a
 # listing while all that goes on. Prints median and maximum in ms. A benchmark, not a
@@ -37,9 +40,17 @@ for i in $(seq "$MIGRATIONS"); do
     cluster_define_domain "$A" "vm$i" --running --mem 128 >/dev/null || die "cannot define vm$i"
 done
 
+# A's egress: the migration streams in a slow class of their own, everything else as before.
+{ on "$A" tc qdisc replace dev eth0 root handle 1: htb default 10 &&
+  on "$A" tc class add dev eth0 parent 1: classid 1:10 htb rate 1gbit &&
+  on "$A" tc class add dev eth0 parent 1: classid 1:30 htb rate 64kbit ceil 64kbit &&
+  on "$A" tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dport 49152 0xffc0 flowid 1:30
+} 2>/dev/null || die "cannot shape $A's link"
+
 say "$MIGRATIONS live migrations at 1 MiB/s, $READERS unprivileged readers"
 for i in $(seq "$MIGRATIONS"); do
-    on "$A" migratectl migrate "vm$i" --live --host "$B" --bandwidth 1 >/dev/null || die "cannot start vm$i"
+    on "$A" migratectl migrate "vm$i" --live --block-migration --host "$B" --bandwidth 1 >/dev/null ||
+        die "cannot start vm$i"
 done
 all_running() {
     local i
@@ -49,9 +60,11 @@ wait_until 60 all_running || { cluster_diag "$NAME" "$A"; die "the migrations do
 
 # The readers, inside node A, as nobody; they stop with the file.
 on "$A" touch /var/tmp/readers.run
+readers=()
 # shellcheck disable=SC2016  # expanded by the node's bash
 for _ in $(seq "$READERS"); do
     on "$A" runuser -u nobody -- bash -c 'while [ -e /var/tmp/readers.run ]; do migratectl domains >/dev/null 2>&1; done' &
+    readers+=($!)
 done
 sleep 3
 
@@ -65,7 +78,7 @@ for i in $(seq "$MIGRATIONS"); do
     aborts+=("$(awk -v t="$t" 'BEGIN { printf "%.0f", t * 1000 }')")
 done
 on "$A" rm -f /var/tmp/readers.run
-wait
+[ ${#readers[@]} -eq 0 ] || wait "${readers[@]}" # not the bench's own background processes
 
 for i in $(seq "$MIGRATIONS"); do
     status_is "$A" "vm$i" cancelled && is_state "$A" "vm$i" running || die "vm$i is not back, running on $A"
