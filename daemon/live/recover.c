@@ -54,11 +54,7 @@ static int on_recover_again(sd_event_source *s, uint64_t usec, void *userdata) {
         Recover *r = userdata;
         recover_one(r->m, r->id, r->uuid);
         recover_free(r);
-        /* A floating source the loop owns: take its reference and drop it, so that every retry
-         * does not leave one behind until the loop ends. */
-        (void) sd_event_source_set_floating(s, false);
-        sd_event_source_disable_unref(s);
-        return 0;
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF); /* floating: freed with the loop */
 }
 
 static void recover_later(Recover *r, uint64_t usec) {
