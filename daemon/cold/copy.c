@@ -92,14 +92,8 @@ static void copy_go(ColdJob *j) {
 /* --- the copy slots: at most MaxConcurrentMigrations cold copies at once --- */
 
 static unsigned copies_running(Manager *m) {
-        GHashTableIter it;
-        MigMigration *mig;
-        unsigned n = 0;
-        g_hash_table_iter_init(&it, m->migrations);
-        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
-                n += strcmp(mig->kind, "cold") == 0 && strcmp(mig->role, "source") == 0 &&
-                     strcmp(mig->status, "migrating") == 0;
-        return n;
+        static const char *const copying[] = {"migrating", NULL};
+        return manager_count(m, "cold", "source", copying);
 }
 
 /* The oldest prepared migration that waits for a slot, or NULL. */

@@ -226,6 +226,17 @@ unsigned manager_inflight_count(Manager *m) {
         return n;
 }
 
+unsigned manager_count(Manager *m, const char *kind, const char *role, const char *const *statuses) {
+        GHashTableIter it;
+        MigMigration *mig;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, m->migrations);
+        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
+                n += strcmp(mig->kind, kind) == 0 && strcmp(mig->role, role) == 0 &&
+                     g_strv_contains(statuses, mig->status);
+        return n;
+}
+
 int manager_store_error(sd_bus_error *error, int r, const GError *e) {
         return sd_bus_error_set(error, r == -ENOSPC ? MIG_ERROR_NO_SPACE : MIG_ERROR_STORE,
                                 e ? e->message : "The state database failed");

@@ -84,6 +84,9 @@ MigMigration *manager_find_inflight(Manager *m, const char *domain);
 /* The newest migration of a domain (name or UUID), final or not. */
 MigMigration *manager_find_latest(Manager *m, const char *domain);
 unsigned manager_inflight_count(Manager *m);
+/* The migrations of kind this node plays role in whose status is one of statuses
+ * (NULL-terminated): the engines' slot counts. */
+unsigned manager_count(Manager *m, const char *kind, const char *role, const char *const *statuses);
 /* Conflict when a migration of the domain is in flight already (the engines' common refusal). */
 int manager_refuse_busy(Manager *m, const MigDomainInfo *d, sd_bus_error *error);
 /* A cold migration made the destination the domain's home: this node's shut-off

@@ -15,14 +15,8 @@
 #include "macro.h"
 
 static unsigned running_count(Manager *m) {
-        GHashTableIter it;
-        MigMigration *mig;
-        unsigned n = 0;
-        g_hash_table_iter_init(&it, m->migrations);
-        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
-                n += strcmp(mig->kind, "live") == 0 && strcmp(mig->role, "source") == 0 &&
-                     (strcmp(mig->status, "preparing") == 0 || strcmp(mig->status, "running") == 0);
-        return n;
+        static const char *const in_slot[] = {"preparing", "running", NULL};
+        return manager_count(m, "live", "source", in_slot);
 }
 
 /* Starts the oldest queued migrations while slots are free. */
