@@ -14,16 +14,30 @@ typedef struct Query {
         sd_bus_message *request;
         sd_bus_slot *slot;
         char *action;
+        char *caller; /* the unique bus name it is counted under */
         QueryState state;
         char *failure; /* why polkit could not answer */
 } Query;
 
 struct MigPolkit {
         GHashTable *queries; /* sd_bus_message* request → Query* */
+        GHashTable *callers; /* unique bus name → number of its queries (GUINT_TO_POINTER) */
+        unsigned max_per_caller, max_total;
 };
+
+static void uncount(MigPolkit *p, const char *caller) {
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(p->callers, caller));
+        if (n <= 1)
+                g_hash_table_remove(p->callers, caller);
+        else
+                g_hash_table_insert(p->callers, g_strdup(caller), GUINT_TO_POINTER(n - 1));
+}
 
 static void query_free(gpointer data) {
         Query *q = data;
+        if (q->caller)
+                uncount(q->owner, q->caller);
+        g_free(q->caller);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
         g_free(q->action);
@@ -34,6 +48,9 @@ static void query_free(gpointer data) {
 MigPolkit *mig_polkit_new(void) {
         MigPolkit *p = g_new0(MigPolkit, 1);
         p->queries = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, query_free);
+        p->callers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        p->max_per_caller = MIG_POLKIT_MAX_PER_CALLER;
+        p->max_total = MIG_POLKIT_MAX_TOTAL;
         return p;
 }
 
@@ -41,11 +58,39 @@ void mig_polkit_free(MigPolkit *p) {
         if (!p)
                 return;
         g_hash_table_unref(p->queries);
+        g_hash_table_unref(p->callers);
         g_free(p);
 }
 
 unsigned mig_polkit_pending(const MigPolkit *p) {
         return g_hash_table_size(p->queries);
+}
+
+unsigned mig_polkit_pending_for(const MigPolkit *p, const char *caller) {
+        return caller ? GPOINTER_TO_UINT(g_hash_table_lookup(p->callers, caller)) : 0;
+}
+
+void mig_polkit_set_limits(MigPolkit *p, unsigned per_caller, unsigned total) {
+        p->max_per_caller = per_caller;
+        p->max_total = total;
+}
+
+/* Refuses a new query beyond the caps, with the sentence for the caller. */
+static int check_limits(MigPolkit *p, sd_bus_message *m, const char *action, sd_bus_error *error) {
+        const char *caller = sd_bus_message_get_sender(m);
+        unsigned mine = mig_polkit_pending_for(p, caller), all = mig_polkit_pending(p);
+        if (mine >= p->max_per_caller)
+                return sd_bus_error_setf(error, MIG_POLKIT_ERROR_LIMITS,
+                                         "Too many authorization checks of this caller (%s) are waiting for "
+                                         "polkit: %u, at most %u; answer or cancel the authentication "
+                                         "requests it made, then ask again (action %s).",
+                                         caller ? caller : "?", mine, p->max_per_caller, action);
+        if (all >= p->max_total)
+                return sd_bus_error_setf(error, MIG_POLKIT_ERROR_LIMITS,
+                                         "Too many authorization checks are waiting for polkit: %u of all "
+                                         "callers, at most %u; try again in a moment (action %s).",
+                                         all, p->max_total, action);
+        return 0;
 }
 
 static bool sender_is_root(sd_bus_message *m) {
@@ -70,8 +115,10 @@ static void read_answer(Query *q, sd_bus_message *reply) {
                 q->failure = g_strdup(e->message ? e->message : e->name);
                 return;
         }
+        /* CheckAuthorization answers (bba{ss}): is_authorized, is_challenge, details. */
         int authorized, challenge;
-        if (sd_bus_message_read(reply, "(bb", &authorized, &challenge) < 0) {
+        if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 ||
+            sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0) {
                 q->state = QUERY_FAILED;
                 q->failure = g_strdup("polkit sent an answer that could not be read");
                 return;
@@ -118,6 +165,12 @@ static int ask_polkit(MigPolkit *p, sd_bus_message *m, const char *action, bool 
                 return r;
         }
         g_hash_table_insert(p->queries, m, q);
+        const char *caller = sd_bus_message_get_sender(m);
+        if (caller) {
+                q->caller = g_strdup(caller);
+                g_hash_table_insert(p->callers, g_strdup(caller),
+                                    GUINT_TO_POINTER(mig_polkit_pending_for(p, caller) + 1));
+        }
         return 0;
 }
 
@@ -167,7 +220,10 @@ int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, bool i
                 return 0;
         if (sender_is_root(m))
                 return 1;
-        int r = ask_polkit(p, m, action, interactive);
+        int r = check_limits(p, m, action, error);
+        if (r < 0)
+                return r;
+        r = ask_polkit(p, m, action, interactive);
         if (r < 0)
                 return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED,
                                          "Cannot ask polkit about %s, so it is denied: %s", action,

@@ -2,7 +2,10 @@
 /* Domains, hosts and groups of the whole cluster: this node's answer from
  * libvirt (on the worker) and each peer's answer over D-Bus-over-SSH, gathered
  * and sent as one reply. An unreachable peer does not fail the listing: hosts
- * show it as unreachable, domains and groups leave its domains out. */
+ * show it as unreachable, domains and groups leave its domains out. The peers'
+ * answers come through mig_peer_ask_cached(): these calls are anyone's to make, so
+ * identical questions share one peer call and an answer serves for a moment (peers.h);
+ * this node's own part is always asked anew. */
 
 #include <errno.h>
 #include <string.h>
@@ -94,11 +97,13 @@ static void on_peer(MigPeer *peer, GVariant *reply, const sd_bus_error *error, v
                         g->peer_reply[i] = reply ? g_variant_ref(reply) : NULL;
                         g->peer_error[i] = error ? g_strdup(error->message) : NULL;
                 }
-        if (error)
-                g_message("%s", error->message);
+        if (error) /* peers.c logs a peer's changes of state, not every listing that saw one */
+                g_debug("%s", error->message);
 }
 
-/* Asks libvirt (kind) and every peer (peer_method), then finish() builds the reply. */
+/* Asks libvirt (kind) and every peer (peer_method; an answer of the last
+ * MIG_PEER_CACHE_TTL_USEC, or a question in flight, is shared), then finish() builds the
+ * reply. */
 static int gather_start(sd_bus_message *request, Manager *m, VirtCallKind kind, const char *peer_method,
                         ClusterFinish finish) {
         unsigned n = mig_peers_count(m->peers);
@@ -110,7 +115,7 @@ static int gather_start(sd_bus_message *request, Manager *m, VirtCallKind kind, 
         g->peer_error = g_new0(char *, n + 1);
         g->pending = 2; /* this node's answer, and the peers' */
         virt_call_submit(virt_call_new(m, kind, NULL, on_local, g));
-        mig_peers_ask_all(m->peers, peer_method, MIG_PEER_TIMEOUT_USEC, on_peer, gather_one_done, g, NULL);
+        mig_peers_ask_all_cached(m->peers, peer_method, on_peer, gather_one_done, g, NULL);
         return 1;
 }
 
@@ -491,8 +496,8 @@ static void on_describe_manager(VirtCall *c) {
                 return on_describe_local(c);
         Describe *d = g_new0(Describe, 1);
         *d = (Describe){c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), false, g_string_new("")};
-        mig_peers_ask_all(c->m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_describe_peer,
-                          describe_peer_done, d, g_variant_new("(s)", d->domain));
+        mig_peers_ask_all_cached(c->m->peers, "DescribeDomain", on_describe_peer, describe_peer_done, d,
+                                 g_variant_new("(s)", d->domain));
 }
 
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -644,7 +649,7 @@ int bus_method_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_er
         for (guint i = 0; i < local->len; i++)
                 add_event(g, manager_node(m), g_steal_pointer(&local->pdata[i]));
         g_ptr_array_set_free_func(local, NULL);
-        mig_peers_ask_all(m->peers, "ListDomainEvents", MIG_PEER_TIMEOUT_USEC, on_peer_events,
-                          events_gathered, g, g_variant_new("(st)", uuid, (guint64) 0));
+        mig_peers_ask_all_cached(m->peers, "ListDomainEvents", on_peer_events, events_gathered, g,
+                                 g_variant_new("(st)", uuid, (guint64) 0));
         return 1;
 }
