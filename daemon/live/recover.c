@@ -25,9 +25,11 @@ typedef struct Recover {
         LiveOutcome what; /* the decision, acted on by recover_act_run */
         int result;
         MigVirtError err;
+        sd_event_source *timer; /* a retry's own timer, dropped when it fires */
 } Recover;
 
 static void recover_free(Recover *r) {
+        sd_event_source_disable_unref(r->timer);
         g_free(r->id);
         g_free(r->uuid);
         g_free(r->name);
@@ -50,18 +52,25 @@ static void recover_look_run(void *data) {
         mig_virt_error_clear(&err);
 }
 
+/* The retry owns its timer (not a floating one, which the loop would keep until it ends);
+ * sd-event allows a source to be unreferenced from its own callback. */
 static int on_recover_again(sd_event_source *s, uint64_t usec, void *userdata) {
         Recover *r = userdata;
         recover_one(r->m, r->id, r->uuid);
         recover_free(r);
-        return sd_event_source_set_enabled(s, SD_EVENT_OFF); /* floating: freed with the loop */
+        return 0;
 }
 
 static void recover_later(Recover *r, uint64_t usec) {
         Recover *again = g_new0(Recover, 1);
         *again = (Recover){.m = r->m, .id = g_strdup(r->id), .uuid = g_strdup(r->uuid)};
-        (void) sd_event_add_time_relative(r->m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_recover_again,
-                                          again);
+        if (sd_event_add_time_relative(r->m->event, &again->timer, CLOCK_MONOTONIC, usec, 0,
+                                       on_recover_again, again) < 0) {
+                g_warning("Migration %s: cannot schedule the next look at its outcome; it stays until "
+                          "the daemon restarts.",
+                          r->id);
+                recover_free(again);
+        }
 }
 
 void live_recover_after(Manager *m, const char *id, const char *uuid) {
