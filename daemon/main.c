@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "identity.h"
 #include "intake.h"
+#include "lease.h"
 #include "live.h"
 #include "manager.h"
 #include "virt-events.h"
@@ -118,7 +119,7 @@ static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
         r = manager_start_pruning(m);
         if (r < 0)
                 return r;
-        return cold_watch_leases(m);
+        return lease_watch(m);
 }
 
 int main(int argc, char **argv) {

@@ -275,15 +275,29 @@ int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err) {
         return 0;
 }
 
-void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto) {
-        MigVirtError err = {0};
-        virConnectPtr conn = mig_virt_connection(v, &err);
-        for (unsigned i = 0; conn && i < upto && i < disks->len; i++)
-                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &err) < 0)
-                        g_warning("%s", err.message);
+int mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto, MigVirtError *err) {
+        MigVirtError first = {0}, e = {0};
+        int r = 0;
+        virConnectPtr conn = upto > 0 && disks && disks->len > 0 ? mig_virt_connection(v, &first) : NULL;
+        if (upto > 0 && disks && disks->len > 0 && !conn) {
+                g_warning("No disk deleted: %s", first.message);
+                r = -EIO;
+        }
+        for (unsigned i = 0; conn && i < upto && i < disks->len; i++) {
+                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &e) == 0)
+                        continue;
+                g_warning("%s", e.message);
+                if (r == 0)
+                        first = e, e = (MigVirtError){0}, r = -EIO;
+                mig_virt_error_clear(&e);
+        }
         if (conn)
                 virConnectClose(conn);
-        mig_virt_error_clear(&err);
+        if (err && r < 0)
+                mig_virt_error_clear(err), *err = first;
+        else
+                mig_virt_error_clear(&first);
+        return r;
 }
 
 /* --- JSON for the store --- */

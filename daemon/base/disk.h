@@ -37,9 +37,11 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
 /* Removes the file at path (through its pool when it has one); a missing file is fine. */
 int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
 
-/* Deletes the first upto disks (MigDisk*) of this node, logging what fails: cleanup that
- * must not stop at the first file. Blocks. */
-void mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto);
+/* Deletes the first upto disks (MigDisk*) of this node, logging what fails and going on
+ * with the rest: cleanup that must not stop at the first file. Fails (the first failure in
+ * err, which may be NULL) when a disk is left, or when libvirt cannot be reached to ask
+ * (nothing was deleted then). Blocks. */
+int mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto, MigVirtError *err);
 
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);

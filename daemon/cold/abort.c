@@ -15,6 +15,7 @@
 
 #include "cold-job.h"
 #include "errors.h"
+#include "lease.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -101,7 +102,7 @@ static void remove_run(void *data) {
         IncomingStep *s = data;
         s->result = mig_virt_remove(s->m->virt, s->uuid, &s->err);
         if (s->result == 0)
-                mig_disks_delete(s->m->virt, s->disks, s->disks->len);
+                s->result = mig_disks_delete(s->m->virt, s->disks, s->disks->len, &s->err);
 }
 
 static void remove_done(void *data) {
@@ -160,90 +161,14 @@ int cold_abort_incoming(Manager *m, const char *id, const char *status, MigAnswe
 
 /* --- destination: the claim is a lease --- */
 
-/* Every 30 s, or more often for a short ClaimTimeout. */
-static uint64_t lease_check_usec(const Manager *m) {
-        return MAX(USEC_PER_SEC, MIN(30 * USEC_PER_SEC, m->config->claim_timeout * USEC_PER_SEC / 2));
-}
+static const LeaseKind cold_lease = {
+        .kind = "cold",
+        .status = "pre-migrating",
+        .lapse_unreachable = true,
+        .release_run = remove_run,
+        .final_status = "error",
+};
 
-/* How long the claim has gone without a step, on the boot-time clock (a wall-clock step back
- * must not make it lapse at once, nor one forward keep it). */
-static uint64_t claim_age(const MigMigration *mig) {
-        uint64_t now = mig_boottime_usec();
-        return now > mig->touched_boottime ? now - mig->touched_boottime : 0;
-}
-
-typedef struct LeaseCheck {
-        Manager *m;
-        char *id;
-} LeaseCheck;
-
-static void lapse_done(void *data) {
-        IncomingStep *s = data;
-        MigMigration *mig = manager_find_migration(s->m, s->id);
-        if (s->result < 0) {
-                g_warning("Migration %s: cannot remove the partial copy yet: %s", s->id, s->err.message);
-                return;
-        }
-        if (mig && !mig_status_is_final(mig->status)) {
-                mig_set_string(&mig->error_name, MIG_ERROR_PEER_UNREACHABLE);
-                (void) manager_transition(s->m, mig, "error", NULL, mig->error_message);
-        }
-}
-
-static void lapse(Manager *m, MigMigration *mig, const char *why) {
-        g_message("Migration %s: the claim lapses: %s.", mig->id, why);
-        g_autofree char *msg = g_strdup_printf("claim released and partial disks deleted: %s", why);
-        mig_set_string(&mig->error_message, msg);
-        IncomingStep *s = incoming_step_new(m, mig->id, (MigAnswer){0});
-        s->uuid = g_strdup(mig->domain_uuid);
-        s->disks = mig_disks_from_json(mig->disks_json);
-        mig_worker_submit(m->worker, remove_run, lapse_done, s, incoming_step_free);
-}
-
-static void on_source_status(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
-        LeaseCheck *lc = userdata;
-        MigMigration *mig = manager_find_migration(lc->m, lc->id);
-        const char *status = NULL;
-        if (reply && g_variant_is_of_type(reply, G_VARIANT_TYPE("(s)")))
-                g_variant_get(reply, "(&s)", &status);
-        uint64_t age = mig ? claim_age(mig) : 0;
-        if (!mig || strcmp(mig->status, "pre-migrating") != 0)
-                ; /* it moved on meanwhile */
-        else if (status && (!*status || mig_status_is_final(status)))
-                lapse(lc->m, mig,
-                      *status ? "the source ended the migration" : "the source has no such migration");
-        else if (!reply && age > lc->m->config->claim_timeout * USEC_PER_SEC)
-                lapse(lc->m, mig, "the source has been unreachable for longer than ClaimTimeout");
-        g_free(lc->id);
-        g_free(lc);
-}
-
-static void check_leases(Manager *m) {
-        GHashTableIter it;
-        MigMigration *mig;
-        g_hash_table_iter_init(&it, m->migrations);
-        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig)) {
-                if (strcmp(mig->role, "destination") != 0 || strcmp(mig->status, "pre-migrating") != 0 ||
-                    claim_age(mig) < m->config->claim_timeout * USEC_PER_SEC)
-                        continue;
-                MigPeer *peer = mig_peers_find(m->peers, mig->source);
-                LeaseCheck *lc = g_new0(LeaseCheck, 1);
-                *lc = (LeaseCheck){m, g_strdup(mig->id)};
-                if (peer)
-                        mig_peer_call(peer, "GetMigrationStatus", 10 * USEC_PER_SEC, on_source_status, lc,
-                                      g_variant_new("(s)", mig->id));
-                else
-                        on_source_status(NULL, NULL, NULL, lc);
-        }
-}
-
-static int on_lease_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        check_leases(userdata);
-        int r = sd_event_source_set_time_relative(s, lease_check_usec(userdata));
-        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-}
-
-int cold_watch_leases(Manager *m) {
-        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_lease_timer,
-                                          m);
+void cold_lease_register(Manager *m) {
+        lease_register(m, &cold_lease);
 }

@@ -63,3 +63,5 @@ void cold_rollback_from(ColdJob *j, const sd_bus_error *error);
 /* abort.c: removes this node's copy of incoming migration id, then records final_status. */
 int cold_remove_incoming(Manager *m, const char *id, const char *final_status, MigAnswer answer,
                          sd_bus_error *error);
+/* abort.c: the destination's claims as leases (lease.h). */
+void cold_lease_register(Manager *m);

@@ -42,11 +42,9 @@ int cold_revert_incoming(Manager *m, const char *id, MigAnswer answer, sd_bus_er
 int cold_abort_incoming(Manager *m, const char *id, const char *status, MigAnswer answer,
                         sd_bus_error *error);
 
-/* Once at start: the copy slots (a copy that ends starts the next prepared one). */
+/* Once at start: the copy slots (a copy that ends starts the next prepared one) and the
+ * destination's claims as leases (lease.h: released when the source ended the migration or
+ * has been unreachable for longer than ClaimTimeout). */
 void cold_init(Manager *m);
 /* After a start: resume or roll back every unfinished source migration. */
 void cold_resume_all(Manager *m);
-/* Checks the claims this node holds every 30 s (at most half of ClaimTimeout): one whose source ended the
- * migration, or has been unreachable for longer than ClaimTimeout, is released and its partial disks deleted
- * (the source can never finish it: Finish needs the claim). */
-int cold_watch_leases(Manager *m);

@@ -126,6 +126,7 @@ static void on_change(Manager *m, const MigMigration *mig, MigChange change, voi
 
 void cold_init(Manager *m) {
         manager_watch(m, on_change, NULL);
+        cold_lease_register(m);
 }
 
 void cold_copy_start(ColdJob *j) {

@@ -205,7 +205,7 @@ static void claim_volumes(void *data) {
         /* Nothing half-done: remove the volumes this call created (i - 1 of them: the loop
          * counted the one that failed, which may have existed before). */
         if (c->result < 0 && i > 1)
-                mig_disks_delete(c->m->virt, c->disks, i - 1);
+                (void) mig_disks_delete(c->m->virt, c->disks, i - 1, NULL); /* logged */
 }
 
 static void claim_volumes_done(void *data) {

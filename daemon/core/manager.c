@@ -107,6 +107,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) mig_migration_free);
         m->conflicts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->watches = g_array_new(FALSE, FALSE, sizeof(ManagerWatcher));
+        m->lease_kinds = g_ptr_array_new();
         /* --idle-timeout wins; otherwise the config's IdleTimeout. */
         m->idle_usec = o->idle_usec != UINT64_MAX ? o->idle_usec : m->config->idle_timeout * USEC_PER_SEC;
         int r = sd_event_default(&m->event);
@@ -157,6 +158,8 @@ void manager_free(Manager *m) {
         g_free(m->host_uuid);
         if (m->watches)
                 g_array_unref(m->watches);
+        if (m->lease_kinds)
+                g_ptr_array_unref(m->lease_kinds);
         sd_event_unref(m->event);
         g_free(m);
 }

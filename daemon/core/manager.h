@@ -60,6 +60,7 @@ struct Manager {
         GHashTable *cold_jobs;
         GHashTable *cold_confirm_timers; /* id → sd_event_source*: auto-confirm */
         GHashTable *live_jobs;
+        GPtrArray *lease_kinds; /* const LeaseKind*, registered by the engines (lease.c) */
 };
 
 int manager_new(const ManagerOptions *o, Manager **ret);

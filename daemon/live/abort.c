@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "lease.h"
 #include "live-job.h"
 #include "macro.h"
 #include "validate.h"
@@ -125,23 +126,26 @@ static bool stale_incoming(const MigDomainInfo *info) {
         return strcmp(view, MIG_VIEW_PAUSED_MIGRATION) == 0 || strcmp(view, MIG_VIEW_PAUSED) == 0;
 }
 
+/* Fails, and the claim stays for a later try, when libvirt cannot say what is here or a
+ * precreated disk cannot be deleted: "dropped" is committed only once it is true. */
 static void abort_incoming_run(void *data) {
         IncomingStep *s = data;
         MigDomainInfo *info = NULL;
-        if (mig_virt_lookup(s->m->virt, s->uuid, &info, &s->err) == 0 && stale_incoming(info))
-                s->result = mig_virt_remove(s->m->virt, s->uuid, &s->err);
-        else if (info && info->active) {
+        s->result = mig_virt_lookup(s->m->virt, s->uuid, &info, &s->err);
+        if (s->result < 0 && g_strcmp0(s->err.name, MIG_ERROR_NOT_FOUND) == 0) {
                 mig_virt_error_clear(&s->err);
+                s->result = 0; /* libvirt removed the incoming domain itself */
+        } else if (s->result == 0 && stale_incoming(info))
+                s->result = mig_virt_remove(s->m->virt, s->uuid, &s->err);
+        else if (s->result == 0 && info->active) {
                 s->err.name = MIG_ERROR_CONFLICT;
                 s->err.message = g_strdup_printf("Domain %s runs on %s: the migration did not fail here.",
                                                  info->name, manager_node(s->m));
                 s->result = -EBUSY;
         }
         if (s->result == 0 && s->delete_disks)
-                mig_disks_delete(s->m->virt, s->disks, s->disks->len);
+                s->result = mig_disks_delete(s->m->virt, s->disks, s->disks->len, &s->err);
         mig_domain_info_free(info);
-        if (s->result == 0)
-                mig_virt_error_clear(&s->err);
 }
 
 static void abort_incoming_done(void *data) {
@@ -170,4 +174,22 @@ int live_abort_incoming(Manager *m, const char *id, const char *status, MigAnswe
         s->final_status = g_strdup(status);
         mig_worker_submit(m->worker, abort_incoming_run, abort_incoming_done, s, incoming_step_free);
         return 1;
+}
+
+/* --- destination: the claim is a lease --- */
+
+/* A claim whose source said it ended the migration (its Abort did not get through, or
+ * failed here: libvirtd was down, a disk could not be deleted) is dropped as Abort drops it;
+ * a failure leaves it for the next check. */
+static const LeaseKind live_lease = {
+        .kind = "live",
+        .status = "preparing",
+        .lapse_unreachable = false,
+        .release_run = abort_incoming_run,
+        .delete_disks = true,
+        .final_status = "failed",
+};
+
+void live_lease_register(Manager *m) {
+        lease_register(m, &live_lease);
 }

@@ -64,7 +64,7 @@ typedef struct SourceDisks {
 
 static void source_disks_delete(void *data) {
         SourceDisks *sd = data;
-        mig_disks_delete(sd->virt, sd->disks, sd->disks->len);
+        (void) mig_disks_delete(sd->virt, sd->disks, sd->disks->len, NULL); /* logged */
 }
 
 static void source_disks_free(void *data) {

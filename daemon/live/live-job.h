@@ -70,3 +70,4 @@ void live_on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error,
 void live_send_finish(LiveJob *j);   /* finish.c */
 void live_run_start(LiveJob *j);     /* run.c */
 void live_prepare_start(LiveJob *j); /* prepare.c */
+void live_lease_register(Manager *m); /* abort.c: the destination's claims as leases */

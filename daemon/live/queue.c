@@ -47,6 +47,7 @@ static void on_change(Manager *m, const MigMigration *mig, MigChange change, voi
 
 void live_init(Manager *m) {
         manager_watch(m, on_change, NULL);
+        live_lease_register(m);
 }
 
 /* --- the request --- */
