@@ -141,7 +141,23 @@ static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-static int ask_polkit(MigPolkit *p, sd_bus_message *m, const char *action, bool interactive) {
+/* The subject, the action and its details (key, value pairs: empty values are left out). */
+static int append_query(sd_bus_message *call, sd_bus_message *m, const char *action,
+                        const char *const *details, bool interactive) {
+        int r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                                      sd_bus_message_get_sender(m), action);
+        if (r < 0 || (r = sd_bus_message_open_container(call, 'a', "{ss}")) < 0)
+                return r;
+        for (size_t i = 0; details && details[i] && details[i + 1] && r >= 0; i += 2)
+                if (*details[i + 1])
+                        r = sd_bus_message_append(call, "{ss}", details[i], details[i + 1]);
+        if (r < 0 || (r = sd_bus_message_close_container(call)) < 0)
+                return r;
+        return sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), "");
+}
+
+static int ask_polkit(MigPolkit *p, sd_bus_message *m, const char *action, const char *const *details,
+                      bool interactive) {
         g_autoptr(sd_bus_message) call = NULL;
         sd_bus *bus = sd_bus_message_get_bus(m);
         int r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
@@ -149,9 +165,7 @@ static int ask_polkit(MigPolkit *p, sd_bus_message *m, const char *action, bool 
                                                "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
-                                  sd_bus_message_get_sender(m), action, 0, (uint32_t) (interactive ? 1 : 0),
-                                  "");
+        r = append_query(call, m, action, details, interactive);
         if (r < 0)
                 return r;
         Query *q = g_new0(Query, 1);
@@ -211,8 +225,8 @@ static int finish(MigPolkit *p, Query *q, sd_bus_message *m, sd_bus_error *error
         }
 }
 
-int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, bool interactive,
-                     sd_bus_error *error) {
+int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, const char *const *details,
+                     bool interactive, sd_bus_error *error) {
         Query *q = g_hash_table_lookup(p->queries, m);
         if (q && q->state != QUERY_PENDING)
                 return finish(p, q, m, error);
@@ -223,7 +237,7 @@ int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, bool i
         int r = check_limits(p, m, action, error);
         if (r < 0)
                 return r;
-        r = ask_polkit(p, m, action, interactive);
+        r = ask_polkit(p, m, action, details, interactive);
         if (r < 0)
                 return sd_bus_error_setf(error, MIG_ERROR_ACCESS_DENIED,
                                          "Cannot ask polkit about %s, so it is denied: %s", action,

@@ -31,8 +31,12 @@ typedef struct MigPolkit MigPolkit;
 MigPolkit *mig_polkit_new(void);
 void mig_polkit_free(MigPolkit *p);
 
-int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, bool interactive,
-                     sd_bus_error *error);
+/* Asks polkit whether the sender of m may do action, with details (NULL, or key, value pairs
+ * ending in NULL: polkit rules read them with action.lookup(key); empty values are left out).
+ * 1 allowed (root always), 0 polkit was asked and m will be dispatched again with the answer,
+ * or a negative errno with error set (denied, a challenge, the caps, no polkit). */
+int mig_polkit_check(MigPolkit *p, sd_bus_message *m, const char *action, const char *const *details,
+                     bool interactive, sd_bus_error *error);
 /* Queries still waiting for polkit's answer (or for their handler to run again with it):
  * of every caller, and of one (its unique bus name). */
 unsigned mig_polkit_pending(const MigPolkit *p);

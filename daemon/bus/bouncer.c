@@ -48,14 +48,17 @@ static void audit(sd_bus_message *msg, const char *action, const char *domain, c
         mig_audit_call(sd_bus_message_get_member(msg), action, uid, pid, domain, node);
 }
 
-int bus_authorize(Manager *m, sd_bus_message *msg, const char *domain, const char *node, bool interactive,
-                  sd_bus_error *error) {
+int bus_authorize(Manager *m, sd_bus_message *msg, const char *domain, const char *node, const char *kind,
+                  bool interactive, sd_bus_error *error) {
         const char *action = action_of(msg);
         if (!action)
                 return sd_bus_error_setf(
                         error, MIG_ERROR_ACCESS_DENIED, "%s is not a method anyone may call.",
                         sd_bus_message_get_member(msg) ? sd_bus_message_get_member(msg) : "?");
-        int r = mig_polkit_check(m->polkit, msg, action, interactive, error);
+        /* For rules per domain, node or kind of migration (README: an example rule). */
+        const char *const details[] = {"domain", domain ? domain : "", "node", node ? node : "",
+                                       "kind",   kind ? kind : "",     NULL};
+        int r = mig_polkit_check(m->polkit, msg, action, details, interactive, error);
         if (r > 0)
                 audit(msg, action, domain ? domain : "", node ? node : "");
         return r;

@@ -28,11 +28,12 @@ void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
 /* Reads a domain UUID argument; InvalidArgument when it is not one. */
 int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error);
 /* bouncer.c: the polkit action of the method msg calls, checked (read the arguments and
- * validate them first); domain and node (NULL: none) are the call's subject, for the audit
- * entry an authorized call gets. 1: authorized; 0: polkit was asked and the message comes back with
+ * validate them first); domain, node and kind ("cold", "live"; NULL: none) are the call's
+ * subject, passed to polkit as details of those names and written to the audit entry an
+ * authorized call gets. 1: authorized; 0: polkit was asked and the message comes back with
  * its answer (the handler returns 1); negative: refused, with AccessDenied. */
-int bus_authorize(Manager *m, sd_bus_message *msg, const char *domain, const char *node, bool interactive,
-                  sd_bus_error *error);
+int bus_authorize(Manager *m, sd_bus_message *msg, const char *domain, const char *node, const char *kind,
+                  bool interactive, sd_bus_error *error);
 /* 0 when the caller is root, else AccessDenied with why. */
 int bus_require_root(sd_bus_message *msg, sd_bus_error *error, const char *why);
 

@@ -208,7 +208,8 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return invalid_domain(error);
         if ((r = check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, domain, destination, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, destination, a.live ? "live" : "cold", interactive, error)) <=
+            0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigrateStart *st = g_new0(MigrateStart, 1);
         *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL};
@@ -313,10 +314,13 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name,
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
-                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigMigration *mig = manager_find_inflight(m, domain);
         MigMigration *latest = mig ? mig : manager_find_latest(m, domain);
+        /* polkit sees the migration's destination and kind (only read here: nothing changes
+         * before the answer) */
+        if ((r = bus_authorize(m, msg, domain, latest ? latest->destination : NULL,
+                               latest ? latest->kind : NULL, interactive, error)) <= 0)
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         if (!latest)
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
                                          "No migration of domain '%s' is recorded on node %s.", domain,
@@ -353,7 +357,7 @@ static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return r;
         if ((r = check_node(m, node, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, live ? "live" : "cold", interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return sd_bus_error_setf(
                 error, MIG_ERROR_NOT_SUPPORTED,
@@ -480,7 +484,7 @@ static int method_disable_host(sd_bus_message *msg, void *userdata, sd_bus_error
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid reason: " MIG_REASON_RULE
                                         " (say why the node is disabled).");
-        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, false, reason, error);
 }
@@ -492,7 +496,7 @@ static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error 
         int r = sd_bus_message_read(msg, "sb", &node, &interactive);
         if (r < 0 || (r = check_node(m, node, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, NULL, node, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, NULL, node, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return set_host_state(msg, m, node, true, "", error);
 }
@@ -572,7 +576,7 @@ static int method_set_group(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!mig_group_policy_valid(policy))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid policy: " MIG_POLICY_RULE ".");
-        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, NULL, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(msg, m, domain, name, policy, false);
 }
@@ -586,7 +590,7 @@ static int method_clear_group(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_authorize(m, msg, domain, NULL, interactive, error)) <= 0)
+        if ((r = bus_authorize(m, msg, domain, NULL, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         return bus_set_group(msg, m, domain, NULL, NULL, false);
 }

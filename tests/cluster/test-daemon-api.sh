@@ -155,6 +155,38 @@ after=$(snapshot)
 check_eq "nothing changed after the refused calls" "$before" "$after"
 check_eq "$B still enabled" true "$(host_field "$(cluster_run "$A" migratectl --json hosts </dev/null)" "$B" enabled)"
 
+# ---------------------------------------------------------------------------
+say "polkit details: a rule per domain and per node (README's example)"
+# A's own rules folder (the bench gives each node one). The rule lets nobody change the
+# groups of $DOMA only and enable or disable $B only; polkitd reloads rules on change.
+RULE=/etc/polkit-1/rules.d/60-migrated-test.rules
+cluster_run "$A" sh -c "cat >$RULE" <<EOF
+polkit.addRule(function(action, subject) {
+    if (subject.user == "nobody" && action.id == "org.example.migrate1.manage-groups" &&
+        action.lookup("domain") == "$DOMA")
+        return polkit.Result.YES;
+    if (subject.user == "nobody" && action.id == "org.example.migrate1.manage-hosts" &&
+        action.lookup("node") == "$B")
+        return polkit.Result.YES;
+});
+EOF
+sleep 2
+run "$A" "${NOBODY[@]}" migratectl --no-ask-password group-set "$DOMA" polk anti-affinity
+check_eq "nobody with the rule: group-set $DOMA exits 0" 0 "$RC"; show_err
+run "$A" "${NOBODY[@]}" migratectl --no-ask-password group-set "$DOMB" polk anti-affinity
+check_eq "nobody with the rule: group-set $DOMB -> 3 (the rule names $DOMA only)" 3 "$RC"
+run "$A" "${NOBODY[@]}" migratectl --no-ask-password host-enable "$B"
+check_eq "nobody with the rule: host-enable $B exits 0" 0 "$RC"; show_err
+run "$A" "${NOBODY[@]}" migratectl --no-ask-password host-enable "$A"
+check_eq "nobody with the rule: host-enable $A -> 3 (the rule names $B only)" 3 "$RC"
+cluster_run "$A" rm -f "$RULE"
+run "$A" migratectl group-set "$DOMA" db affinity
+check_eq "root: $DOMA back in group db" 0 "$RC"; show_err
+sleep 2
+run "$A" "${NOBODY[@]}" migratectl --no-ask-password group-set "$DOMA" polk anti-affinity
+check_eq "rule removed: nobody's group-set $DOMA -> 3 again" 3 "$RC"
+check_eq "state as before the rule" "$before" "$(snapshot)"
+
 say "read verbs work for nobody"
 for v in hosts domains migrations groups "show $DOMA" "show $DOMB"; do
     # shellcheck disable=SC2086

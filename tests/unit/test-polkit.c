@@ -38,7 +38,7 @@ static void message_unref(gpointer m) {
 
 static int on_act(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bench *b = userdata;
-        int r = mig_polkit_check(b->checks, m, ACTION, false, error);
+        int r = mig_polkit_check(b->checks, m, ACTION, NULL, false, error);
         if (r < 0 && sd_bus_error_has_name(error, MIG_POLKIT_ERROR_LIMITS))
                 b->refused++;
         if (r <= 0)

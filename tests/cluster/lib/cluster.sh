@@ -45,7 +45,8 @@ CLUSTER_NS_PREFIX=migc-
 # /run and /root/.ssh are mounted over too (/root/.ssh is never created or
 # written to on the host).
 CLUSTER_MOUNTPOINTS=(/etc/libvirt /var/lib/libvirt /var/log/libvirt
-                     /var/cache/libvirt /etc/migrated /var/lib/migrated)
+                     /var/cache/libvirt /etc/migrated /var/lib/migrated
+                     /etc/polkit-1/rules.d)
 
 CLUSTER_TOOLS=(ip unshare nsenter setsid flock findmnt hostname taskset
                dbus-daemon virtlogd libvirtd virsh /usr/sbin/sshd ssh ssh-keygen

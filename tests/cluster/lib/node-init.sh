@@ -58,6 +58,7 @@ declare -A BINDS=(
     [/var/cache/libvirt]=cache-libvirt
     [/etc/migrated]=etc-migrated
     [/var/lib/migrated]=lib-migrated
+    [/etc/polkit-1/rules.d]=etc-polkit-rules
 )
 
 # The node starts from the host's libvirt configuration (so hooks installed
@@ -72,6 +73,9 @@ for target in "${!BINDS[@]}"; do
     step "bind $target" mount --bind "$src" "$target"
 done
 step "bind /root/.ssh" mount --bind "$SSHDIR" /root/.ssh
+# a node's own polkit rules (a test may add one), read by polkitd as its user
+chown polkitd:root /etc/polkit-1/rules.d 2>/dev/null || true
+chmod 0700 /etc/polkit-1/rules.d
 
 # /run is empty now: recreate what the daemons expect there
 mkdir -p /run/lock /run/sshd /run/dbus /run/libvirt
