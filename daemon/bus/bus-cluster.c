@@ -418,7 +418,8 @@ static void on_describe_local(VirtCall *c) {
         bus_send_or_fail(c->request, reply, r);
 }
 
-int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* DescribeDomain of both interfaces: the domain named by msg looked up here, then done. */
+static int describe_start(sd_bus_message *msg, Manager *m, VirtCallThen done, sd_bus_error *error) {
         const char *domain;
         int r = sd_bus_message_read(msg, "s", &domain);
         if (r < 0)
@@ -426,10 +427,14 @@ int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (!mig_domain_name_valid(domain))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
-        VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_local, NULL);
+        VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, done, NULL);
         c->domain = g_strdup(domain);
         virt_call_submit(c);
         return 1;
+}
+
+int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return describe_start(msg, userdata, on_describe_local, error);
 }
 
 static void on_domain_view(VirtCall *c) {
@@ -501,17 +506,7 @@ static void on_describe_manager(VirtCall *c) {
 }
 
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const char *domain;
-        int r = sd_bus_message_read(msg, "s", &domain);
-        if (r < 0)
-                return r;
-        if (!mig_domain_name_valid(domain))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
-                                        "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
-        VirtCall *c = virt_call_new(userdata, VIRT_LOOKUP, msg, on_describe_manager, NULL);
-        c->domain = g_strdup(domain);
-        virt_call_submit(c);
-        return 1;
+        return describe_start(msg, userdata, on_describe_manager, error);
 }
 
 /* --- domain events --- */
