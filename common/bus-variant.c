@@ -256,6 +256,13 @@ const char *mig_dict_string(GVariant *dict, const char *key) {
         return g_variant_get_string(v, NULL); /* lives in dict's data */
 }
 
+char **mig_dict_strv(GVariant *dict, const char *key) {
+        g_autoptr(GVariant) v = lookup(dict, key);
+        if (!v || !g_variant_is_of_type(v, G_VARIANT_TYPE_STRING_ARRAY))
+                return NULL;
+        return g_variant_dup_strv(v, NULL);
+}
+
 bool mig_dict_uint64(GVariant *dict, const char *key, uint64_t *ret) {
         g_autoptr(GVariant) v = lookup(dict, key);
         if (!v)

@@ -45,6 +45,7 @@ MigConfig *mig_config_new_defaults(void) {
         c->history_max = 10000;
         c->shutdown_timeout = 60;
         c->claim_timeout = 3600;
+        c->migration_attempts = 3;
         c->idle_timeout = 60;
         c->live = (MigLiveConfig){.max_downtime = 300,
                                   .max_downtime_ceiling = 2000,
@@ -142,17 +143,10 @@ static bool absolute_path_valid(const char *s) {
 }
 
 static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
-        static const char *const keys[] = {"Name",
-                                           "LibvirtURI",
-                                           "ResizeConfirmWindow",
-                                           "MaxConcurrentMigrations",
-                                           "ImageDirectory",
-                                           "ShutdownTimeout",
-                                           "ClaimTimeout",
-                                           "IdleTimeout",
-                                           "HistoryDays",
-                                           "HistoryMax",
-                                           NULL};
+        static const char *const keys[] = {
+                "Name",           "LibvirtURI",      "ResizeConfirmWindow", "MaxConcurrentMigrations",
+                "ImageDirectory", "ShutdownTimeout", "ClaimTimeout",        "IdleTimeout",
+                "HistoryDays",    "HistoryMax",      "MigrationAttempts",   NULL};
         const char *g = "Node";
         if (!g_key_file_has_group(kf, g))
                 return true;
@@ -169,7 +163,8 @@ static bool parse_node(GKeyFile *kf, MigConfig *c, GError **error) {
                read_uint(kf, c, g, "ClaimTimeout", 1, 7 * 24 * 3600, &c->claim_timeout, error) &&
                read_uint(kf, c, g, "IdleTimeout", 0, 86400, &c->idle_timeout, error) &&
                read_uint(kf, c, g, "HistoryDays", 0, 36500, &c->history_days, error) &&
-               read_uint(kf, c, g, "HistoryMax", 0, 10000000, &c->history_max, error);
+               read_uint(kf, c, g, "HistoryMax", 0, 10000000, &c->history_max, error) &&
+               read_uint(kf, c, g, "MigrationAttempts", 1, 10, &c->migration_attempts, error);
 }
 
 static bool parse_peer(GKeyFile *kf, MigConfig *c, const char *group, GError **error) {

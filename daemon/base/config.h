@@ -37,6 +37,7 @@ typedef struct MigConfig {
         unsigned resize_confirm_window;
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout;
+        unsigned migration_attempts; /* destinations the scheduler tries before NoValidHost */
         unsigned claim_timeout;   /* seconds a destination keeps a claim whose source is unreachable */
         unsigned idle_timeout;    /* seconds without work before the daemon exits; 0: never */
         unsigned history_days;    /* ended migrations kept this long (0: no limit by age) */

@@ -15,6 +15,8 @@ MigMigration *mig_migration_new(void) {
         m->convergence = g_strdup("");
         m->source_view = g_strdup("");
         m->dest_view = g_strdup("");
+        m->group_name = g_strdup("");
+        m->group_policy = g_strdup("");
         return m;
 }
 
@@ -36,6 +38,8 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->disks_json);
         g_free(m->source_view);
         g_free(m->dest_view);
+        g_free(m->group_name);
+        g_free(m->group_policy);
         g_free(m->convergence);
         g_free(m->unconfigured_noted);
         g_free(m);

@@ -44,6 +44,8 @@ typedef struct MigMigration {
          * strings, "" before the first report) */
         char *source_view;
         char *dest_view;
+        char *group_name;   /* the domain's server group when it moved ("" none), and its policy */
+        char *group_policy;
         uint64_t disk_processed; /* block migration: disk bytes copied / to copy (not stored) */
         uint64_t disk_total;
         uint64_t dirty_rate;        /* bytes/s, while running (not stored) */

@@ -59,6 +59,9 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         /* 6: the reconciliation table: how each node last reported the domain */
         "ALTER TABLE migrations ADD COLUMN source_view TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE migrations ADD COLUMN dest_view TEXT NOT NULL DEFAULT '';",
+        /* 7: the server group the domain was in when it moved (the destination's claim checks it) */
+        "ALTER TABLE migrations ADD COLUMN group_name TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE migrations ADD COLUMN group_policy TEXT NOT NULL DEFAULT '';",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -231,8 +234,10 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_int64(st, first + 15, (sqlite3_int64) m->downtime_msec);
         sqlite3_bind_text(st, first + 16, m->source_view, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, first + 17, m->dest_view, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 18, m->group_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 19, m->group_policy, -1, SQLITE_STATIC);
 }
-#define MUTABLE_COLUMNS 18
+#define MUTABLE_COLUMNS 20
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
@@ -241,8 +246,9 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
                 " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
                 " was_running, disks, claim_memory, claim_vcpus, downtime_msec, source_view, dest_view,"
+                " group_name, group_policy,"
                 " id, domain_name, domain_uuid, kind, role, source, destination, created_usec) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
@@ -261,7 +267,8 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
                         "UPDATE migrations SET status=?, task_state=?, error_name=?, error_message=?,"
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
                         " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
-                        " claim_vcpus=?, downtime_msec=?, source_view=?, dest_view=? WHERE id=?",
+                        " claim_vcpus=?, downtime_msec=?, source_view=?, dest_view=?, group_name=?,"
+                        " group_policy=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;
@@ -316,6 +323,10 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         m->source_view = column_strdup(st, 24);
         g_free(m->dest_view);
         m->dest_view = column_strdup(st, 25);
+        g_free(m->group_name);
+        m->group_name = column_strdup(st, 26);
+        g_free(m->group_policy);
+        m->group_policy = column_strdup(st, 27);
         return m;
 }
 
@@ -397,7 +408,8 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
                 " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
-                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view FROM migrations"
+                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view, group_name, group_policy"
+                " FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
         if (r < 0)

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "live.h"
 #include "macro.h"
+#include "placement.h"
 #include "reconcile.h"
 #include "validate.h"
 
@@ -36,6 +37,65 @@ PEER_DELEGATE(get_capacity, bus_node_get_capacity)
 PEER_DELEGATE(list_domains, bus_node_list_domains)
 PEER_DELEGATE(describe_domain, bus_node_describe_domain)
 PEER_DELEGATE(get_domain_view, bus_node_get_domain_view)
+
+/* --- GetPlacement: this node's facts for the scheduler of another --- */
+
+static int append_facts(sd_bus_message *reply, const MigPlacementFacts *f) {
+        g_ptr_array_add(f->members, NULL);
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "enabled", "b", f->enabled, "disabled-reason",
+                        "s", f->disabled_reason ? f->disabled_reason : "", "memory-free", "t",
+                        f->memory_free, "disk-free", "t", f->disk_free, "vcpus", "u", f->vcpus, "vcpus-used",
+                        "u", f->vcpus_used, "in-flight", "u", f->in_flight);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "members");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, (char **) f->members->pdata);
+        for (int i = 0; r >= 0 && i < 3; i++)
+                r = sd_bus_message_close_container(reply);
+        g_ptr_array_remove_index(f->members, f->members->len - 1);
+        return r;
+}
+
+static void on_placement(Manager *m, const MigPlacementFacts *facts, const MigVirtError *error,
+                         void *userdata) {
+        g_autoptr(sd_bus_message) request = userdata;
+        g_autoptr(sd_bus_message) reply = NULL;
+        if (!facts) {
+                g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+                mig_virt_error_to_bus(error, &e);
+                (void) sd_bus_reply_method_error(request, &e);
+                return;
+        }
+        int r = sd_bus_message_new_method_return(request, &reply);
+        if (r >= 0)
+                r = append_facts(reply, facts);
+        bus_send_or_fail(request, reply, r);
+}
+
+static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        GVariant *read = NULL;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = mig_bus_read_value(msg, &read);
+        if (r < 0)
+                return r;
+        g_autoptr(GVariant) request = read ? g_variant_ref_sink(read) : NULL;
+        const char *group = request ? mig_dict_string(request, "group") : NULL;
+        const char *uuid = request ? mig_dict_string(request, "uuid") : NULL;
+        if (!group || (*group && !mig_group_name_valid(group)) || !uuid || !mig_uuid_valid(uuid))
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "GetPlacement needs a domain UUID and a group name (\"\" for none).");
+        placement_facts(userdata, group, uuid, on_placement, sd_bus_message_ref(msg));
+        return 1;
+}
 
 /* The domain's events on this node, since a time. */
 static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -149,8 +209,16 @@ static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep 
         g_autoptr(GPtrArray) disks = NULL;
         if (r >= 0)
                 r = read_disk_specs(msg, &disks);
+        GVariant *read = NULL;
+        if (r >= 0)
+                r = mig_bus_read_value(msg, &read);
         if (r < 0)
                 return r;
+        g_autoptr(GVariant) placement = read ? g_variant_ref_sink(read) : NULL;
+        in.group = placement ? mig_dict_string(placement, "group") : NULL;
+        in.group_policy = placement ? mig_dict_string(placement, "group-policy") : NULL;
+        if (placement)
+                (void) mig_dict_bool(placement, "group-elsewhere", &in.group_elsewhere);
         in.vcpus = vcpus;
         in.copy_disks = copy_disks;
         in.disks = disks;
@@ -245,6 +313,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Ping", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", node), peer_ping, 0),
         SD_BUS_METHOD_WITH_ARGS("GetCapacity", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", capacity),
                                 peer_get_capacity, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetPlacement", SD_BUS_ARGS("a{sv}", request), SD_BUS_RESULT("a{sv}", facts),
+                                peer_get_placement, 0),
         SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", domains),
                                 peer_list_domains, 0),
         SD_BUS_METHOD_WITH_ARGS("DescribeDomain", SD_BUS_ARGS("s", domain),
@@ -263,7 +333,7 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 SD_BUS_NO_RESULT, peer_set_group, 0),
         SD_BUS_METHOD_WITH_ARGS("PrepareColdMigration",
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
-                                            memory, "u", vcpus, "a(sstt)", disks),
+                                            memory, "u", vcpus, "a(sstt)", disks, "a{sv}", placement),
                                 SD_BUS_RESULT("as", paths), peer_cold_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("VerifyColdMigration", SD_BUS_ARGS("s", id), SD_BUS_RESULT("as", checksums),
                                 peer_cold_verify, 0),
@@ -277,7 +347,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_cold_abort, 0),
         SD_BUS_METHOD_WITH_ARGS("PrepareLiveMigration",
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
-                                            memory, "u", vcpus, "b", block, "a(sstt)", disks),
+                                            memory, "u", vcpus, "b", block, "a(sstt)", disks, "a{sv}",
+                                            placement),
                                 SD_BUS_RESULT("as", paths), peer_live_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishLiveMigration", SD_BUS_ARGS("s", id),
                                 SD_BUS_RESULT("t", downtime_msec, "t", duration_msec), peer_live_finish, 0),

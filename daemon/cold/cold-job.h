@@ -6,6 +6,7 @@
 
 #include "cold.h"
 #include "disk.h"
+#include "scheduler.h"
 
 #define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
 
@@ -19,6 +20,8 @@ typedef struct ColdJob {
         MigDomainInfo *info;
         char *dest_uri;    /* the destination's libvirt, for the disk streams */
         char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
+        MigPlan *plan;     /* the scheduler's, while destinations are tried (NULL after a restart) */
+        unsigned attempt;  /* which of the plan's destinations is tried (0: the first) */
         MigCopyProgress progress;
         sd_event_source *progress_timer;
         sd_event_source *retry_timer;

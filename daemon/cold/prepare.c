@@ -15,10 +15,27 @@
 #include "macro.h"
 #include "scheduler.h"
 
-/* --- source: the answer of the destination's claim --- */
+/* --- source: the destination's claim, on each destination the plan allows --- */
+
+static void try_destination(ColdJob *j, const char *why);
+
+/* Best effort: a destination given up on drops what it may have made (nothing, when it
+ * refused the claim); its lease covers the rest. */
+static void drop_attempt(ColdJob *j, const char *node) {
+        MigPeer *peer = mig_peers_find(j->m->peers, node);
+        if (peer)
+                mig_peer_notify(peer, "AbortColdMigration", g_variant_new("(ss)", j->id, "error"));
+}
 
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
+        MigMigration *mig = cold_job_mig(j);
+        if (error && !j->cancel && mig_plan_may_retry(j->m, j->plan, j->attempt, error)) {
+                g_autofree char *why = g_strdup_printf("%s failed: %s", mig->destination, error->message);
+                drop_attempt(j, mig->destination);
+                j->attempt++;
+                return try_destination(j, why);
+        }
         if (error) /* the domain was not touched; the destination removes what it made */
                 return cold_rollback_from(j, error);
         g_auto(GStrv) paths = NULL;
@@ -39,27 +56,33 @@ static void send_prepare(ColdJob *j) {
         if (!peer)
                 return cold_rollback_from(j, &e);
         mig_peer_call(peer, "PrepareColdMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                      g_variant_new("(sssstu@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
+                      g_variant_new("(sssstu@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
-                                    mig_disks_to_specs(j->disks)));
+                                    mig_disks_to_specs(j->disks),
+                                    mig_plan_placement_args(j->plan, j->info)));
 }
 
-static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
-        ColdJob *j = userdata;
-        MigMigration *mig = cold_job_mig(j);
-        if (!node)
-                return cold_rollback_from(j, error);
-        if (manager_set_destination(m, mig, node) < 0)
-                return cold_rollback(j, MIG_ERROR_STORE, "cannot record the chosen destination");
+static void try_destination(ColdJob *j, const char *why) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (j->cancel)
+                return cold_rollback(j, NULL, NULL);
+        if (mig_plan_choose(j->m, cold_job_mig(j), j->plan, j->attempt, why, &e) < 0)
+                return cold_rollback_from(j, &e);
         send_prepare(j);
+}
+
+static void on_planned(Manager *m, MigPlan *plan, void *userdata) {
+        ColdJob *j = userdata;
+        mig_plan_free(j->plan);
+        j->plan = plan;
+        j->attempt = 0;
+        try_destination(j, NULL);
 }
 
 void cold_choose_destination(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
-        if (*mig->destination)
-                return send_prepare(j);
-        MigNeeds needs = {j->info->memory, j->info->vcpus, mig_disks_data_bytes(j->disks)};
-        mig_scheduler_pick(j->m, &needs, on_scheduled, j);
+        MigPlaceRequest req = mig_place_request(j->info, mig_disks_data_bytes(j->disks), mig->destination);
+        mig_plan_make(j->m, &req, on_planned, j);
 }
 
 /* --- source: the request --- */

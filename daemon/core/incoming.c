@@ -9,6 +9,7 @@
 #include "disk.h"
 #include "errors.h"
 #include "macro.h"
+#include "placement.h"
 #include "rewrite.h"
 #include "validate.h"
 
@@ -69,6 +70,8 @@ typedef struct Claim {
         MigAnswer answer;
         char *kind; /* "cold" or "live" */
         char *id, *name, *uuid, *source;
+        char *group, *group_policy; /* "" none */
+        bool group_elsewhere;
         uint64_t memory;
         unsigned vcpus;
         bool copy_disks;
@@ -87,6 +90,8 @@ static void claim_free(void *data) {
         g_free(c->name);
         g_free(c->uuid);
         g_free(c->source);
+        g_free(c->group);
+        g_free(c->group_policy);
         if (c->disks)
                 g_ptr_array_unref(c->disks);
         if (c->domains)
@@ -114,18 +119,6 @@ static void answer_paths(MigAnswer *a, GPtrArray *disks) {
         mig_answer(a, &(MigResult){.strv = (char *const *) paths->pdata}, NULL);
 }
 
-static uint64_t claimed_memory(Manager *m) {
-        GHashTableIter it;
-        MigMigration *mig;
-        uint64_t sum = 0;
-        g_hash_table_iter_init(&it, m->migrations);
-        while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
-                if (strcmp(mig->role, "destination") == 0 &&
-                    (strcmp(mig->status, "pre-migrating") == 0 || strcmp(mig->status, "preparing") == 0))
-                        sum += mig->claim_memory;
-        return sum;
-}
-
 static void claim_inspect(void *data) {
         Claim *c = data;
         c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
@@ -134,7 +127,10 @@ static void claim_inspect(void *data) {
                         mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
 }
 
-/* Refuses what this node cannot take: a domain it holds already, too little memory or disk. */
+/* Refuses what this node cannot take: a domain it holds already, too little memory, vCPUs or
+ * disk (counting the claims granted), or a hard policy of the domain's group broken (counting
+ * members incoming as well as those here). It runs on the loop, right before the record is
+ * added: two claims cannot both pass on the same free place. */
 static int claim_check(Claim *c, sd_bus_error *error) {
         for (guint i = 0; i < c->domains->len; i++) {
                 const MigDomainInfo *d = c->domains->pdata[i];
@@ -143,25 +139,17 @@ static int claim_check(Claim *c, sd_bus_error *error) {
                                                  "Node %s already has a domain %s (%s).", manager_node(c->m),
                                                  d->name, d->uuid);
         }
-        uint64_t claimed = claimed_memory(c->m);
-        uint64_t free_mem = c->capacity.memory_free > claimed ? c->capacity.memory_free - claimed : 0;
-        if (free_mem < c->memory)
-                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
-                                         "Node %s has %" PRIu64
-                                         " MiB of memory free (after claims), the domain "
-                                         "needs %" PRIu64 " MiB.",
-                                         manager_node(c->m), free_mem >> 20, c->memory >> 20);
-        uint64_t need = mig_disks_data_bytes(c->disks) + MIG_DISK_MARGIN_BYTES;
-        if (c->capacity.disk_free < need)
-                return sd_bus_error_setf(error, MIG_ERROR_NO_SPACE,
-                                         "Node %s has %" PRIu64 " MiB free in %s, the disks need %" PRIu64
-                                         " MiB.",
-                                         manager_node(c->m), c->capacity.disk_free >> 20,
-                                         c->m->config->image_directory, need >> 20);
-        if (c->vcpus > c->capacity.vcpus)
-                return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST,
-                                         "Node %s has %u vCPUs, the domain needs %u.", manager_node(c->m),
-                                         c->capacity.vcpus, c->vcpus);
+        g_auto(MigPlacementFacts) f = {0};
+        placement_facts_from(c->m, &c->capacity, c->domains, c->group, c->uuid, &f);
+        const char *name = MIG_ERROR_NO_VALID_HOST;
+        g_autofree char *why = placement_policy_refusal(c->group_policy, f.members, c->group_elsewhere);
+        if (!why)
+                why = placement_capacity_refusal(
+                        &f, c->memory, c->vcpus,
+                        !is_live(c) || c->copy_disks ? mig_disks_data_bytes(c->disks) : 0, &name);
+        if (why)
+                return sd_bus_error_setf(error, name, "Node %s refuses the claim: %s.", manager_node(c->m),
+                                         why);
         return 0;
 }
 
@@ -240,6 +228,8 @@ static MigMigration *new_record(Claim *c) {
         mig->was_running = is_live(c);
         mig->claim_memory = c->memory;
         mig->claim_vcpus = c->vcpus;
+        mig_set_string(&mig->group_name, c->group);
+        mig_set_string(&mig->group_policy, c->group_policy);
         mig->bytes_total = mig_disks_data_bytes(c->disks);
         /* Only disks this node creates are recorded: those are the ones it may delete. */
         if (!is_live(c) || c->copy_disks) {
@@ -306,6 +296,9 @@ int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus
                      .name = g_strdup(in->name),
                      .uuid = g_strdup(in->uuid),
                      .source = g_strdup(in->source),
+                     .group = g_strdup(in->group ? in->group : ""),
+                     .group_policy = g_strdup(in->group_policy ? in->group_policy : ""),
+                     .group_elsewhere = in->group_elsewhere,
                      .memory = in->memory,
                      .vcpus = in->vcpus,
                      .copy_disks = in->copy_disks,

@@ -18,8 +18,11 @@ typedef struct MigIncoming {
         const char *source;
         uint64_t memory; /* bytes */
         unsigned vcpus;
-        bool copy_disks;  /* live: a block migration copies the disks (they are not shared) */
-        GPtrArray *disks; /* MigDisk*, at the source's paths; Prepare maps them to this node's */
+        bool copy_disks;          /* live: a block migration copies the disks (they are not shared) */
+        GPtrArray *disks;         /* MigDisk*, at the source's paths; Prepare maps them to this node's */
+        const char *group;        /* the domain's server group (NULL, "": none) */
+        const char *group_policy; /* its policy, checked again as the claim is granted */
+        bool group_elsewhere;     /* members run on other nodes (affinity needs one here) */
 } MigIncoming;
 
 /* Claims what the domain needs (refused when this node holds the domain already or lacks

@@ -371,11 +371,10 @@ void manager_record_failure(MigMigration *mig, const char *name, const char *mes
         mig_set_string(&mig->error_message, message ? message : "unknown failure");
 }
 
-int manager_set_destination(Manager *m, MigMigration *mig, const char *node) {
+int manager_set_destination(Manager *m, MigMigration *mig, const char *node, const char *message) {
         g_autofree char *before = g_strdup(mig->destination);
         mig_set_string(&mig->destination, node);
-        g_autofree char *msg = g_strdup_printf("the scheduler chose %s", node);
-        int r = manager_transition(m, mig, mig->status, NULL, msg);
+        int r = manager_transition(m, mig, mig->status, NULL, message);
         if (r < 0)
                 mig_set_string(&mig->destination, before);
         return r;

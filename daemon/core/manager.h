@@ -109,8 +109,9 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
  * nothing and returns a negative errno: the step it names must not be taken. */
 int manager_transition(Manager *m, MigMigration *mig, const char *status, const char *task,
                        const char *message);
-/* The scheduler's choice, recorded as an event of the migration. */
-int manager_set_destination(Manager *m, MigMigration *mig, const char *node);
+/* The scheduler's choice, committed with message as an event of the migration (on failure
+ * the destination stays as it was). */
+int manager_set_destination(Manager *m, MigMigration *mig, const char *node, const char *message);
 void manager_record_failure(MigMigration *mig, const char *name, const char *message);
 
 /* The peer of node for mig's next step; NULL with PeerUnreachable when node is not a

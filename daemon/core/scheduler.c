@@ -9,87 +9,308 @@
 #include "errors.h"
 #include "macro.h"
 
-typedef struct Pick {
-        Manager *m;
-        MigNeeds needs;
-        MigSchedulerDone cb;
-        void *userdata;
-        char *best;
-        uint64_t best_free;
-        GString *reasons;
-} Pick;
+/* --- the plan --- */
 
-typedef struct Capacity {
-        bool enabled;
-        const char *reason;
-        uint64_t memory_free, disk_free;
-        uint64_t vcpus;
-} Capacity;
-
-/* A GetCapacity reply; false when it is not one. */
-static bool read_capacity(GVariant *reply, Capacity *c) {
-        g_autoptr(GVariant) d = mig_dict_ref(reply);
-        if (!d)
-                return false;
-        c->reason = mig_dict_string(d, "disabled-reason");
-        (void) mig_dict_bool(d, "enabled", &c->enabled);
-        (void) mig_dict_uint64(d, "memory-free", &c->memory_free);
-        (void) mig_dict_uint64(d, "disk-free", &c->disk_free);
-        (void) mig_dict_uint64(d, "vcpus", &c->vcpus);
-        return true;
+static void candidate_free(gpointer data) {
+        MigCandidate *c = data;
+        g_free(c->node);
+        g_free(c->failure);
+        g_free(c->refusal);
+        mig_placement_facts_clear(&c->facts);
+        g_free(c);
 }
 
-static void note(Pick *p, const char *node, const char *why) {
-        g_string_append_printf(p->reasons, "%s%s: %s", p->reasons->len ? "; " : "", node, why);
+MigPlan *mig_plan_new(const MigPlaceRequest *req) {
+        MigPlan *p = g_new0(MigPlan, 1);
+        p->domain = g_strdup(req->name);
+        p->host = req->host && *req->host ? g_strdup(req->host) : NULL;
+        p->candidates = g_ptr_array_new_with_free_func(candidate_free);
+        return p;
 }
 
-/* Why the node cannot take the domain, or NULL when it can. */
-static char *misfit(const Pick *p, const Capacity *c) {
-        if (!c->enabled)
-                return g_strdup_printf("disabled (%s)", c->reason ? c->reason : "no reason given");
-        if (c->memory_free < p->needs.memory)
-                return g_strdup_printf("%" PRIu64 " MiB memory free, %" PRIu64 " MiB needed",
-                                       c->memory_free >> 20, p->needs.memory >> 20);
-        if (c->vcpus < p->needs.vcpus)
-                return g_strdup_printf("%" PRIu64 " vCPUs, %u needed", c->vcpus, p->needs.vcpus);
-        if (c->disk_free < p->needs.disk + MIG_DISK_MARGIN_BYTES)
-                return g_strdup_printf("%" PRIu64 " MiB disk free, %" PRIu64 " MiB needed",
-                                       c->disk_free >> 20,
-                                       (uint64_t) ((p->needs.disk + MIG_DISK_MARGIN_BYTES) >> 20));
-        return NULL;
-}
-
-static void pick_done(void *userdata) {
-        Pick *p = userdata;
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        if (!p->best)
-                sd_bus_error_setf(&e, MIG_ERROR_NO_VALID_HOST, "No valid host: %s.",
-                                  p->reasons->len ? p->reasons->str : "this node has no peers");
-        p->cb(p->m, p->best, p->best ? NULL : &e, p->userdata);
-        g_free(p->best);
-        g_string_free(p->reasons, TRUE);
+void mig_plan_free(MigPlan *p) {
+        if (!p)
+                return;
+        g_free(p->domain);
+        g_free(p->host);
+        g_ptr_array_unref(p->candidates);
         g_free(p);
 }
 
-static void on_capacity(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
-        Pick *p = userdata;
-        Capacity c = {.enabled = true};
-        if (!reply || !read_capacity(reply, &c)) {
-                note(p, mig_peer_name(peer), error ? "unreachable" : "sent an unreadable answer");
-        } else {
-                g_autofree char *why = misfit(p, &c);
-                if (why)
-                        note(p, mig_peer_name(peer), why);
-                else if (!p->best || c.memory_free > p->best_free) {
-                        g_free(p->best);
-                        p->best = g_strdup(mig_peer_name(peer));
-                        p->best_free = c.memory_free;
-                }
-        }
+MigCandidate *mig_plan_add(MigPlan *p, const char *node, bool source, MigPlacementFacts *facts,
+                           const char *failure) {
+        MigCandidate *c = g_new0(MigCandidate, 1);
+        c->node = g_strdup(node);
+        c->source = source;
+        if (facts) {
+                c->facts = *facts;
+                *facts = (MigPlacementFacts){0};
+        } else
+                c->failure = g_strdup(failure ? failure : "no answer");
+        if (!c->facts.members)
+                c->facts.members = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(p->candidates, c);
+        return c;
 }
 
-void mig_scheduler_pick(Manager *m, const MigNeeds *needs, MigSchedulerDone cb, void *userdata) {
-        Pick *p = g_new0(Pick, 1);
-        *p = (Pick){m, *needs, cb, userdata, NULL, 0, g_string_new("")};
-        mig_peers_ask_all(m->peers, "GetCapacity", MIG_PEER_TIMEOUT_USEC, on_capacity, pick_done, p, NULL);
+/* --- filters --- */
+
+static bool group_elsewhere(const MigPlan *p);
+
+GVariant *mig_plan_placement_args(const MigPlan *plan, const MigDomainInfo *d) {
+        GVariantBuilder b;
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "group", g_variant_new_string(d->group ? d->group : ""));
+        g_variant_builder_add(&b, "{sv}", "group-policy",
+                              g_variant_new_string(d->group_policy ? d->group_policy : ""));
+        g_variant_builder_add(&b, "{sv}", "group-elsewhere",
+                              g_variant_new_boolean(plan && group_elsewhere(plan)));
+        return g_variant_builder_end(&b);
+}
+
+MigPlaceRequest mig_place_request(const MigDomainInfo *d, uint64_t disk, const char *host) {
+        return (MigPlaceRequest){.name = d->name,
+                                 .uuid = d->uuid,
+                                 .memory = d->memory,
+                                 .vcpus = d->vcpus,
+                                 .disk = disk,
+                                 .group = d->group ? d->group : "",
+                                 .policy = d->group_policy ? d->group_policy : "",
+                                 .host = host && *host ? host : NULL};
+}
+
+static bool group_elsewhere(const MigPlan *p) {
+        for (guint i = 0; i < p->candidates->len; i++)
+                if (((MigCandidate *) p->candidates->pdata[i])->facts.members->len > 0)
+                        return true;
+        return false;
+}
+
+static char *refusal_of(const MigCandidate *c, const MigPlaceRequest *req, bool elsewhere) {
+        if (c->source)
+                return g_strdup("the domain is on this node");
+        if (c->failure)
+                return g_strdup_printf("unreachable (%s)", c->failure);
+        if (!c->facts.enabled)
+                return g_strdup_printf("disabled (%s)", c->facts.disabled_reason && *c->facts.disabled_reason
+                                                                ? c->facts.disabled_reason
+                                                                : "no reason given");
+        char *why = placement_policy_refusal(req->policy, c->facts.members, elsewhere);
+        return why ? why : placement_capacity_refusal(&c->facts, req->memory, req->vcpus, req->disk, NULL);
+}
+
+/* --- weighers --- */
+
+static int soft_weight(const MigCandidate *c, const char *policy) {
+        int members = (int) c->facts.members->len;
+        if (g_strcmp0(policy, "soft-affinity") == 0)
+                return -members; /* more members first */
+        if (g_strcmp0(policy, "soft-anti-affinity") == 0)
+                return members; /* fewer first */
+        return 0;
+}
+
+static int compare(gconstpointer a, gconstpointer b, gpointer userdata) {
+        const MigCandidate *x = *(MigCandidate *const *) a, *y = *(MigCandidate *const *) b;
+        const char *policy = userdata;
+        if (!x->refusal != !y->refusal)
+                return x->refusal ? 1 : -1; /* the possible ones first */
+        if (!x->refusal) {
+                int d = soft_weight(x, policy) - soft_weight(y, policy);
+                if (d)
+                        return d;
+                if (x->facts.memory_free != y->facts.memory_free)
+                        return x->facts.memory_free > y->facts.memory_free ? -1 : 1;
+                if (x->facts.in_flight != y->facts.in_flight)
+                        return x->facts.in_flight < y->facts.in_flight ? -1 : 1;
+        } else if (x->source != y->source)
+                return x->source ? 1 : -1; /* the source last */
+        return strcmp(x->node, y->node);
+}
+
+void mig_plan_rank(MigPlan *p, const MigPlaceRequest *req) {
+        bool elsewhere = group_elsewhere(p);
+        p->possible = 0;
+        for (guint i = 0; i < p->candidates->len; i++) {
+                MigCandidate *c = p->candidates->pdata[i];
+                g_free(c->refusal);
+                c->refusal = refusal_of(c, req, elsewhere);
+                p->possible += !c->refusal;
+        }
+        g_ptr_array_sort_with_data(p->candidates, compare, (gpointer) req->policy);
+}
+
+const char *mig_plan_pick(const MigPlan *p, unsigned attempt) {
+        for (guint i = 0, n = 0; i < p->possible; i++) {
+                const MigCandidate *c = p->candidates->pdata[i];
+                if (p->host && strcmp(c->node, p->host) != 0)
+                        continue;
+                if (n++ == attempt)
+                        return c->node;
+        }
+        return NULL;
+}
+
+char *mig_plan_reasons(const MigPlan *p) {
+        GString *s = g_string_new("");
+        for (guint i = 0; i < p->candidates->len; i++) {
+                const MigCandidate *c = p->candidates->pdata[i];
+                if (c->refusal && !c->source)
+                        g_string_append_printf(s, "%s%s: %s", s->len ? "; " : "", c->node, c->refusal);
+        }
+        return g_string_free(s, FALSE);
+}
+
+int mig_plan_no_valid_host(const MigPlan *p, sd_bus_error *error) {
+        g_autofree char *reasons = mig_plan_reasons(p);
+        if (p->host) {
+                for (guint i = 0; i < p->candidates->len; i++) {
+                        const MigCandidate *c = p->candidates->pdata[i];
+                        if (strcmp(c->node, p->host) == 0 && c->refusal)
+                                return sd_bus_error_setf(
+                                        error,
+                                        c->failure ? MIG_ERROR_PEER_UNREACHABLE : MIG_ERROR_NO_VALID_HOST,
+                                        "Cannot move %s to %s: %s.", p->domain, c->node, c->refusal);
+                }
+        }
+        if (p->host)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
+                                         "Cannot move %s to %s: not a configured peer.", p->domain, p->host);
+        return sd_bus_error_setf(error, MIG_ERROR_NO_VALID_HOST, "No valid host for %s: %s.", p->domain,
+                                 *reasons ? reasons : "this node has no peers");
+}
+
+/* --- asking the nodes --- */
+
+typedef struct Making {
+        Manager *m;
+        MigPlaceRequest req; /* its strings owned below */
+        char *name, *uuid, *group, *policy, *host;
+        MigPlan *plan;
+        unsigned pending;
+        MigPlanDone done;
+        void *userdata;
+} Making;
+
+static void making_end(Making *mk) {
+        if (--mk->pending > 0)
+                return;
+        mig_plan_rank(mk->plan, &mk->req);
+        mk->done(mk->m, g_steal_pointer(&mk->plan), mk->userdata);
+        g_free(mk->name);
+        g_free(mk->uuid);
+        g_free(mk->group);
+        g_free(mk->policy);
+        g_free(mk->host);
+        g_free(mk);
+}
+
+/* A GetPlacement answer; false when it is not one. */
+static bool read_facts(GVariant *reply, MigPlacementFacts *f) {
+        g_autoptr(GVariant) d = mig_dict_ref(reply);
+        if (!d)
+                return false;
+        uint64_t vcpus = 0, used = 0;
+        f->enabled = true;
+        (void) mig_dict_bool(d, "enabled", &f->enabled);
+        f->disabled_reason = g_strdup(mig_dict_string(d, "disabled-reason"));
+        bool ok = mig_dict_uint64(d, "memory-free", &f->memory_free) &&
+                  mig_dict_uint64(d, "disk-free", &f->disk_free) && mig_dict_uint64(d, "vcpus", &vcpus) &&
+                  mig_dict_uint64(d, "vcpus-used", &used);
+        f->vcpus = (unsigned) vcpus;
+        f->vcpus_used = (unsigned) used;
+        uint64_t n = 0;
+        (void) mig_dict_uint64(d, "in-flight", &n);
+        f->in_flight = (unsigned) n;
+        f->members = g_ptr_array_new_with_free_func(g_free);
+        g_auto(GStrv) members = mig_dict_strv(d, "members");
+        for (size_t i = 0; members && members[i]; i++)
+                g_ptr_array_add(f->members, g_strdup(members[i]));
+        return ok;
+}
+
+static void on_peer_facts(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
+        Making *mk = userdata;
+        MigPlacementFacts f = {0};
+        if (reply && read_facts(reply, &f))
+                mig_plan_add(mk->plan, mig_peer_name(peer), false, &f, NULL);
+        else
+                mig_plan_add(mk->plan, mig_peer_name(peer), false, NULL,
+                             error ? error->message : "an answer this node cannot read");
+        mig_placement_facts_clear(&f);
+}
+
+static void on_peers_done(void *userdata) {
+        making_end(userdata);
+}
+
+static void on_own_facts(Manager *m, const MigPlacementFacts *facts, const MigVirtError *error,
+                         void *userdata) {
+        Making *mk = userdata;
+        MigPlacementFacts f = {0};
+        if (facts) { /* copied: the placement call keeps its own */
+                f = *facts;
+                f.disabled_reason = g_strdup(facts->disabled_reason);
+                f.members = g_ptr_array_copy(facts->members, (GCopyFunc) (void (*)(void)) g_strdup, NULL);
+                g_ptr_array_set_free_func(f.members, g_free);
+        }
+        mig_plan_add(mk->plan, manager_node(m), true, facts ? &f : NULL, error ? error->message : NULL);
+        making_end(mk);
+}
+
+void mig_plan_make(Manager *m, const MigPlaceRequest *req, MigPlanDone done, void *userdata) {
+        Making *mk = g_new0(Making, 1);
+        mk->m = m;
+        mk->name = g_strdup(req->name);
+        mk->uuid = g_strdup(req->uuid);
+        mk->group = g_strdup(req->group ? req->group : "");
+        mk->policy = g_strdup(req->policy ? req->policy : "");
+        mk->host = req->host && *req->host ? g_strdup(req->host) : NULL;
+        mk->req = *req;
+        mk->req.name = mk->name;
+        mk->req.uuid = mk->uuid;
+        mk->req.group = mk->group;
+        mk->req.policy = mk->policy;
+        mk->req.host = mk->host;
+        mk->plan = mig_plan_new(&mk->req);
+        mk->done = done;
+        mk->userdata = userdata;
+        mk->pending = 2; /* this node, the peers */
+        placement_facts(m, mk->group, mk->uuid, on_own_facts, mk);
+        GVariant *args = g_variant_new_parsed("({'group': <%s>, 'uuid': <%s>},)", mk->group, mk->uuid);
+        mig_peers_ask_all(m->peers, "GetPlacement", MIG_PEER_TIMEOUT_USEC, on_peer_facts, on_peers_done, mk,
+                          args);
+}
+
+/* --- attempts --- */
+
+int mig_plan_choose(Manager *m, MigMigration *mig, const MigPlan *plan, unsigned attempt, const char *why,
+                    sd_bus_error *error) {
+        const char *node = mig_plan_pick(plan, attempt);
+        if (!node)
+                return mig_plan_no_valid_host(plan, error);
+        g_autofree char *msg =
+                plan->host
+                        ? g_strdup_printf("the requested destination %s passes the scheduler's checks", node)
+                : attempt == 0
+                        ? g_strdup_printf("the scheduler chose %s", node)
+                        : g_strdup_printf("attempt %u: the scheduler chose %s (%s)", attempt + 1, node, why);
+        int r = manager_set_destination(m, mig, node, msg);
+        if (r < 0)
+                return sd_bus_error_setf(error, MIG_ERROR_STORE, "Cannot record the chosen destination %s.",
+                                         node);
+        return 0;
+}
+
+/* Errors of a destination that another node may not have: its claim refused, no answer, its
+ * libvirt. The source's own faults and bad input would fail the same way anywhere. */
+static bool about_the_destination(const char *name) {
+        static const char *const ours[] = {MIG_ERROR_INVALID_ARGUMENT, MIG_ERROR_ACCESS_DENIED,
+                                           MIG_ERROR_NOT_SUPPORTED, MIG_ERROR_STORE, NULL};
+        return name && !g_strv_contains(ours, name);
+}
+
+bool mig_plan_may_retry(const Manager *m, const MigPlan *plan, unsigned attempt, const sd_bus_error *error) {
+        return plan && !plan->host && error && about_the_destination(error->name) &&
+               attempt + 1 < m->config->migration_attempts && mig_plan_pick(plan, attempt + 1);
 }

@@ -5,6 +5,7 @@
  * calls only the phases after it, the roll back (abort.c) and the convergence steps. */
 
 #include "disk.h"
+#include "scheduler.h"
 #include "live.h"
 
 #define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
@@ -17,6 +18,8 @@ typedef struct LiveJob {
         MigLiveOptions opts;
         MigDomainInfo *info;
         GPtrArray *disks;
+        MigPlan *plan;      /* the scheduler's, while destinations are tried (NULL after a restart) */
+        unsigned attempt;   /* which of the plan's destinations is tried (0: the first) */
         MigAnswer started;   /* Migrate: answered once recorded */
         MigAnswers *waiters; /* Abort calls */
         sd_event_source *stats_timer;

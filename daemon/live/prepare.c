@@ -9,10 +9,20 @@
 #include "macro.h"
 #include "scheduler.h"
 
-/* --- source --- */
+/* --- source: the destination's claim, on each destination the plan allows --- */
+
+static void try_destination(LiveJob *j, const char *why);
 
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
+        MigMigration *mig = live_job_mig(j);
+        if (error && !j->cancel && mig_plan_may_retry(j->m, j->plan, j->attempt, error)) {
+                /* nothing moved yet: the destination given up on drops what it may have made */
+                g_autofree char *why = g_strdup_printf("%s failed: %s", mig->destination, error->message);
+                mig_peer_notify(peer, "AbortLiveMigration", g_variant_new("(ss)", mig->id, "failed"));
+                j->attempt++;
+                return try_destination(j, why);
+        }
         if (error)
                 return live_fail(j, error->name, error->message);
         live_run_start(j);
@@ -24,30 +34,36 @@ static void send_prepare(LiveJob *j) {
         if (!peer)
                 return live_fail(j, MIG_ERROR_INVALID_ARGUMENT, "the destination is not a configured peer");
         mig_peer_call(peer, "PrepareLiveMigration", PEER_STEP_TIMEOUT_USEC, on_prepared, j,
-                      g_variant_new("(sssstub@a(sstt))", mig->id, mig->domain_name, mig->domain_uuid,
+                      g_variant_new("(sssstub@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
-                                    (gboolean) j->opts.block, mig_disks_to_specs(j->disks)));
+                                    (gboolean) j->opts.block, mig_disks_to_specs(j->disks),
+                                    mig_plan_placement_args(j->plan, j->info)));
 }
 
-static void on_scheduled(Manager *m, const char *node, const sd_bus_error *error, void *userdata) {
-        LiveJob *j = userdata;
-        MigMigration *mig = live_job_mig(j);
-        if (!node)
-                return live_fail(j, error->name, error->message);
-        if (manager_set_destination(m, mig, node) < 0)
-                return live_fail(j, MIG_ERROR_STORE, "cannot record the chosen destination");
+static void try_destination(LiveJob *j, const char *why) {
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+        if (j->cancel)
+                return live_fail(j, NULL, NULL);
+        if (mig_plan_choose(j->m, live_job_mig(j), j->plan, j->attempt, why, &e) < 0)
+                return live_fail(j, e.name, e.message);
         send_prepare(j);
+}
+
+static void on_planned(Manager *m, MigPlan *plan, void *userdata) {
+        LiveJob *j = userdata;
+        mig_plan_free(j->plan);
+        j->plan = plan;
+        j->attempt = 0;
+        try_destination(j, NULL);
 }
 
 void live_prepare_start(LiveJob *j) {
         MigMigration *mig = live_job_mig(j);
         if (manager_transition(j->m, mig, "preparing", "", "a slot is free: preparing the destination") < 0)
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
-        if (*mig->destination)
-                return send_prepare(j);
-        MigNeeds needs = {j->info->memory, j->info->vcpus,
-                          j->opts.block ? mig_disks_data_bytes(j->disks) : 0};
-        mig_scheduler_pick(j->m, &needs, on_scheduled, j);
+        MigPlaceRequest req = mig_place_request(j->info, j->opts.block ? mig_disks_data_bytes(j->disks) : 0,
+                                                mig->destination);
+        mig_plan_make(j->m, &req, on_planned, j);
 }
 
 /* --- destination: the claim --- */
