@@ -112,6 +112,12 @@ static const Verb verbs[] = {
           "on the destination, where it waits in VERIFY_RESIZE for 'confirm' or 'revert'.\n"
           "With --wait, exits 0 when the migration finished, completed or was confirmed, and with\n"
           "the failure's exit status otherwise." },
+        { "plan", 1, 1, VO_HOST | VO_LIVE | VO_BLOCK_MIGRATION, verb_plan, "Migrations", "DOMAIN",
+          "Say where the scheduler would move a domain now, and why not elsewhere",
+          "A dry run that changes nothing: every node with 'chosen', 'possible' or 'refused' and\n"
+          "the reason (the domain's node, disabled and why, memory, vCPUs, disk, the group member\n"
+          "that blocks it). --host checks that node as 'migrate --host' would. Exits 6 when no node\n"
+          "can take the domain." },
         { "confirm", 1, 1, 0, verb_domain_action, "Migrations", "DOMAIN",
           "Finish a cold migration waiting in VERIFY_RESIZE", NULL },
         { "revert", 1, 1, 0, verb_domain_action, "Migrations", "DOMAIN",

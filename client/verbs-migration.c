@@ -514,3 +514,65 @@ int verb_show(MigCtl *ctl, int argc, char **argv) {
                 return show_domain(ctl, ref);
         return mig_log_call_error(ctl, "GetMigration", &error, r);
 }
+
+/* ---- plan ---- */
+
+static void plan_add_row(MigTable *t, JsonObject *o) {
+        const char *verdict = mig_json_string(o, "verdict"), *reason = mig_json_string(o, "reason");
+        uint64_t free_mem = 0;
+        int64_t used = 0, vcpus = 0;
+        mig_table_add_cell(t, mig_json_string(o, "node"));
+        mig_table_add_cell(t, verdict);
+        g_autofree char *mem = mig_json_uint(o, "memory-free", &free_mem) ? mig_format_bytes(free_mem) : NULL;
+        mig_table_add_cell(t, mem);
+        if (mig_json_int(o, "vcpus-used", &used) && mig_json_int(o, "vcpus", &vcpus))
+                mig_table_add_cellf(t, "%" PRIi64 "/%" PRIi64, used, vcpus);
+        else
+                mig_table_add_cell(t, NULL);
+        g_autofree char *members = mig_json_strv_join(o, "members", ",");
+        mig_table_add_cell(t, members && *members ? members : NULL);
+        mig_table_add_cell(t, reason && *reason ? reason : NULL);
+}
+
+/* The plan's nodes; exit 6 when none was chosen. */
+static int print_plan(MigCtl *ctl, JsonNode *list) {
+        JsonArray *a = json_node_get_array(list);
+        bool chosen = false;
+        g_autoptr(MigTable) t = mig_table_new("NODE", "VERDICT", "MEM FREE", "VCPUS", "MEMBERS", "REASON", NULL);
+        mig_table_set_right_aligned(t, 2, true);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                JsonObject *o = mig_json_array_object(a, i);
+                if (!o)
+                        continue;
+                chosen = chosen || g_strcmp0(mig_json_string(o, "verdict"), "chosen") == 0;
+                plan_add_row(t, o);
+        }
+        if (ctl->json)
+                mig_json_print(list, true);
+        else
+                mig_table_print(t, ctl->legend, "node", "nodes");
+        return chosen ? 0 : log_failure(MIG_EXIT_NO_VALID_HOST, "No node can take the domain now (see REASON).");
+}
+
+int verb_plan(MigCtl *ctl, int argc, char **argv) {
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(JsonNode) list = NULL;
+        const char *domain = argv[1];
+        int r = mig_check_domain(domain);
+        if (r >= 0 && ctl->opt.host)
+                r = mig_check_node(ctl->opt.host);
+        if (r < 0)
+                return r;
+        r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "Plan", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ssa{sv}", domain, ctl->opt.host ? ctl->opt.host : "", 2, "live", "b",
+                                          (int) ctl->opt.live, "block-migration", "b", (int) ctl->opt.block_migration);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the Plan call: %m");
+        r = mig_call_to_json(ctl, MIG_CALL_READ, m, NULL, &list);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_ARRAY(list))
+                return log_parse_error(-EBADMSG);
+        return print_plan(ctl, list);
+}

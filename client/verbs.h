@@ -12,6 +12,7 @@
 
 /* verbs-migration.c */
 int verb_migrate(MigCtl *ctl, int argc, char **argv);
+int verb_plan(MigCtl *ctl, int argc, char **argv);
 int verb_domain_action(MigCtl *ctl, int argc, char **argv); /* confirm revert abort force-complete */
 int verb_migrations(MigCtl *ctl, int argc, char **argv);
 int verb_show(MigCtl *ctl, int argc, char **argv);

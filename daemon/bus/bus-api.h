@@ -63,6 +63,11 @@ extern const sd_bus_vtable bus_peer_vtable[];
 int bus_method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* bus-plan.c: the scheduler's dry run, anyone's to call */
+int bus_method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* bus-manager.c: "" (the scheduler picks), or a configured peer that is not this node; else
+ * InvalidArgument. */
+int bus_check_destination(Manager *m, const char *destination, sd_bus_error *error);
 int bus_method_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_node_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_node_describe_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error);

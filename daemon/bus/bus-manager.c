@@ -52,7 +52,7 @@ static int read_options(sd_bus_message *msg, const char *what, const OptionSpec 
 
 /* --- Migrate --- */
 
-static int check_destination(Manager *m, const char *destination, sd_bus_error *error) {
+int bus_check_destination(Manager *m, const char *destination, sd_bus_error *error) {
         if (!*destination)
                 return 0;
         int r = check_node(m, destination, error);
@@ -206,7 +206,7 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
+        if ((r = bus_check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
                 return r;
         if ((r = bus_authorize(m, msg, domain, destination, a.live ? "live" : "cold", interactive, error)) <=
             0)
@@ -622,6 +622,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS(
                 "Migrate", SD_BUS_ARGS("s", domain, "s", destination, "a{sv}", options, "b", interactive),
                 SD_BUS_RESULT("o", migration), method_migrate, U),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_ARGS("s", domain, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("aa{sv}", nodes), bus_method_plan, U),
         SD_BUS_METHOD_WITH_ARGS("Confirm", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,
                                 method_confirm, U),
         SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("s", domain, "b", interactive), SD_BUS_NO_RESULT,

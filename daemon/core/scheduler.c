@@ -86,7 +86,8 @@ static bool group_elsewhere(const MigPlan *p) {
         return false;
 }
 
-static char *refusal_of(const MigCandidate *c, const MigPlaceRequest *req, bool elsewhere) {
+static char *refusal_of(MigCandidate *c, const MigPlaceRequest *req, bool elsewhere) {
+        c->refusal_name = c->failure ? MIG_ERROR_PEER_UNREACHABLE : MIG_ERROR_NO_VALID_HOST;
         if (c->source)
                 return g_strdup("the domain is on this node");
         if (c->failure)
@@ -96,7 +97,9 @@ static char *refusal_of(const MigCandidate *c, const MigPlaceRequest *req, bool 
                                                                 ? c->facts.disabled_reason
                                                                 : "no reason given");
         char *why = placement_policy_refusal(req->policy, c->facts.members, elsewhere);
-        return why ? why : placement_capacity_refusal(&c->facts, req->memory, req->vcpus, req->disk, NULL);
+        return why ? why
+                   : placement_capacity_refusal(&c->facts, req->memory, req->vcpus, req->disk,
+                                                &c->refusal_name);
 }
 
 /* --- weighers --- */
@@ -167,10 +170,8 @@ int mig_plan_no_valid_host(const MigPlan *p, sd_bus_error *error) {
                 for (guint i = 0; i < p->candidates->len; i++) {
                         const MigCandidate *c = p->candidates->pdata[i];
                         if (strcmp(c->node, p->host) == 0 && c->refusal)
-                                return sd_bus_error_setf(
-                                        error,
-                                        c->failure ? MIG_ERROR_PEER_UNREACHABLE : MIG_ERROR_NO_VALID_HOST,
-                                        "Cannot move %s to %s: %s.", p->domain, c->node, c->refusal);
+                                return sd_bus_error_setf(error, c->refusal_name, "Cannot move %s to %s: %s.",
+                                                         p->domain, c->node, c->refusal);
                 }
         }
         if (p->host)
@@ -278,8 +279,11 @@ void mig_plan_make(Manager *m, const MigPlaceRequest *req, MigPlanDone done, voi
         mk->pending = 2; /* this node, the peers */
         placement_facts(m, mk->group, mk->uuid, on_own_facts, mk);
         GVariant *args = g_variant_new_parsed("({'group': <%s>, 'uuid': <%s>},)", mk->group, mk->uuid);
-        mig_peers_ask_all(m->peers, "GetPlacement", MIG_PEER_TIMEOUT_USEC, on_peer_facts, on_peers_done, mk,
-                          args);
+        if (req->cached)
+                mig_peers_ask_all_cached(m->peers, "GetPlacement", on_peer_facts, on_peers_done, mk, args);
+        else
+                mig_peers_ask_all(m->peers, "GetPlacement", MIG_PEER_TIMEOUT_USEC, on_peer_facts,
+                                  on_peers_done, mk, args);
 }
 
 /* --- attempts --- */

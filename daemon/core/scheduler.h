@@ -20,6 +20,7 @@ typedef struct MigPlaceRequest {
         const char *group;  /* "" none */
         const char *policy; /* the group's policy */
         const char *host;   /* the operator's destination, or NULL/"": the scheduler picks */
+        bool cached;        /* a dry run: the peers' answers may come from the listings' cache */
 } MigPlaceRequest;
 
 typedef struct MigCandidate {
@@ -27,7 +28,8 @@ typedef struct MigCandidate {
         bool source;   /* the node the domain is on: listed, never chosen */
         char *failure; /* no answer (unreachable, unreadable), or NULL */
         MigPlacementFacts facts;
-        char *refusal; /* why it cannot take the domain; NULL: possible */
+        char *refusal;            /* why it cannot take the domain; NULL: possible */
+        const char *refusal_name; /* the error an explicit host gets: NoValidHost, NoSpace, ... */
 } MigCandidate;
 
 typedef struct MigPlan {

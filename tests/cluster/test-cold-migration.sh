@@ -168,7 +168,7 @@ say "fault: not enough disk on the destination"
 on "$B" mount -t tmpfs -o size=32m tmpfs $IMAGES
 out=$(on "$A" migratectl migrate vm3 --host "$B" --wait 2>&1); rc=$?
 echo "$out" | tail -1
-no_room() { [ "$1" -eq 1 ] && grep -qi 'free in' <<<"$2"; }
+no_room() { [ "$1" -eq 1 ] && grep -qi 'MiB free' <<<"$2"; }
 check "migrate fails (exit 1) saying there is no room" no_room "$rc" "$out"
 check "vm3 was never stopped on $A" is_state "$A" vm3 running
 check "$B has no vm3" is_state "$B" vm3 absent
