@@ -203,12 +203,32 @@ int verb_domains(MigCtl *ctl, int argc, char **argv) {
 
 /* ---- groups ---- */
 
+/* "vm1@nodea, vm2@nodeb": each member with its node */
+static char *members_at_nodes(JsonObject *o) {
+        JsonArray *names =
+                json_object_has_member(o, "members") ? json_object_get_array_member(o, "members") : NULL;
+        JsonArray *nodes =
+                json_object_has_member(o, "nodes") ? json_object_get_array_member(o, "nodes") : NULL;
+        GString *s = g_string_new("");
+        for (guint i = 0; names && i < json_array_get_length(names); i++) {
+                const char *node = nodes ? mig_json_array_string(nodes, i) : NULL;
+                g_autofree char *name = mig_sanitize(mig_json_array_string(names, i));
+                g_autofree char *at = mig_sanitize(node);
+                g_string_append_printf(s, "%s%s%s%s", i ? ", " : "", name ? name : "?", at ? "@" : "",
+                                       at ? at : "");
+        }
+        return g_string_free(s, FALSE);
+}
+
 static void groups_add_row(MigTable *t, JsonObject *o) {
-        g_autofree char *members = mig_json_strv_join(o, "members", ", ");
+        g_autofree char *members = members_at_nodes(o);
+        bool broken = false;
+        (void) mig_json_bool(o, "broken", &broken);
 
         mig_table_add_cell(t, mig_json_string(o, "name"));
         mig_table_add_cell(t, mig_json_string(o, "policy"));
         mig_table_add_cell(t, members);
+        mig_table_add_cell(t, broken ? mig_json_string(o, "broken-reason") : "ok");
 }
 
 int verb_groups(MigCtl *ctl, int argc, char **argv) {
@@ -219,7 +239,7 @@ int verb_groups(MigCtl *ctl, int argc, char **argv) {
         if (r < 0)
                 return r;
 
-        g_autoptr(MigTable) t = mig_table_new("GROUP", "POLICY", "MEMBERS", NULL);
+        g_autoptr(MigTable) t = mig_table_new("GROUP", "POLICY", "MEMBERS", "STATE", NULL);
         return print_list(ctl, list, t, groups_add_row, "group", "groups");
 }
 

@@ -165,6 +165,21 @@ int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error) {
         return 0;
 }
 
+int bus_append_strv_entry(sd_bus_message *m, const char *key, GPtrArray *list) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "s");
+        for (guint i = 0; r >= 0 && list && i < list->len; i++)
+                r = sd_bus_message_append_basic(m, 's', list->pdata[i]);
+        for (int i = 0; r >= 0 && i < 3; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r) {
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);

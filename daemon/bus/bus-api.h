@@ -25,6 +25,8 @@ MigAnswer bus_answer_times(sd_bus_message *msg);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */
 void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
+/* Appends the a{sv} entry key => as of the strings in list (char*), to an open a{sv}. */
+int bus_append_strv_entry(sd_bus_message *m, const char *key, GPtrArray *list);
 /* Reads a domain UUID argument; InvalidArgument when it is not one. */
 int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error);
 /* bouncer.c: the polkit action of the method msg calls, checked (read the arguments and

@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "events.h"
 #include "macro.h"
+#include "placement.h"
 #include "reconcile.h"
 #include "validate.h"
 #include "virt-call.h"
@@ -264,24 +265,16 @@ static void collect_peer_groups(GVariant *peer_reply, GHashTable *groups) {
 }
 
 static int append_group(sd_bus_message *reply, const char *name, const GroupRow *row) {
+        g_autofree char *broken = placement_group_broken(row->policy, row->members, row->nodes);
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}", "name", "s", name, "policy", "s", row->policy);
-        const char *keys[] = {"members", "nodes"};
-        GPtrArray *lists[] = {row->members, row->nodes};
-        for (int k = 0; r >= 0 && k < 2; k++) {
-                g_ptr_array_add(lists[k], NULL);
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(reply, "s", keys[k]);
-                if (r >= 0)
-                        r = sd_bus_message_open_container(reply, 'v', "as");
-                if (r >= 0)
-                        r = sd_bus_message_append_strv(reply, (char **) lists[k]->pdata);
-                for (int c = 0; r >= 0 && c < 2; c++)
-                        r = sd_bus_message_close_container(reply);
-                g_ptr_array_remove_index(lists[k], lists[k]->len - 1);
-        }
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "name", "s", name, "policy", "s",
+                                          row->policy, "broken", "b", broken != NULL, "broken-reason", "s",
+                                          broken ? broken : "");
+        if (r >= 0)
+                r = bus_append_strv_entry(reply, "members", row->members);
+        if (r >= 0)
+                r = bus_append_strv_entry(reply, "nodes", row->nodes);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 

@@ -206,7 +206,8 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_check_destination(m, destination, error)) < 0 || (r = check_migrate_args(&a, error)) < 0)
+        if ((r = bus_check_destination(m, destination, error)) < 0 ||
+            (r = check_migrate_args(&a, error)) < 0)
                 return r;
         if ((r = bus_authorize(m, msg, domain, destination, a.live ? "live" : "cold", interactive, error)) <=
             0)

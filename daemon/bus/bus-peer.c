@@ -41,7 +41,6 @@ PEER_DELEGATE(get_domain_view, bus_node_get_domain_view)
 /* --- GetPlacement: this node's facts for the scheduler of another --- */
 
 static int append_facts(sd_bus_message *reply, const MigPlacementFacts *f) {
-        g_ptr_array_add(f->members, NULL);
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
                 r = sd_bus_message_append(
@@ -50,17 +49,8 @@ static int append_facts(sd_bus_message *reply, const MigPlacementFacts *f) {
                         f->memory_free, "disk-free", "t", f->disk_free, "vcpus", "u", f->vcpus, "vcpus-used",
                         "u", f->vcpus_used, "in-flight", "u", f->in_flight);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "members");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "as");
-        if (r >= 0)
-                r = sd_bus_message_append_strv(reply, (char **) f->members->pdata);
-        for (int i = 0; r >= 0 && i < 3; i++)
-                r = sd_bus_message_close_container(reply);
-        g_ptr_array_remove_index(f->members, f->members->len - 1);
-        return r;
+                r = bus_append_strv_entry(reply, "members", f->members);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
 static void on_placement(Manager *m, const MigPlacementFacts *facts, const MigVirtError *error,

@@ -27,7 +27,6 @@ static const char *verdict(const MigPlan *p, const MigCandidate *c) {
 
 static int append_candidate(sd_bus_message *reply, const MigPlan *p, const MigCandidate *c) {
         const MigPlacementFacts *f = &c->facts;
-        g_ptr_array_add(f->members, NULL);
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "node", "s", c->node, "verdict", "s",
@@ -39,8 +38,7 @@ static int append_candidate(sd_bus_message *reply, const MigPlan *p, const MigCa
                                           "vcpus", "u", f->vcpus, "vcpus-used", "u", f->vcpus_used,
                                           "in-flight", "u", f->in_flight);
         if (r >= 0 && !c->failure)
-                r = sd_bus_message_append(reply, "{sv}", "members", "as", (char **) f->members->pdata);
-        g_ptr_array_remove_index(f->members, f->members->len - 1);
+                r = bus_append_strv_entry(reply, "members", f->members);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 

@@ -94,6 +94,25 @@ char *placement_capacity_refusal(const MigPlacementFacts *f, uint64_t memory, un
                                f->disk_free >> 20, need >> 20);
 }
 
+char *placement_group_broken(const char *policy, GPtrArray *names, GPtrArray *nodes) {
+        bool anti = g_strcmp0(policy, "anti-affinity") == 0;
+        if (!anti && g_strcmp0(policy, "affinity") != 0)
+                return NULL;
+        for (guint i = 0; i < nodes->len; i++)
+                for (guint k = i + 1; k < nodes->len; k++) {
+                        bool same = strcmp(nodes->pdata[i], nodes->pdata[k]) == 0;
+                        if (anti && same)
+                                return g_strdup_printf("anti-affinity broken: %s and %s both on %s",
+                                                       (char *) names->pdata[i], (char *) names->pdata[k],
+                                                       (char *) nodes->pdata[i]);
+                        if (!anti && !same)
+                                return g_strdup_printf("affinity broken: %s on %s, %s on %s",
+                                                       (char *) names->pdata[i], (char *) nodes->pdata[i],
+                                                       (char *) names->pdata[k], (char *) nodes->pdata[k]);
+                }
+        return NULL;
+}
+
 typedef struct FactsCall {
         Manager *m;
         char *group, *uuid;

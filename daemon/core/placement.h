@@ -36,6 +36,11 @@ GPtrArray *placement_members(Manager *m, GPtrArray *domains, const char *group, 
 /* Memory, vCPUs and disk that the claims granted here and not yet released hold. */
 void placement_claimed(Manager *m, uint64_t *memory, unsigned *vcpus, uint64_t *disk);
 
+/* Whether a group with members (names) on nodes (both char*, in step) breaks its hard
+ * policy now (a manual virsh migrate, a move made before the group was set): why, or NULL.
+ * anti-affinity: two members on one node; affinity: members on more than one node. */
+char *placement_group_broken(const char *policy, GPtrArray *names, GPtrArray *nodes);
+
 /* Why a hard policy forbids this node, or NULL: anti-affinity with a member here; affinity
  * with none here while members run elsewhere (group_elsewhere). */
 char *placement_policy_refusal(const char *policy, GPtrArray *members_here, bool group_elsewhere);

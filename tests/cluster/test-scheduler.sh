@@ -80,6 +80,12 @@ move web2 --host "$B"
 check_eq "migrate web2 --host $B (web0 there) exits 6" 6 "$rc"
 check "... saying why" grep -q "Cannot move web2 to $B: anti-affinity" <<<"$out"
 check "web2 still on $A" lands web2 "$A"
+define "$C" webx web anti-affinity # set by hand next to web1, as a manual virsh migrate would
+out=$(on "$B" migratectl groups)
+echo "$out" | sed 's/^/        /'
+check "groups (asked on $B) flags web: two members on $C" \
+        grep -qE "^web +anti-affinity .*anti-affinity broken: (web1 and webx|webx and web1) both on $C" <<<"$out"
+check "... naming each member's node" grep -qE "web0@$B" <<<"$out"
 
 # ---------------------------------------------------------------------------
 say "affinity, soft-affinity, soft-anti-affinity"
@@ -154,6 +160,7 @@ echo "        race1: exit $r1, race2: exit $r2"
 check "exactly one of them succeeded" test "$((r1 == 0 ? 1 : 0))$((r2 == 0 ? 1 : 0))" = 10 -o \
         "$((r1 == 0 ? 1 : 0))$((r2 == 0 ? 1 : 0))" = 01
 if [ "$r1" = 0 ]; then won=race1 lost=race2; else won=race2 lost=race1; fi
+check "the winner $won is confirmed" on "$A" migratectl confirm "$won"
 check "the winner $won is on $C" lands "$won" "$C"
 check "the other ($lost) exits 6 and stays on $A" test "$([ "$won" = race1 ] && echo "$r2" || echo "$r1")" = 6
 check "$lost is on $A" lands "$lost" "$A"
@@ -162,7 +169,6 @@ if grep -q "refuses the claim" "$T/$lost"; then
 else
         echo "        $lost's plan already saw $won's claim on $C"
 fi
-on "$A" migratectl confirm "$won" >/dev/null 2>&1
 
 say "the race, live: two running anti-affinity members, block migration"
 cluster_define_domain "$B" lrace0 --running --disk-mib 16 >/dev/null || exit 1

@@ -167,6 +167,28 @@ static void test_explicit_host(void) {
         g_assert_null(mig_plan_pick(q, 1));            /* never retried elsewhere */
 }
 
+static GPtrArray *strv_array(const char *csv) {
+        g_auto(GStrv) v = g_strsplit(csv, ",", -1);
+        GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 0; v[i]; i++)
+                g_ptr_array_add(a, g_strdup(v[i]));
+        return a;
+}
+
+static void test_group_broken(void) {
+        g_autoptr(GPtrArray) names = strv_array("w1,w2,w3");
+        g_autoptr(GPtrArray) spread = strv_array("a,b,c");
+        g_autoptr(GPtrArray) twice = strv_array("a,b,a");
+        g_autoptr(GPtrArray) together = strv_array("a,a,a");
+        g_assert_null(placement_group_broken("anti-affinity", names, spread));
+        g_autofree char *anti = placement_group_broken("anti-affinity", names, twice);
+        g_assert_cmpstr(anti, ==, "anti-affinity broken: w1 and w3 both on a");
+        g_assert_null(placement_group_broken("affinity", names, together));
+        g_autofree char *aff = placement_group_broken("affinity", names, twice);
+        g_assert_cmpstr(aff, ==, "affinity broken: w1 on a, w2 on b");
+        g_assert_null(placement_group_broken("soft-anti-affinity", names, twice));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/scheduler/no-group", test_no_group);
@@ -177,5 +199,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/scheduler/soft-policies", test_soft_policies);
         g_test_add_func("/scheduler/disabled-unreachable-capacity", test_disabled_unreachable_capacity);
         g_test_add_func("/scheduler/explicit-host", test_explicit_host);
+        g_test_add_func("/scheduler/group-broken", test_group_broken);
         return g_test_run();
 }
