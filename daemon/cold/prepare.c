@@ -19,23 +19,13 @@
 
 static void try_destination(ColdJob *j, const char *why);
 
-/* Best effort: a destination given up on drops what it may have made (nothing, when it
- * refused the claim); its lease covers the rest. */
-static void drop_attempt(ColdJob *j, const char *node) {
-        MigPeer *peer = mig_peers_find(j->m->peers, node);
-        if (peer)
-                mig_peer_notify(peer, "AbortColdMigration", g_variant_new("(ss)", j->id, "error"));
-}
-
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
         MigMigration *mig = cold_job_mig(j);
-        if (error && !j->cancel && mig_plan_may_retry(j->m, j->plan, j->attempt, error)) {
-                g_autofree char *why = g_strdup_printf("%s failed: %s", mig->destination, error->message);
-                drop_attempt(j, mig->destination);
-                j->attempt++;
+        g_autofree char *why = NULL;
+        if (!j->cancel &&
+            mig_plan_give_way(j->m, j->plan, &j->attempt, mig, error, "AbortColdMigration", "error", &why))
                 return try_destination(j, why);
-        }
         if (error) /* the domain was not touched; the destination removes what it made */
                 return cold_rollback_from(j, error);
         g_auto(GStrv) paths = NULL;

@@ -314,7 +314,20 @@ static bool about_the_destination(const char *name) {
         return name && !g_strv_contains(ours, name);
 }
 
-bool mig_plan_may_retry(const Manager *m, const MigPlan *plan, unsigned attempt, const sd_bus_error *error) {
+static bool may_retry(const Manager *m, const MigPlan *plan, unsigned attempt, const sd_bus_error *error) {
         return plan && !plan->host && error && about_the_destination(error->name) &&
                attempt + 1 < m->config->migration_attempts && mig_plan_pick(plan, attempt + 1);
+}
+
+bool mig_plan_give_way(Manager *m, const MigPlan *plan, unsigned *attempt, const MigMigration *mig,
+                       const sd_bus_error *error, const char *abort_method, const char *abort_status,
+                       char **ret_why) {
+        if (!may_retry(m, plan, *attempt, error))
+                return false;
+        MigPeer *peer = mig_peers_find(m->peers, mig->destination);
+        if (peer) /* best effort: its lease covers the rest */
+                mig_peer_notify(peer, abort_method, g_variant_new("(ss)", mig->id, abort_status));
+        *ret_why = g_strdup_printf("%s failed: %s", mig->destination, error->message);
+        (*attempt)++;
+        return true;
 }

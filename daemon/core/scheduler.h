@@ -60,10 +60,14 @@ char *mig_plan_reasons(const MigPlan *p);
  * node is left, or a store error. */
 int mig_plan_choose(Manager *m, MigMigration *mig, const MigPlan *plan, unsigned attempt, const char *why,
                     sd_bus_error *error);
-/* Whether the destination's Prepare failing with error, on the attempt-th try, gives way to
- * the next node: not for an explicit host, nor for an error any node would give, nor past
- * MigrationAttempts. */
-bool mig_plan_may_retry(const Manager *m, const MigPlan *plan, unsigned attempt, const sd_bus_error *error);
+/* After the destination's Prepare failed with error on the *attempt-th try: whether the
+ * plan's next node takes over (then *attempt is the next one, *ret_why says what became of
+ * this one, and the node given up on is told abort_method(id, abort_status) to drop what
+ * it may have made). Not for an explicit host, nor for an error any node would give, nor
+ * past MigrationAttempts. */
+bool mig_plan_give_way(Manager *m, const MigPlan *plan, unsigned *attempt, const MigMigration *mig,
+                       const sd_bus_error *error, const char *abort_method, const char *abort_status,
+                       char **ret_why);
 
 /* The placement argument of a Prepare call for domain d: its group, the policy, and whether
  * the plan saw members anywhere (so that the destination checks affinity too). plan may be

@@ -16,13 +16,10 @@ static void try_destination(LiveJob *j, const char *why);
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
         MigMigration *mig = live_job_mig(j);
-        if (error && !j->cancel && mig_plan_may_retry(j->m, j->plan, j->attempt, error)) {
-                /* nothing moved yet: the destination given up on drops what it may have made */
-                g_autofree char *why = g_strdup_printf("%s failed: %s", mig->destination, error->message);
-                mig_peer_notify(peer, "AbortLiveMigration", g_variant_new("(ss)", mig->id, "failed"));
-                j->attempt++;
-                return try_destination(j, why);
-        }
+        g_autofree char *why = NULL;
+        if (!j->cancel &&
+            mig_plan_give_way(j->m, j->plan, &j->attempt, mig, error, "AbortLiveMigration", "failed", &why))
+                return try_destination(j, why); /* nothing moved yet */
         if (error)
                 return live_fail(j, error->name, error->message);
         live_run_start(j);
