@@ -83,6 +83,13 @@ on "$A" rm -f /var/tmp/readers.run
 for i in $(seq "$MIGRATIONS"); do
     status_is "$A" "vm$i" cancelled && is_state "$A" "vm$i" running || die "vm$i is not back, running on $A"
 done
+# Where the last abort's time went: both daemons' log lines of that migration.
+id=$(prop "$A" "vm$MIGRATIONS" Id)
+echo
+echo "the last abort (migration $id), as both daemons logged it:"
+for n in "$A" "$B"; do
+    grep -F "$id" "$(_cluster_node_dir "$n")/bus.log" | grep -v '^AUDIT' | sed "s/^/  $n: /" | tail -n 8
+done
 echo
 printf '%-52s %9s %9s\n' "on $A ($MIGRATIONS live migrations, $READERS readers)" "median" "max"
 printf '%-52s %6s ms %6s ms\n' "migratectl abort (until cancelled)" \
