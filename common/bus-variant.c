@@ -256,6 +256,14 @@ const char *mig_dict_string(GVariant *dict, const char *key) {
         return g_variant_get_string(v, NULL); /* lives in dict's data */
 }
 
+bool mig_dict_double(GVariant *dict, const char *key, double *ret) {
+        g_autoptr(GVariant) v = lookup(dict, key);
+        if (!v || !g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE))
+                return false;
+        *ret = g_variant_get_double(v);
+        return true;
+}
+
 char **mig_dict_strv(GVariant *dict, const char *key) {
         g_autoptr(GVariant) v = lookup(dict, key);
         if (!v || !g_variant_is_of_type(v, G_VARIANT_TYPE_STRING_ARRAY))

@@ -44,6 +44,8 @@ const char *mig_dict_string(GVariant *dict, const char *key);
 /* Integers ('t', 'u', 'b' and their signed kin) of an a{sv}; false when absent. */
 bool mig_dict_uint64(GVariant *dict, const char *key, uint64_t *ret);
 bool mig_dict_bool(GVariant *dict, const char *key, bool *ret);
+/* The double value of key ('d'); false when absent or of another type. */
+bool mig_dict_double(GVariant *dict, const char *key, double *ret);
 /* The string array value of key ("as"), copied; NULL when absent or of another type. */
 char **mig_dict_strv(GVariant *dict, const char *key);
 /* The a{sv} v is, or holds (a reply tuple "(a{sv})", a variant): a new reference, or NULL. */

@@ -56,6 +56,29 @@ int bus_migration_register(Manager *m);
 
 /* One ListMigrations entry. */
 int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig);
+/* Every field of mig as an a{sv} (Peer.GetMigrationState), and PropertiesChanged for all that change. */
+int bus_append_migration_state(sd_bus_message *reply, const MigMigration *mig);
+void bus_migration_emit_changed(Manager *m, const MigMigration *mig);
+
+/* bus-forward.c: a call made on a node that does not hold the domain goes to the node that
+ * does. Its answer comes back to request; a migration it started there is followed here as
+ * a mirror object at the same path (polled, read-only), so that watch and --wait work on
+ * this node's bus as for one of its own. */
+typedef enum BusForwardReply {
+        BUS_FORWARD_RELAY,     /* the holder's reply, as it is */
+        BUS_FORWARD_MIGRATION, /* an object path of the holder's migration: followed here */
+} BusForwardReply;
+/* Finds the node that holds domain (asking every peer) and calls Peer.method(args) there;
+ * NotFound naming this node when none does. Takes args (floating or not). */
+void bus_forward_to_holder(Manager *m, sd_bus_message *request, const char *domain, const char *method,
+                           GVariant *args, BusForwardReply kind);
+/* bus-manager.c: Peer.ForwardMigrate and Peer.ForwardDomainVerb, the holder's side: as the
+ * Manager's calls, without polkit (the caller's node checked) and never forwarded again. */
+int bus_peer_forward_migrate(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_peer_forward_domain_verb(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_peer_get_migration(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* The mirror of another node's migration id, or NULL. */
+MigMigration *bus_mirror_find(Manager *m, const char *id);
 
 /* bus-peer.c */
 extern const sd_bus_vtable bus_peer_vtable[];
@@ -67,6 +90,8 @@ int bus_method_list_hosts(sd_bus_message *msg, void *userdata, sd_bus_error *err
 int bus_method_list_groups(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* bus-plan.c: the scheduler's dry run, anyone's to call */
 int bus_method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* Peer.Plan: the same for a node that does not hold the domain (never forwarded again). */
+int bus_peer_plan(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 /* bus-manager.c: "" (the scheduler picks), or a configured peer that is not this node; else
  * InvalidArgument. */
 int bus_check_destination(Manager *m, const char *destination, sd_bus_error *error);

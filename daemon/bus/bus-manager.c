@@ -105,59 +105,23 @@ static MigLiveOptions live_options(const Manager *m, const MigrateArgs *a) {
         };
 }
 
-/* Migrate, once authorized: the domain must be on this node. The call is not forwarded to
- * the node that holds it (the Migration object would live on that node's bus); the refusal
- * names that node. */
+/* Migrate, once authorized: on this node when it holds the domain, else forwarded to the
+ * node that does (bus-forward.c: the migration is followed here under the same path). A
+ * forwarded call (Peer.ForwardMigrate) is never forwarded again. */
 typedef struct MigrateStart {
-        char *destination;
+        char *domain, *destination;
+        GVariant *options; /* as the caller gave them, for the holder */
         bool live;
-        MigLiveOptions options;
-        GString *holders; /* peers that have the domain */
-        char *address;    /* the SSH address of the first of them */
+        MigLiveOptions live_opts;
+        bool may_forward;
 } MigrateStart;
 
 static void migrate_start_free(MigrateStart *st) {
+        g_free(st->domain);
         g_free(st->destination);
-        g_free(st->address);
-        if (st->holders)
-                g_string_free(st->holders, TRUE);
+        if (st->options)
+                g_variant_unref(st->options);
         g_free(st);
-}
-
-typedef struct HolderSearch {
-        Manager *m;
-        sd_bus_message *request;
-        char *domain;
-        MigrateStart *st;
-} HolderSearch;
-
-static void holder_search_done(void *userdata) {
-        HolderSearch *h = userdata;
-        if (h->st->holders->len > 0)
-                (void) sd_bus_reply_method_errorf(h->request, MIG_ERROR_NOT_FOUND,
-                                                  "Domain '%s' is on %s, not on %s: migrate it there "
-                                                  "(migratectl -H %s migrate %s ...).",
-                                                  h->domain, h->st->holders->str, manager_node(h->m),
-                                                  h->st->address, h->domain);
-        else
-                (void) sd_bus_reply_method_errorf(
-                        h->request, MIG_ERROR_NOT_FOUND,
-                        "No domain '%s' on %s or any reachable node of the cluster.", h->domain,
-                        manager_node(h->m));
-        sd_bus_message_unref(h->request);
-        g_free(h->domain);
-        migrate_start_free(h->st);
-        g_free(h);
-}
-
-static void on_holder(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
-        HolderSearch *h = userdata;
-        if (reply) {
-                g_string_append_printf(h->st->holders, "%s%s", h->st->holders->len ? ", " : "",
-                                       mig_peer_name(peer));
-                if (!h->st->address)
-                        h->st->address = g_strdup(mig_peer_address(peer));
-        }
 }
 
 static void on_migrate_lookup(VirtCall *c) {
@@ -165,29 +129,24 @@ static void on_migrate_lookup(VirtCall *c) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r = 0;
         if (c->result == 0)
-                r = st->live ? live_migrate(c->m, c->domain, st->destination, &st->options,
+                r = st->live ? live_migrate(c->m, c->domain, st->destination, &st->live_opts,
                                             bus_answer_path(c->request), &error)
                              : cold_migrate(c->m, c->domain, st->destination, bus_answer_path(c->request),
                                             &error);
-        else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0)
+        else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0 || !st->may_forward)
                 r = mig_virt_error_to_bus(&c->err, &error);
-        else {
-                HolderSearch *h = g_new0(HolderSearch, 1);
-                *h = (HolderSearch){c->m, sd_bus_message_ref(c->request), g_strdup(c->domain), st};
-                st->holders = g_string_new("");
-                /* h owns st now */
-                return mig_peers_ask_all(c->m->peers, "DescribeDomain", MIG_PEER_TIMEOUT_USEC, on_holder,
-                                         holder_search_done, h, g_variant_new("(s)", c->domain));
-        }
+        else
+                bus_forward_to_holder(c->m, c->request, st->domain, "ForwardMigrate",
+                                      g_variant_new("(ss@a{sv})", st->domain, st->destination, st->options),
+                                      BUS_FORWARD_MIGRATION);
         if (r < 0)
                 (void) sd_bus_reply_method_error(c->request, &error);
         migrate_start_free(st);
 }
 
-static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* Reads and checks Migrate's domain, destination and options (Manager and Peer alike). */
+static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_bus_error *error) {
         const char *domain, *destination;
-        int interactive;
         MigrateArgs a = {.auto_converge = true};
         const OptionSpec specs[] = {
                 {"live", 'b', &a.live},
@@ -200,24 +159,60 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 {"compressed", 'b', &a.compressed},
                 {NULL},
         };
+        GVariant *read = NULL;
         int r = sd_bus_message_read(msg, "ss", &domain, &destination);
-        if (r < 0 || (r = read_options(msg, "option", specs, error)) < 0 ||
-            (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
+        if (r >= 0)
+                r = mig_bus_read_value(msg, &read);
+        if (r < 0)
+                return r;
+        g_autoptr(GVariant) options = read ? g_variant_ref_sink(read) : NULL;
+        if (!options)
+                return -EBADMSG;
+        if ((r = mig_dict_read_specs(options, "option", specs, error)) < 0)
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
         if ((r = bus_check_destination(m, destination, error)) < 0 ||
             (r = check_migrate_args(&a, error)) < 0)
                 return r;
-        if ((r = bus_authorize(m, msg, domain, destination, a.live ? "live" : "cold", interactive, error)) <=
-            0)
-                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
         MigrateStart *st = g_new0(MigrateStart, 1);
-        *st = (MigrateStart){g_strdup(destination), a.live, live_options(m, &a), NULL, NULL};
+        *st = (MigrateStart){g_strdup(domain), g_strdup(destination), g_steal_pointer(&options),
+                             a.live,           live_options(m, &a),   true};
+        *ret = st;
+        return 0;
+}
+
+static void migrate_begin(sd_bus_message *msg, Manager *m, MigrateStart *st) {
         VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_migrate_lookup, st);
         c->lane = MIG_LANE_STEP; /* an authorized operator's call */
-        c->domain = g_strdup(domain);
+        c->domain = g_strdup(st->domain);
         virt_call_submit(c);
+}
+
+static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        MigrateStart *st = NULL;
+        int interactive;
+        int r = migrate_read(msg, m, &st, error);
+        if (r >= 0 && (r = sd_bus_message_read(msg, "b", &interactive)) >= 0)
+                r = bus_authorize(m, msg, st->domain, st->destination, st->live ? "live" : "cold",
+                                  interactive, error);
+        if (r <= 0) {
+                if (st)
+                        migrate_start_free(st);
+                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
+        }
+        migrate_begin(msg, m, st);
+        return 1;
+}
+
+int bus_peer_forward_migrate(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        MigrateStart *st = NULL;
+        int r = migrate_read(msg, m, &st, error);
+        if (r < 0)
+                return r;
+        st->may_forward = false;
+        migrate_begin(msg, m, st);
         return 1;
 }
 
@@ -306,6 +301,26 @@ int bus_run_verb(sd_bus_message *msg, Manager *m, const char *verb_name, const c
         return run_verb(msg, m, verb, mig, error);
 }
 
+/* The verb on the domain's migration recorded here; with none, on the node that holds the
+ * domain (unless the call came forwarded already). */
+static int domain_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, const char *domain,
+                       MigMigration *latest, bool may_forward, sd_bus_error *error) {
+        if (latest)
+                return run_verb(msg, m, verb, latest, error);
+        if (!may_forward)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
+                                         "No migration of domain '%s' is recorded on node %s.", domain,
+                                         manager_node(m));
+        bus_forward_to_holder(m, msg, domain, "ForwardDomainVerb", g_variant_new("(ss)", verb->name, domain),
+                              BUS_FORWARD_RELAY);
+        return 1;
+}
+
+static MigMigration *latest_of(Manager *m, const char *domain) {
+        MigMigration *mig = manager_find_inflight(m, domain);
+        return mig ? mig : manager_find_latest(m, domain);
+}
+
 static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name, sd_bus_error *error) {
         const InflightVerb *verb = find_verb(verb_name);
         const char *domain;
@@ -315,18 +330,25 @@ static int inflight_verb(sd_bus_message *msg, Manager *m, const char *verb_name,
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        MigMigration *mig = manager_find_inflight(m, domain);
-        MigMigration *latest = mig ? mig : manager_find_latest(m, domain);
+        MigMigration *latest = latest_of(m, domain);
         /* polkit sees the migration's destination and kind (only read here: nothing changes
          * before the answer) */
         if ((r = bus_authorize(m, msg, domain, latest ? latest->destination : NULL,
                                latest ? latest->kind : NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        if (!latest)
-                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
-                                         "No migration of domain '%s' is recorded on node %s.", domain,
-                                         manager_node(m));
-        return run_verb(msg, m, verb, latest, error);
+        return domain_verb(msg, m, verb, domain, latest, true, error);
+}
+
+int bus_peer_forward_domain_verb(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        const char *verb_name, *domain;
+        int r = sd_bus_message_read(msg, "ss", &verb_name, &domain);
+        if (r < 0)
+                return r;
+        const InflightVerb *verb = find_verb(verb_name);
+        if (!verb || !mig_domain_name_valid(domain))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Unknown verb or invalid domain.");
+        return domain_verb(msg, m, verb, domain, latest_of(m, domain), false, error);
 }
 
 static int method_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -429,8 +451,9 @@ static int method_list_migrations(sd_bus_message *msg, void *userdata, sd_bus_er
         return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_get_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* A domain's newest migration recorded elsewhere is followed here (a mirror), so that watch
+ * works from any node; a migration ID unknown here is not searched for. */
+static int get_migration(sd_bus_message *msg, Manager *m, bool may_forward, sd_bus_error *error) {
         const char *key;
         int r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
@@ -440,12 +463,27 @@ static int method_get_migration(sd_bus_message *msg, void *userdata, sd_bus_erro
                                         "Expected a migration ID (32 hex digits) or a domain name or UUID.");
         MigMigration *mig = manager_find_migration(m, key);
         if (!mig)
+                mig = bus_mirror_find(m, key);
+        if (!mig)
                 mig = manager_find_latest(m, key);
+        if (!mig && may_forward && !mig_migration_id_valid(key)) {
+                bus_forward_to_holder(m, msg, key, "GetMigration", g_variant_new("(s)", key),
+                                      BUS_FORWARD_MIGRATION);
+                return 1;
+        }
         if (!mig)
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
                                          "No migration '%s' is recorded on node %s.", key, manager_node(m));
         g_autofree char *path = bus_migration_path(mig->id);
         return sd_bus_reply_method_return(msg, "o", path);
+}
+
+static int method_get_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return get_migration(msg, userdata, true, error);
+}
+
+int bus_peer_get_migration(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        return get_migration(msg, m, false, error);
 }
 
 /* --- hosts --- */

@@ -24,6 +24,8 @@ static int find_migration(sd_bus *bus, const char *path, const char *interface, 
                 return 0;
         MigMigration *mig = manager_find_migration(m, id);
         if (!mig)
+                mig = bus_mirror_find(m, id); /* a migration of another node, followed here */
+        if (!mig)
                 return 0;
         *found = mig;
         return 1;
@@ -139,7 +141,7 @@ static void emit_added(Manager *m, const MigMigration *mig) {
                 (void) sd_bus_emit_object_added(m->bus, path);
 }
 
-static void emit_changed(Manager *m, const MigMigration *mig) {
+void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
         g_autofree char *path = bus_migration_path(mig->id);
         if (path && m->bus)
                 (void) sd_bus_emit_properties_changed(
@@ -156,7 +158,7 @@ static void on_change(Manager *m, const MigMigration *mig, MigChange change, voi
         if (change == MIG_CHANGE_ADDED)
                 emit_added(m, mig);
         else if (change == MIG_CHANGE_CHANGED)
-                emit_changed(m, mig);
+                bus_migration_emit_changed(m, mig);
         else if ((path = bus_migration_path(mig->id)) && m->bus) /* pruned from the history */
                 (void) sd_bus_emit_object_removed(m->bus, path);
 }
@@ -178,4 +180,29 @@ int bus_append_migration_entry(sd_bus_message *reply, const MigMigration *mig) {
                 "destination", "s", mig->destination, "status", "s", mig->status, "task-state", "s",
                 mig->task_state, "progress", "d", mig->progress, "created-usec", "t", mig->created_usec,
                 "updated-usec", "t", mig->updated_usec, "error", "s", mig->error_message);
+}
+
+/* Every field a Migration object shows, for a node that follows it (Peer.GetMigrationState). */
+int bus_append_migration_state(sd_bus_message *reply, const MigMigration *mig) {
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "id", "s", mig->id,
+                        "domain", "s", mig->domain_name, "domain-uuid", "s", mig->domain_uuid, "kind", "s",
+                        mig->kind, "source", "s", mig->source, "destination", "s", mig->destination,
+                        "status", "s", mig->status, "task-state", "s", mig->task_state, "error-name", "s",
+                        mig->error_name, "error-message", "s", mig->error_message, "convergence", "s",
+                        mig->convergence ? mig->convergence : "", "source-view", "s", mig->source_view,
+                        "destination-view", "s", mig->dest_view);
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "bytes-processed",
+                        "t", mig->bytes_processed, "bytes-remaining", "t", mig->bytes_remaining,
+                        "bytes-total", "t", mig->bytes_total, "progress", "d", mig->progress, "created-usec",
+                        "t", mig->created_usec, "updated-usec", "t", mig->updated_usec, "finished-usec", "t",
+                        mig->finished_usec, "disk-processed", "t", mig->disk_processed, "disk-total", "t",
+                        mig->disk_total, "dirty-rate", "t", mig->dirty_rate, "iteration", "t",
+                        mig->iteration, "expected-downtime", "t", mig->expected_downtime, "downtime-msec",
+                        "t", mig->downtime_msec, "role", "s", mig->role);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
 }

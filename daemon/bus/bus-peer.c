@@ -87,6 +87,37 @@ static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error 
         return 1;
 }
 
+/* --- the holder's side of calls made on another node (bus-forward.c) --- */
+
+#define PEER_FORWARDED(fn, impl)                                                                            \
+        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                    \
+                int r = require_root(msg, error);                                                           \
+                return r < 0 ? r : impl(msg, userdata, error);                                              \
+        }
+
+PEER_FORWARDED(forward_migrate, bus_peer_forward_migrate)
+PEER_FORWARDED(forward_domain_verb, bus_peer_forward_domain_verb)
+PEER_FORWARDED(plan, bus_peer_plan)
+PEER_FORWARDED(get_migration, bus_peer_get_migration)
+
+static int peer_get_migration_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *id;
+        int r = require_root(msg, error);
+        if (r >= 0)
+                r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        MigMigration *mig = mig_migration_id_valid(id) ? manager_find_migration(userdata, id) : NULL;
+        if (!mig)
+                return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND, "No migration %s on node %s.", id,
+                                         manager_node(userdata));
+        g_autoptr(sd_bus_message) reply = NULL;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = bus_append_migration_state(reply, mig);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 /* The domain's events on this node, since a time. */
 static int peer_list_domain_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *uuid;
@@ -348,5 +379,16 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 peer_get_migration_status, 0),
         SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,
                                 peer_forward_verb, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardMigrate",
+                                SD_BUS_ARGS("s", domain, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("o", migration), peer_forward_migrate, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardDomainVerb", SD_BUS_ARGS("s", verb, "s", domain), SD_BUS_NO_RESULT,
+                                peer_forward_domain_verb, 0),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_ARGS("s", domain, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("aa{sv}", nodes), peer_plan, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetMigration", SD_BUS_ARGS("s", id_or_domain),
+                                SD_BUS_RESULT("o", migration), peer_get_migration, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetMigrationState", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", state),
+                                peer_get_migration_state, 0),
         SD_BUS_VTABLE_END,
 };

@@ -16,8 +16,17 @@
 
 typedef struct PlanArgs {
         int live, block;
-        char *destination;
+        char *domain, *destination;
+        GVariant *options; /* as given, for the node that holds the domain */
+        bool may_forward;
 } PlanArgs;
+
+static void plan_args_free(PlanArgs *a) {
+        g_free(a->domain);
+        g_free(a->destination);
+        g_variant_unref(a->options);
+        g_free(a);
+}
 
 static const char *verdict(const MigPlan *p, const MigCandidate *c) {
         if (c->refusal)
@@ -58,7 +67,11 @@ static void on_plan(Manager *m, MigPlan *plan, void *userdata) {
 
 static void on_plan_lookup(VirtCall *c) {
         PlanArgs *a = c->data;
-        if (c->result < 0) {
+        if (c->result < 0 && a->may_forward && g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) == 0)
+                bus_forward_to_holder(c->m, c->request, a->domain, "Plan",
+                                      g_variant_new("(ss@a{sv})", a->domain, a->destination, a->options),
+                                      BUS_FORWARD_RELAY);
+        else if (c->result < 0) {
                 g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
                 mig_virt_error_to_bus(&c->err, &e);
                 (void) sd_bus_reply_method_error(c->request, &e);
@@ -68,12 +81,10 @@ static void on_plan_lookup(VirtCall *c) {
                 req.cached = true;
                 mig_plan_make(c->m, &req, on_plan, sd_bus_message_ref(c->request));
         }
-        g_free(a->destination);
-        g_free(a);
+        plan_args_free(a);
 }
 
-int bus_method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+static int plan_start(sd_bus_message *msg, Manager *m, bool may_forward, sd_bus_error *error) {
         const char *domain, *destination;
         PlanArgs a = {0};
         const MigDictSpec specs[] = {{"live", 'b', &a.live}, {"block-migration", 'b', &a.block}, {NULL}};
@@ -92,9 +103,19 @@ int bus_method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         if ((r = bus_check_destination(m, destination, error)) < 0)
                 return r;
         PlanArgs *keep = g_new0(PlanArgs, 1);
-        *keep = (PlanArgs){a.live, a.block, g_strdup(destination)};
+        *keep = (PlanArgs){
+                a.live,     a.block, g_strdup(domain), g_strdup(destination), g_steal_pointer(&options),
+                may_forward};
         VirtCall *c = virt_call_new(m, VIRT_LOOKUP, msg, on_plan_lookup, keep);
         c->domain = g_strdup(domain);
         virt_call_submit(c);
         return 1;
+}
+
+int bus_method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return plan_start(msg, userdata, true, error);
+}
+
+int bus_peer_plan(sd_bus_message *msg, Manager *m, sd_bus_error *error) {
+        return plan_start(msg, m, false, error);
 }

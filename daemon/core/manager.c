@@ -140,6 +140,7 @@ void manager_free(Manager *m) {
         g_clear_pointer(&m->cold_jobs, g_hash_table_unref);
         g_clear_pointer(&m->cold_confirm_timers, g_hash_table_unref);
         g_clear_pointer(&m->live_jobs, g_hash_table_unref);
+        g_clear_pointer(&m->mirrors, g_hash_table_unref);
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);
         sd_event_source_disable_unref(m->idle_timer);

@@ -60,6 +60,7 @@ struct Manager {
         GHashTable *cold_jobs;
         GHashTable *cold_confirm_timers; /* id → sd_event_source*: auto-confirm */
         GHashTable *live_jobs;
+        GHashTable *mirrors; /* the bus layer's: id → another node's migration followed here */
         GPtrArray *lease_kinds; /* const LeaseKind*, registered by the engines (lease.c) */
 };
 

@@ -130,9 +130,12 @@ run "$A" migratectl group-set "$DOMA" db affinity
 check_eq "root: group-set $DOMA db affinity exits 0" 0 "$RC"; show_err
 run "$A" migratectl group-set "$DOMB" db affinity
 check_eq "root: group-set $DOMB db affinity (forwarded to $B) exits 0" 0 "$RC"; show_err
-run "$A" migratectl migrate "$DOMB"
-check_eq "root: migrate $DOMB on $A (it is on $B) -> 4, not found here" 4 "$RC"; show_err
-check "... and the refusal names $B" grep -q "is on $B" <<<"$ERR"
+run "$A" migratectl plan "$DOMB"
+check_eq "root: plan $DOMB on $A (it is on $B) is forwarded to $B and exits 0" 0 "$RC"; show_err
+check "... $B answered it: $B holds the domain" grep -qE "^$B +refused .*the domain is on this node" <<<"$OUT"
+run "$A" migratectl plan no-such-domain
+check_eq "root: plan of a domain no node holds -> 4" 4 "$RC"
+check "... saying no reachable node has it" grep -q "any reachable node" <<<"$ERR"
 before=$(snapshot)
 printf '%s\n' "$before" | sed 's/^/        state: /'
 

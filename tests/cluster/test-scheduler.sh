@@ -12,7 +12,9 @@
 #     exactly one lands there, the other is refused and stays where it was (cold and live);
 #   - retry: the first choice refuses the claim at Prepare (a file is in the way of the disk
 #     there) and the domain lands on the second, both attempts in `show`;
-#   - plan: chosen, possible, refused with reasons, --json, exit 6 when nothing fits.
+#   - plan: chosen, possible, refused with reasons, --json, exit 6 when nothing fits;
+#   - every verb from any node: migrate (cold, live), watch, show, confirm, revert and plan
+#     run on a node that does not hold the domain are done by the node that does.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -190,5 +192,33 @@ if [ "$r1" = 0 ]; then won=lrace1 lost=lrace2; else won=lrace2 lost=lrace1; fi
 check "the winner $won runs on $C" is_state "$C" "$won" running
 check "the other ($lost) keeps running on $A" is_state "$A" "$lost" running
 check "$lost does not run on $C" is_state "$C" "$lost" absent
+
+# ---------------------------------------------------------------------------
+say "every verb from any node: $C drives domains that $A holds"
+define "$A" fwd1
+define "$A" fwd2
+out=$(on "$C" migratectl migrate fwd1 --host "$B" --wait 2>&1)
+check_eq "on $C: migrate fwd1 --host $B --wait exits 0 (forwarded to $A)" 0 "$?"
+echo "$out" | tail -n 2 | sed 's/^/        /'
+check "fwd1 waits in VERIFY_RESIZE on $A's record" status_is "$A" fwd1 finished
+out=$(on "$C" migratectl --json show fwd1 2>&1)
+check "on $C: show fwd1 follows $A's migration (Source $A)" grep -q "\"Source\" *: *\"$A\"" <<<"$out"
+check "on $C: watch fwd1 exits 0 (finished)" on "$C" migratectl watch fwd1
+check "on $C: confirm fwd1 exits 0" on "$C" migratectl confirm fwd1
+check "fwd1 is confirmed, on $B only" lands fwd1 "$B"
+check "$A's record says confirmed" status_is "$A" fwd1 confirmed
+check "on $C: migrate fwd2 --wait exits 0" on "$C" migratectl migrate fwd2 --wait
+check "on $C: revert fwd2 exits 0" on "$C" migratectl revert fwd2
+check "fwd2 is back on $A only" lands fwd2 "$A"
+check "$A's record says reverted" status_is "$A" fwd2 reverted
+cluster_define_domain "$A" lfwd --running --disk-mib 16 >/dev/null || exit 1
+check "on $C: migrate lfwd --live --block-migration --host $B --wait exits 0" \
+        on "$C" migratectl migrate lfwd --live --block-migration --host "$B" --wait
+check "lfwd runs on $B" is_state "$B" lfwd running
+check "lfwd is gone from $A" is_state "$A" lfwd absent
+out=$(on "$C" migratectl plan fwd2 2>&1)
+check "on $C: plan fwd2 is answered by $A (the domain's node)" grep -qE "^$A +refused .*on this node" <<<"$out"
+out=$(on "$C" migratectl abort nosuchdomain 2>&1)
+check_eq "on $C: abort of a domain no node holds -> 4" 4 "$?"
 
 finish "$A" "$B" "$C"
