@@ -83,7 +83,9 @@ static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return sd_bus_error_set(
                         error, MIG_ERROR_INVALID_ARGUMENT,
                         "GetPlacement needs a domain UUID and a group name (\"\" for none).");
-        placement_facts(userdata, group, uuid, on_placement, sd_bus_message_ref(msg));
+        /* a step of another node's migration (or its dry run, which that node keeps cached): the
+         * step lane, so that local readers cannot hold it up */
+        placement_facts(userdata, group, uuid, MIG_LANE_STEP, on_placement, sd_bus_message_ref(msg));
         return 1;
 }
 

@@ -179,12 +179,13 @@ static void facts_done(void *data) {
         mig_placement_facts_clear(&f);
 }
 
-void placement_facts(Manager *m, const char *group, const char *uuid, PlacementDone done, void *userdata) {
+void placement_facts(Manager *m, const char *group, const char *uuid, MigLane lane, PlacementDone done,
+                     void *userdata) {
         FactsCall *c = g_new0(FactsCall, 1);
         *c = (FactsCall){.m = m,
                          .group = g_strdup(group),
                          .uuid = g_strdup(uuid),
                          .done = done,
                          .userdata = userdata};
-        mig_worker_submit_on(m->worker, MIG_LANE_READ, facts_run, facts_done, c, facts_call_free);
+        mig_worker_submit_on(m->worker, lane, facts_run, facts_done, c, facts_call_free);
 }

@@ -58,5 +58,6 @@ void placement_facts_from(Manager *m, const MigCapacity *capacity, GPtrArray *do
 typedef void (*PlacementDone)(Manager *m, const MigPlacementFacts *facts, const MigVirtError *error,
                               void *userdata);
 /* Gathers this node's facts for a domain (uuid) of group ("" none); libvirt is asked on the
- * worker's read lane. */
-void placement_facts(Manager *m, const char *group, const char *uuid, PlacementDone done, void *userdata);
+ * worker's lane (MIG_LANE_STEP for a migration's step, MIG_LANE_READ for a dry run). */
+void placement_facts(Manager *m, const char *group, const char *uuid, MigLane lane, PlacementDone done,
+                     void *userdata);

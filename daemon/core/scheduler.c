@@ -277,7 +277,8 @@ void mig_plan_make(Manager *m, const MigPlaceRequest *req, MigPlanDone done, voi
         mk->done = done;
         mk->userdata = userdata;
         mk->pending = 2; /* this node, the peers */
-        placement_facts(m, mk->group, mk->uuid, on_own_facts, mk);
+        placement_facts(m, mk->group, mk->uuid, req->cached ? MIG_LANE_READ : MIG_LANE_STEP, on_own_facts,
+                        mk);
         GVariant *args = g_variant_new_parsed("({'group': <%s>, 'uuid': <%s>},)", mk->group, mk->uuid);
         if (req->cached)
                 mig_peers_ask_all_cached(m->peers, "GetPlacement", on_peer_facts, on_peers_done, mk, args);
