@@ -300,9 +300,17 @@ static void reply_unreachable(PeerCall *c, const char *why) {
 
 /* The Peer methods that change nothing on the peer: the others drop its kept answers. */
 static bool is_question(const char *method) {
-        static const char *const questions[] = {
-                "Ping",          "GetCapacity",       "ListDomains", "DescribeDomain", "ListDomainEvents",
-                "GetDomainView", "GetMigrationStatus"};
+        static const char *const questions[] = {"Ping",
+                                                "GetCapacity",
+                                                "GetPlacement",
+                                                "ListDomains",
+                                                "DescribeDomain",
+                                                "ListDomainEvents",
+                                                "GetDomainView",
+                                                "GetMigrationStatus",
+                                                "GetMigrationState",
+                                                "GetMigration",
+                                                "Plan"};
         for (size_t i = 0; i < G_N_ELEMENTS(questions); i++)
                 if (strcmp(questions[i], method) == 0)
                         return true;

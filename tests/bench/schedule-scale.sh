@@ -7,8 +7,11 @@
 # configured peers and times Manager.Plan (the scheduler's dry run: it asks
 # every peer Peer.GetPlacement in parallel, gathers and ranks the answers):
 #
-#   first          the first Plan after the daemon appeared on the bus (its
-#                  peer connections still being set up)
+#   first          the first Plan, sent as soon as the daemon is on the bus;
+#                  its start-up reconciliation scan (ListDomains to every peer)
+#                  is opening the peer connections then, and the Plan's
+#                  questions wait on them (the script also prints when the
+#                  scan's last answer arrived)
 #   uncached       BENCH_ROUNDS Plans (default 10), each BENCH_SPACING s
 #                  (default 2.2) after the previous one ended: past the 2 s of
 #                  the peers' answer cache, so each is a full decision
@@ -34,6 +37,12 @@
 #   gather     last question to busctl's exit: the answers coming back,
 #              ranking, the reply of N+1 entries, busctl printing it
 #
+# and CPU time (/proc/PID/task/*/schedstat) spent during each uncached one by
+# the daemon (all its threads) and by the rest of the bench (the bridges, both
+# dbus-daemons, the stub): with 2 cores, daemon + rest near 2 x wall means
+# the machine is saturated, daemon near wall means its event loop is the
+# bottleneck.
+#
 # Every answer is checked (N+1 entries, every peer answered with facts, one
 # chosen): a decision made of timeouts or refusals fails the script.
 #
@@ -44,7 +53,10 @@
 #   meson setup /tmp/bench-build -Dcluster_tests=false && ninja -C /tmp/bench-build
 # Needs dbus-daemon, busctl, systemd-stdio-bridge, python3, cc and
 # libsystemd-dev (for the stub); not root.  Everything lives in one temp
-# folder, removed at the end with every process started, also on failure.
+# folder, removed at the end with every process started, also on failure
+# (BENCH_KEEP=1 stops the processes but keeps the folder: logs, Plan answers).
+
+# shellcheck disable=SC2015  # `a && b || fail` on purpose
 
 set -u -o pipefail
 
@@ -57,7 +69,7 @@ SIZES=${BENCH_PEERS:-"2 100 1000"}
 ROUNDS=${BENCH_ROUNDS:-10}
 CACHED=${BENCH_CACHED:-10}
 SPACING=${BENCH_SPACING:-2.2}
-DOMAIN=test                        # the domain of libvirt's test:///default
+DOMAIN='test'                      # the domain of libvirt's test:///default
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $CACHED =~ ^[1-9][0-9]*$ ]] ||
     { echo "BENCH_ROUNDS and BENCH_CACHED take numbers" >&2; exit 2; }
@@ -71,6 +83,7 @@ for tool in dbus-daemon busctl systemd-stdio-bridge python3 cc pkg-config; do
 done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/schedule-scale.XXXXXX") || die "cannot create a temp folder"
+DLOG=/dev/null     # the current daemon's log
 PIDS=()            # every process started, in order (the bridges are in $TMP/bridges)
 
 # stop PID...: SIGTERM, up to 5 s, then SIGKILL; only processes this script started.
@@ -99,11 +112,11 @@ bridge_pids() {
 # Everything of one size: the daemon first (its bridges then see their stdin close), then
 # what is left of its bridges, the stub, the buses.
 teardown() {
-    local i rev=() bridges
+    local i rev=() left
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do rev+=("${PIDS[$i]}"); done
     [ ${#rev[@]} -gt 0 ] && stop "${rev[0]}"
-    mapfile -t bridges < <(bridge_pids)
-    [ ${#bridges[@]} -gt 0 ] && { kill -TERM "${bridges[@]}" 2>/dev/null; sleep 0.2; kill -KILL "${bridges[@]}" 2>/dev/null; }
+    mapfile -t left < <(bridge_pids)
+    [ ${#left[@]} -gt 0 ] && { kill -TERM "${left[@]}" 2>/dev/null; sleep 0.2; kill -KILL "${left[@]}" 2>/dev/null; }
     [ ${#rev[@]} -gt 1 ] && stop "${rev[@]:1}"
     PIDS=()
     rm -f "$TMP/bridges"
@@ -117,10 +130,24 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # The daemon (PIDS[0] once started) and the buses: fail with the end of its log.
+# Also from inside wait_for, whose command's output goes to /dev/null: on the script's stderr (fd 3).
+exec 3>&2
 fail() {
-    echo "--- end of the daemon's log ($DLOG):" >&2
-    tail -n 20 "$DLOG" >&2 2>/dev/null
-    die "$*"
+    { echo "--- end of the daemon's log ($DLOG):"
+      tail -n 20 "$DLOG" 2>/dev/null
+    } >&3
+    die "$*" 2>&3
+}
+
+# cpu_us PID...: CPU time used so far by these processes (every thread), in us.
+cpu_us() {
+    local p f a s=0
+    for p in "$@"; do
+        for f in /proc/"$p"/task/*/schedstat; do
+            read -r a _ <"$f" 2>/dev/null && s=$((s + a / 1000))
+        done
+    done
+    echo "$s"
 }
 
 usec() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }   # CLOCK_REALTIME in us, no fork
@@ -137,7 +164,8 @@ wait_for() {   # wait_for SECONDS COMMAND...: until COMMAND succeeds
 
 # --- the stub, compiled once ------------------------------------------------
 
-cc -O2 -o "$TMP/placement-stub" "$HERE/placement-stub.c" $(pkg-config --cflags --libs libsystemd) ||
+read -ra SDFLAGS < <(pkg-config --cflags --libs libsystemd)
+cc -O2 -o "$TMP/placement-stub" "$HERE/placement-stub.c" "${SDFLAGS[@]}" ||
     die "cannot compile $HERE/placement-stub.c (libsystemd-dev missing?)"
 
 mkdir -p "$TMP/bin"
@@ -219,7 +247,8 @@ for N in $SIZES; do
         --idle-timeout=0 >"$DLOG" 2>&1 &
     dpid=$!
     PIDS=("$dpid" "${PIDS[@]}")      # stopped first
-    wait_for 20 busctl --user status org.example.Migrate1 || fail "the daemon did not appear on the bus"
+    daemon_up() { kill -0 "$dpid" 2>/dev/null || fail "the daemon exited"; busctl --user status org.example.Migrate1; }
+    wait_for 20 daemon_up || fail "the daemon did not appear on the bus"
     t_up=$(usec)
 
     # the first Plan: connections being set up (the start-up scan opens them too)
@@ -234,12 +263,15 @@ for N in $SIZES; do
     echo "   first Plan $(ms "$first_us") ms ($p of $N peers asked GetPlacement; $bridges bridges up): $verdicts"
 
     # uncached decisions, spaced past the cache
-    un=() to_first=() spread=() gather=() asked=()
+    mapfile -t others < <(bridge_pids; printf '%s\n' "${PIDS[@]:1}")
+    un=() to_first=() spread=() gather=() asked=() cpu_d=() cpu_o=()
     for ((k = 1; k <= ROUNDS; k++)); do
         sleep "$SPACING"
+        d0=$(cpu_us "$dpid") o0=$(cpu_us "${others[@]}")
         read -r us p t0 f l t1 <<<"$(plan "$D/plan$k.json")"
+        d1=$(cpu_us "$dpid") o1=$(cpu_us "${others[@]}")
         check_plan "$D/plan$k.json" "$N" >/dev/null
-        un+=("$us") asked+=("$p")
+        un+=("$us") asked+=("$p") cpu_d+=($((d1 - d0))) cpu_o+=($((o1 - o0)))
         if [ "$p" -gt 0 ]; then
             to_first+=($((f - t0))) spread+=($((l - f))) gather+=($((t1 - l)))
         fi
@@ -269,15 +301,18 @@ for N in $SIZES; do
     kill -0 "$dpid" 2>/dev/null || fail "the daemon died"
 
     read -r u_med _ _ u_max < <(printf '%s\n' "${un[@]}" | stats 50)
-    read -r c_med _ c_min c_max < <(printf '%s\n' "${cb[@]}" | stats 50)
+    read -r c_med _ _ _ < <(printf '%s\n' "${cb[@]}" | stats 50)
     read -r f_med _ _ _ < <(printf '%s\n' "${floor[@]}" | stats 50)
     read -r tf_med _ _ _ < <(printf '%s\n' "${to_first[@]}" | stats 50)
     read -r sp_med _ _ _ < <(printf '%s\n' "${spread[@]}" | stats 50)
     read -r ga_med _ _ _ < <(printf '%s\n' "${gather[@]}" | stats 50)
+    read -r cd_med _ _ _ < <(printf '%s\n' "${cpu_d[@]}" | stats 50)
+    read -r co_med _ _ _ < <(printf '%s\n' "${cpu_o[@]}" | stats 50)
     echo "   uncached: peers asked per Plan: $(printf '%s\n' "${asked[@]}" | sort -n | uniq -c | awk '{ printf "%s%sx%s", s, $1, $2; s = ", " }')"
     echo "   back-to-back: peers asked per Plan: $(printf '%s\n' "${cb_asked[@]}" | sort -n | uniq -c | awk '{ printf "%s%sx%s", s, $1, $2; s = ", " }')"
-    RESULTS+=("$(printf '%6s %9s %9s %9s %10s %9s %9s %9s %8s %8s %6s %9s' "$N" "$(ms "$first_us")" "$u_med" "$u_max" \
-        "$c_med" "$tf_med" "$sp_med" "$ga_med" "$rss" "$hwm" "$fds" "$(awk -v k="$bpss" 'BEGIN { printf "%.1f", k / 1024 }')")")
+    RESULTS+=("$(printf '%6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %7s %7s %5s %8s' "$N" "$(ms "$first_us")" "$u_med" \
+        "$u_max" "$c_med" "$tf_med" "$sp_med" "$ga_med" "$cd_med" "$co_med" "$rss" "$hwm" "$fds" \
+        "$(awk -v k="$bpss" 'BEGIN { printf "%.1f", k / 1024 }')")")
     echo "   busctl floor (GetId) median $f_med ms"
 
     teardown
@@ -286,10 +321,11 @@ done
 
 echo
 echo "Manager.Plan of '$DOMAIN', wall time of busctl in ms; uncached: $ROUNDS runs ${SPACING} s apart;"
-echo "back-to-back: $CACHED runs; phases: medians of the uncached runs; RSS/HWM: the daemon's, MiB;"
+echo "back-to-back: $CACHED runs one after the other; phases and CPU (cpu.dmn: the daemon, cpu.rest:"
+echo "bridges, buses, stub; ms): medians of the uncached runs; RSS/HWM: the daemon's, MiB;"
 echo "fds: the daemon's; bridges: PSS of all systemd-stdio-bridge processes, MiB"
-printf '%6s %9s %9s %9s %10s %9s %9s %9s %8s %8s %6s %9s\n' peers first "unc.med" "unc.max" "b2b.med" \
-    to-first spread gather RSS HWM fds bridges
+printf '%6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %7s %7s %5s %8s\n' peers first "unc.med" "unc.max" \
+    "b2b.med" to-first spread gather cpu.dmn cpu.rest RSS HWM fds bridges
 printf '%s\n' "${RESULTS[@]}"
 echo
 echo "load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(nproc) cores)"
