@@ -128,6 +128,7 @@ void mig_domain_info_free(MigDomainInfo *d) {
         g_free(d->group_policy);
         if (d->disks)
                 g_ptr_array_unref(d->disks);
+        g_free(d->cpu);
         g_free(d);
 }
 
@@ -304,6 +305,7 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
         d->disks =
                 xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        d->cpu = xml ? mig_parse_cpu_model_element(xml) : NULL;
         *ret = g_steal_pointer(&d);
         return 0;
 }
@@ -388,6 +390,38 @@ int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVi
         if (statvfs(image_dir, &sv) == 0)
                 cap.disk_free = (uint64_t) sv.f_bavail * sv.f_frsize;
         *ret = cap;
+        return 0;
+}
+
+char *mig_parse_cpu_model_element(const char *xml) {
+        const char *start = xml;
+        while ((start = strstr(start, "<cpu")) && start[4] != ' ' && start[4] != '>')
+                start += 4; /* <cputune> and the like */
+        const char *end = start ? strstr(start, "</cpu>") : NULL;
+        const char *open_end = start ? strchr(start, '>') : NULL;
+        if (!end || !open_end || open_end[-1] == '/' || open_end > end)
+                return NULL; /* none, or <cpu .../> without a model */
+        g_autofree char *element = g_strndup(start, (gsize) (end + strlen("</cpu>") - start));
+        return strstr(element, "<model") ? g_steal_pointer(&element) : NULL;
+}
+
+int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        if (!c)
+                return -EIO;
+        *ret_why = NULL;
+        /* FAIL_INCOMPATIBLE: libvirt says which features are missing */
+        int r = virConnectCompareCPU(c, cpu_xml, VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE);
+        const virError *ve = r == VIR_CPU_COMPARE_ERROR ? virGetLastError() : NULL;
+        if (ve && ve->code == VIR_ERR_CPU_INCOMPATIBLE) {
+                *ret_why =
+                        g_strdup(ve->message ? ve->message : "the domain's CPU model is not available here");
+                return 0;
+        }
+        if (r == VIR_CPU_COMPARE_ERROR)
+                return fail_from_libvirt(err, "Cannot compare the domain's CPU with this node's");
+        if (r == VIR_CPU_COMPARE_INCOMPATIBLE)
+                *ret_why = g_strdup("the domain's CPU model is not available here");
         return 0;
 }
 

@@ -36,6 +36,8 @@ typedef struct MigDomainInfo {
         char *group;        /* "" when the domain is in no group */
         char *group_policy; /* "" likewise */
         GPtrArray *disks;   /* MigDisk*: file-backed disks (path and format only) */
+        char *cpu;          /* the <cpu> element when it names a model (what a live move's
+                             * destination must provide), else NULL */
 } MigDomainInfo;
 
 typedef struct MigCapacity {
@@ -80,6 +82,12 @@ int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, M
 int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVirtError *err);
 /* libvirt's host UUID of this node (libvirtd.conf host_uuid, else the SMBIOS one). */
 int mig_virt_host_uuid(MigVirt *v, char **ret, MigVirtError *err);
+/* Whether this node's CPU can run a guest CPU (a domain's <cpu> element, as in
+ * MigDomainInfo.cpu): 0 with *ret_why NULL when it can, with *ret_why saying why not
+ * (libvirt's comparison) when it cannot; negative when libvirt cannot compare. */
+int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err);
+/* The <cpu> element of a domain XML when it names a model, else NULL (exposed for tests). */
+char *mig_parse_cpu_model_element(const char *xml);
 /* Writes the group element into the domain's metadata (live and config); NULL name clears it. */
 int mig_virt_set_group(MigVirt *v, const char *domain, const char *name, const char *policy,
                        MigVirtError *err);

@@ -50,6 +50,9 @@ static int append_facts(sd_bus_message *reply, const MigPlacementFacts *f) {
                         "u", f->vcpus_used, "in-flight", "u", f->in_flight);
         if (r >= 0)
                 r = bus_append_strv_entry(reply, "members", f->members);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "cpu-refusal", "s",
+                                          f->cpu_refusal ? f->cpu_refusal : "");
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -79,13 +82,15 @@ static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error 
         g_autoptr(GVariant) request = read ? g_variant_ref_sink(read) : NULL;
         const char *group = request ? mig_dict_string(request, "group") : NULL;
         const char *uuid = request ? mig_dict_string(request, "uuid") : NULL;
+        const char *cpu = request ? mig_dict_string(request, "cpu") : NULL;
         if (!group || (*group && !mig_group_name_valid(group)) || !uuid || !mig_uuid_valid(uuid))
                 return sd_bus_error_set(
                         error, MIG_ERROR_INVALID_ARGUMENT,
                         "GetPlacement needs a domain UUID and a group name (\"\" for none).");
         /* a step of another node's migration (or its dry run, which that node keeps cached): the
          * step lane, so that local readers cannot hold it up */
-        placement_facts(userdata, group, uuid, MIG_LANE_STEP, on_placement, sd_bus_message_ref(msg));
+        placement_facts(userdata, group, uuid, cpu && *cpu ? cpu : NULL, MIG_LANE_STEP, on_placement,
+                        sd_bus_message_ref(msg));
         return 1;
 }
 

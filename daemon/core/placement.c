@@ -11,6 +11,7 @@
 void mig_placement_facts_clear(MigPlacementFacts *f) {
         g_clear_pointer(&f->disabled_reason, g_free);
         g_clear_pointer(&f->members, g_ptr_array_unref);
+        g_clear_pointer(&f->cpu_refusal, g_free);
 }
 
 /* A record of this node as destination that holds a claim: granted, not released. */
@@ -115,7 +116,8 @@ char *placement_group_broken(const char *policy, GPtrArray *names, GPtrArray *no
 
 typedef struct FactsCall {
         Manager *m;
-        char *group, *uuid;
+        char *group, *uuid, *cpu;
+        char *cpu_refusal;
         PlacementDone done;
         void *userdata;
         GPtrArray *domains;
@@ -128,6 +130,8 @@ static void facts_call_free(void *data) {
         FactsCall *c = data;
         g_free(c->group);
         g_free(c->uuid);
+        g_free(c->cpu);
+        g_free(c->cpu_refusal);
         if (c->domains)
                 g_ptr_array_unref(c->domains);
         mig_virt_error_clear(&c->err);
@@ -175,16 +179,18 @@ static void facts_done(void *data) {
                 return c->done(c->m, NULL, &c->err, c->userdata);
         MigPlacementFacts f;
         placement_facts_from(c->m, &c->capacity, c->domains, c->group, c->uuid, &f);
+        f.cpu_refusal = g_steal_pointer(&c->cpu_refusal);
         c->done(c->m, &f, NULL, c->userdata);
         mig_placement_facts_clear(&f);
 }
 
-void placement_facts(Manager *m, const char *group, const char *uuid, MigLane lane, PlacementDone done,
-                     void *userdata) {
+void placement_facts(Manager *m, const char *group, const char *uuid, const char *cpu, MigLane lane,
+                     PlacementDone done, void *userdata) {
         FactsCall *c = g_new0(FactsCall, 1);
         *c = (FactsCall){.m = m,
                          .group = g_strdup(group),
                          .uuid = g_strdup(uuid),
+                         .cpu = g_strdup(cpu),
                          .done = done,
                          .userdata = userdata};
         mig_worker_submit_on(m->worker, lane, facts_run, facts_done, c, facts_call_free);

@@ -23,6 +23,7 @@ typedef struct MigPlacementFacts {
         unsigned vcpus_used;  /* by running domains and granted claims */
         GPtrArray *members;   /* char*: names of the group's domains here, incoming ones too */
         unsigned in_flight;   /* migrations to or from this node not yet final */
+        char *cpu_refusal;    /* why this node's CPU cannot run the domain's (live moves), or NULL */
 } MigPlacementFacts;
 
 void mig_placement_facts_clear(MigPlacementFacts *f);
@@ -57,7 +58,8 @@ void placement_facts_from(Manager *m, const MigCapacity *capacity, GPtrArray *do
 
 typedef void (*PlacementDone)(Manager *m, const MigPlacementFacts *facts, const MigVirtError *error,
                               void *userdata);
-/* Gathers this node's facts for a domain (uuid) of group ("" none); libvirt is asked on the
+/* Gathers this node's facts for a domain (uuid) of group ("" none), comparing its CPU with
+ * the domain's cpu (a <cpu> element; NULL: not compared); libvirt is asked on the
  * worker's lane (MIG_LANE_STEP for a migration's step, MIG_LANE_READ for a dry run). */
-void placement_facts(Manager *m, const char *group, const char *uuid, MigLane lane, PlacementDone done,
-                     void *userdata);
+void placement_facts(Manager *m, const char *group, const char *uuid, const char *cpu, MigLane lane,
+                     PlacementDone done, void *userdata);

@@ -97,9 +97,12 @@ static char *refusal_of(MigCandidate *c, const MigPlaceRequest *req, bool elsewh
                                                                 ? c->facts.disabled_reason
                                                                 : "no reason given");
         char *why = placement_policy_refusal(req->policy, c->facts.members, elsewhere);
-        return why ? why
-                   : placement_capacity_refusal(&c->facts, req->memory, req->vcpus, req->disk,
-                                                &c->refusal_name);
+        if (!why)
+                why = placement_capacity_refusal(&c->facts, req->memory, req->vcpus, req->disk,
+                                                 &c->refusal_name);
+        if (!why && c->facts.cpu_refusal)
+                why = g_strdup_printf("CPU: %s", c->facts.cpu_refusal);
+        return why;
 }
 
 /* --- weighers --- */
@@ -186,7 +189,7 @@ int mig_plan_no_valid_host(const MigPlan *p, sd_bus_error *error) {
 typedef struct Making {
         Manager *m;
         MigPlaceRequest req; /* its strings owned below */
-        char *name, *uuid, *group, *policy, *host;
+        char *name, *uuid, *group, *policy, *host, *cpu;
         MigPlan *plan;
         unsigned pending;
         MigPlanDone done;
@@ -203,6 +206,7 @@ static void making_end(Making *mk) {
         g_free(mk->group);
         g_free(mk->policy);
         g_free(mk->host);
+        g_free(mk->cpu);
         g_free(mk);
 }
 
@@ -223,6 +227,8 @@ static bool read_facts(GVariant *reply, MigPlacementFacts *f) {
         uint64_t n = 0;
         (void) mig_dict_uint64(d, "in-flight", &n);
         f->in_flight = (unsigned) n;
+        const char *cpu = mig_dict_string(d, "cpu-refusal");
+        f->cpu_refusal = cpu && *cpu ? g_strdup(cpu) : NULL;
         f->members = g_ptr_array_new_with_free_func(g_free);
         g_auto(GStrv) members = mig_dict_strv(d, "members");
         for (size_t i = 0; members && members[i]; i++)
@@ -252,6 +258,7 @@ static void on_own_facts(Manager *m, const MigPlacementFacts *facts, const MigVi
         if (facts) { /* copied: the placement call keeps its own */
                 f = *facts;
                 f.disabled_reason = g_strdup(facts->disabled_reason);
+                f.cpu_refusal = NULL; /* the source's own CPU is not compared */
                 f.members = g_ptr_array_copy(facts->members, (GCopyFunc) (void (*)(void)) g_strdup, NULL);
                 g_ptr_array_set_free_func(f.members, g_free);
         }
@@ -273,13 +280,21 @@ void mig_plan_make(Manager *m, const MigPlaceRequest *req, MigPlanDone done, voi
         mk->req.group = mk->group;
         mk->req.policy = mk->policy;
         mk->req.host = mk->host;
+        mk->cpu = g_strdup(req->cpu);
+        mk->req.cpu = mk->cpu;
         mk->plan = mig_plan_new(&mk->req);
         mk->done = done;
         mk->userdata = userdata;
         mk->pending = 2; /* this node, the peers */
-        placement_facts(m, mk->group, mk->uuid, req->cached ? MIG_LANE_READ : MIG_LANE_STEP, on_own_facts,
-                        mk);
-        GVariant *args = g_variant_new_parsed("({'group': <%s>, 'uuid': <%s>},)", mk->group, mk->uuid);
+        placement_facts(m, mk->group, mk->uuid, NULL, req->cached ? MIG_LANE_READ : MIG_LANE_STEP,
+                        on_own_facts, mk);
+        GVariantBuilder b;
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "group", g_variant_new_string(mk->group));
+        g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(mk->uuid));
+        if (mk->cpu)
+                g_variant_builder_add(&b, "{sv}", "cpu", g_variant_new_string(mk->cpu));
+        GVariant *args = g_variant_new("(@a{sv})", g_variant_builder_end(&b));
         if (req->cached)
                 mig_peers_ask_all_cached(m->peers, "GetPlacement", on_peer_facts, on_peers_done, mk, args);
         else

@@ -21,6 +21,7 @@ typedef struct MigPlaceRequest {
         const char *policy; /* the group's policy */
         const char *host;   /* the operator's destination, or NULL/"": the scheduler picks */
         bool cached;        /* a dry run: the peers' answers may come from the listings' cache */
+        const char *cpu;    /* live moves: the domain's <cpu> element each node must provide, or NULL */
 } MigPlaceRequest;
 
 typedef struct MigCandidate {

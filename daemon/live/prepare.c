@@ -60,6 +60,7 @@ void live_prepare_start(LiveJob *j) {
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
         MigPlaceRequest req = mig_place_request(j->info, j->opts.block ? mig_disks_data_bytes(j->disks) : 0,
                                                 mig->destination);
+        req.cpu = j->info->cpu; /* the destination must provide the guest's CPU */
         mig_plan_make(j->m, &req, on_planned, j);
 }
 

@@ -175,6 +175,24 @@ static GPtrArray *strv_array(const char *csv) {
         return a;
 }
 
+static void test_cpu(void) {
+        const Node n[] = {
+                {"a", .source = true, .memory_free = 8}, {"b", .memory_free = 16}, {"c", .memory_free = 4}};
+        MigPlaceRequest req = {.name = "vm",
+                               .uuid = "6f0e2b9c-54d1-4c3c-9d6a-2f7c8f3b1a10",
+                               .memory = GIB,
+                               .vcpus = 1,
+                               .group = "",
+                               .policy = ""};
+        g_autoptr(MigPlan) p = plan_of(n, 3, NULL, NULL);
+        MigCandidate *b = p->candidates->pdata[0];
+        g_assert_cmpstr(b->node, ==, "b");
+        b->facts.cpu_refusal = g_strdup("Host CPU does not provide required features: avx512f");
+        mig_plan_rank(p, &req);
+        g_assert_cmpstr(mig_plan_pick(p, 0), ==, "c");
+        g_assert_cmpstr(refusal_of(p, "b"), ==, "CPU: Host CPU does not provide required features: avx512f");
+}
+
 static void test_group_broken(void) {
         g_autoptr(GPtrArray) names = strv_array("w1,w2,w3");
         g_autoptr(GPtrArray) spread = strv_array("a,b,c");
@@ -200,5 +218,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/scheduler/disabled-unreachable-capacity", test_disabled_unreachable_capacity);
         g_test_add_func("/scheduler/explicit-host", test_explicit_host);
         g_test_add_func("/scheduler/group-broken", test_group_broken);
+        g_test_add_func("/scheduler/cpu", test_cpu);
         return g_test_run();
 }

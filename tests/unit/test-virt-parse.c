@@ -35,6 +35,21 @@ static void test_disks(void) {
 }
 
 /* libvirt's test:///default driver has one running domain, "test". */
+static void test_cpu_element(void) {
+        const char *custom = "<domain><vcpu>1</vcpu><cputune><shares>1</shares></cputune>"
+                             "<cpu mode='custom' match='exact'><model fallback='forbid'>EPYC</model></cpu>"
+                             "<devices/></domain>";
+        g_autofree char *cpu = mig_parse_cpu_model_element(custom);
+        g_assert_cmpstr(cpu, ==,
+                        "<cpu mode='custom' match='exact'><model fallback='forbid'>EPYC</model></cpu>");
+        g_assert_null(mig_parse_cpu_model_element("<domain><vcpu>1</vcpu><devices/></domain>"));
+        g_assert_null(
+                mig_parse_cpu_model_element("<domain><cpu mode='host-passthrough'/><devices/></domain>"));
+        g_assert_null(mig_parse_cpu_model_element(
+                "<domain><cpu mode='host-model'><topology sockets='1'/></cpu></domain>"));
+        g_assert_null(mig_parse_cpu_model_element("<domain><cputune><shares>1</shares></cputune></domain>"));
+}
+
 static void test_test_driver(void) {
         MigVirt *v = mig_virt_new("test:///default");
         MigVirtError err = {0};
@@ -64,6 +79,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/virt/group-metadata", test_group_metadata);
         g_test_add_func("/virt/disks", test_disks);
+        g_test_add_func("/virt/cpu-element", test_cpu_element);
         g_test_add_func("/virt/test-driver", test_test_driver);
         return g_test_run();
 }
