@@ -40,6 +40,8 @@ for t in "${targets[@]}"; do
     work=$out/corpus-$t
     mkdir -p "$work"
     echo "== fuzz-$t: $secs s from tests/fuzz/corpus-$t"
+    # libFuzzer exits 77 on a crash by default, which meson counts as a skip
     (cd "$out" && ASAN_OPTIONS=detect_leaks=1 "./fuzz-$t" -max_total_time="$secs" -max_len=8192 \
+        -error_exitcode=1 -timeout_exitcode=1 \
         -print_final_stats=1 "$work" "$src/tests/fuzz/corpus-$t" 2>&1 | tail -n 12)
 done
