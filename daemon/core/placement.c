@@ -144,6 +144,10 @@ static void facts_run(void *data) {
         if (c->result == 0)
                 c->result =
                         mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
+        MigVirtError e = {0};
+        if (c->result == 0 && c->cpu && mig_virt_compare_cpu(c->m->virt, c->cpu, &c->cpu_refusal, &e) < 0)
+                g_warning("The domain's CPU is not checked: %s", e.message); /* as without a <cpu> */
+        mig_virt_error_clear(&e);
 }
 
 static unsigned in_flight(Manager *m) {

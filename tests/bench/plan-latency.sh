@@ -4,7 +4,7 @@
 # One scheduling decision with the bench's real peers: on a 2-node and a 3-node bench (each
 # its own instance, torn down after), node A asks `migratectl plan DOMAIN` (Manager.Plan: every
 # peer is asked Peer.GetPlacement over its SSH connection, the answers ranked) for a domain in
-# an anti-affinity group, BENCH_N times each:
+# an anti-affinity group (its other member on A too), BENCH_N times each:
 #   uncached   2.2 s apart, past the peers' 2 s answer cache: a full decision
 #   cached     one right after the other (the peers' answers kept)
 # and, for scale, `migratectl hosts` (one GetCapacity per peer) and busctl's GetId (the floor).
@@ -51,8 +51,9 @@ run_bench() {
     bench_up "$inst" "$nodes"
     cluster_define_domain "$A" planvm --shut-off --disk-mib 16 >/dev/null || die "cannot define planvm"
     on "$A" migratectl group-set planvm web anti-affinity >/dev/null || die "group-set failed"
-    cluster_define_domain "$B" member0 --shut-off --disk-mib 16 >/dev/null || die "cannot define member0"
-    on "$B" migratectl group-set member0 web anti-affinity >/dev/null || die "group-set failed"
+    # a second member next to it: every peer counts the group's members, none has one
+    cluster_define_domain "$A" member0 --shut-off --disk-mib 16 >/dev/null || die "cannot define member0"
+    on "$A" migratectl group-set member0 web anti-affinity >/dev/null || die "group-set failed"
     raw=$(
         on "$A" bash -c "$timer" timer uncached "$N" 2.2 migratectl plan planvm </dev/null &&
         on "$A" bash -c "$timer" timer cached "$N" 0 migratectl plan planvm </dev/null &&
