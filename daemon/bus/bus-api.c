@@ -165,6 +165,19 @@ int bus_read_uuid(sd_bus_message *msg, const char **uuid, sd_bus_error *error) {
         return 0;
 }
 
+int bus_read_options(sd_bus_message *msg, const char *what, const MigDictSpec *specs, GVariant **ret,
+                     sd_bus_error *error) {
+        GVariant *read = NULL;
+        int r = mig_bus_read_value(msg, &read);
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        g_autoptr(GVariant) dict = g_variant_ref_sink(read);
+        r = mig_dict_read_specs(dict, what, specs, error);
+        if (r >= 0 && ret)
+                *ret = g_steal_pointer(&dict);
+        return r;
+}
+
 int bus_append_strv_entry(sd_bus_message *m, const char *key, GPtrArray *list) {
         int r = sd_bus_message_open_container(m, 'e', "sv");
         if (r >= 0)

@@ -9,6 +9,7 @@
  * Work that can block (libvirt) goes to the worker and replies from its done(). */
 
 #include "answer.h"
+#include "bus-variant.h"
 #include "manager.h"
 
 /* Connects to the system bus (the user bus for tests), publishes every object, takes the
@@ -25,6 +26,10 @@ MigAnswer bus_answer_times(sd_bus_message *msg);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */
 void bus_send_or_fail(sd_bus_message *request, sd_bus_message *reply, int r);
+/* Reads the next argument, an a{sv}, into specs (InvalidArgument naming what: "option",
+ * "filter"); the dict itself in *ret when ret is not NULL. */
+int bus_read_options(sd_bus_message *msg, const char *what, const MigDictSpec *specs, GVariant **ret,
+                     sd_bus_error *error);
 /* Appends the a{sv} entry key => as of the strings in list (char*), to an open a{sv}. */
 int bus_append_strv_entry(sd_bus_message *m, const char *key, GPtrArray *list);
 /* Reads a domain UUID argument; InvalidArgument when it is not one. */

@@ -38,16 +38,9 @@ static int check_node(Manager *m, const char *node, sd_bus_error *error) {
 
 typedef MigDictSpec OptionSpec;
 
-/* Reads an a{sv} argument into specs (common/bus-variant.c); what names the argument in a
- * refusal ("option", "filter"). */
 static int read_options(sd_bus_message *msg, const char *what, const OptionSpec *specs,
                         sd_bus_error *error) {
-        GVariant *read = NULL;
-        int r = mig_bus_read_value(msg, &read);
-        if (r <= 0)
-                return r < 0 ? r : -EBADMSG;
-        g_autoptr(GVariant) dict = g_variant_ref_sink(read);
-        return mig_dict_read_specs(dict, what, specs, error);
+        return bus_read_options(msg, what, specs, NULL, error);
 }
 
 /* --- Migrate --- */
@@ -159,16 +152,9 @@ static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_
                 {"compressed", 'b', &a.compressed},
                 {NULL},
         };
-        GVariant *read = NULL;
+        g_autoptr(GVariant) options = NULL;
         int r = sd_bus_message_read(msg, "ss", &domain, &destination);
-        if (r >= 0)
-                r = mig_bus_read_value(msg, &read);
-        if (r < 0)
-                return r;
-        g_autoptr(GVariant) options = read ? g_variant_ref_sink(read) : NULL;
-        if (!options)
-                return -EBADMSG;
-        if ((r = mig_dict_read_specs(options, "option", specs, error)) < 0)
+        if (r < 0 || (r = bus_read_options(msg, "option", specs, &options, error)) < 0)
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);

@@ -96,16 +96,10 @@ static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error 
 
 /* --- the holder's side of calls made on another node (bus-forward.c) --- */
 
-#define PEER_FORWARDED(fn, impl)                                                                            \
-        static int peer_##fn(sd_bus_message *msg, void *userdata, sd_bus_error *error) {                    \
-                int r = require_root(msg, error);                                                           \
-                return r < 0 ? r : impl(msg, userdata, error);                                              \
-        }
-
-PEER_FORWARDED(forward_migrate, bus_peer_forward_migrate)
-PEER_FORWARDED(forward_domain_verb, bus_peer_forward_domain_verb)
-PEER_FORWARDED(plan, bus_peer_plan)
-PEER_FORWARDED(get_migration, bus_peer_get_migration)
+PEER_DELEGATE(forward_migrate, bus_peer_forward_migrate)
+PEER_DELEGATE(forward_domain_verb, bus_peer_forward_domain_verb)
+PEER_DELEGATE(plan, bus_peer_plan)
+PEER_DELEGATE(get_migration, bus_peer_get_migration)
 
 static int peer_get_migration_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *id;

@@ -89,15 +89,10 @@ static int plan_start(sd_bus_message *msg, Manager *m, bool may_forward, sd_bus_
         const char *domain, *destination;
         PlanArgs a = {0};
         const MigDictSpec specs[] = {{"live", 'b', &a.live}, {"block-migration", 'b', &a.block}, {NULL}};
-        GVariant *read = NULL;
+        g_autoptr(GVariant) options = NULL;
         int r = sd_bus_message_read(msg, "ss", &domain, &destination);
-        if (r >= 0)
-                r = mig_bus_read_value(msg, &read);
-        if (r < 0)
+        if (r < 0 || (r = bus_read_options(msg, "option", specs, &options, error)) < 0)
                 return r;
-        g_autoptr(GVariant) options = read ? g_variant_ref_sink(read) : NULL;
-        if (!options || (r = mig_dict_read_specs(options, "option", specs, error)) < 0)
-                return options ? r : -EBADMSG;
         if (!mig_domain_name_valid(domain))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid domain: " MIG_DOMAIN_NAME_RULE ".");
