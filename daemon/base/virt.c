@@ -410,8 +410,11 @@ int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVir
         if (!c)
                 return -EIO;
         *ret_why = NULL;
-        /* FAIL_INCOMPATIBLE: libvirt says which features are missing */
-        int r = virConnectCompareCPU(c, cpu_xml, VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE);
+        /* What the hypervisor can give a guest here, not the host CPU itself: a running
+         * host-model guest's expanded CPU has features (svm, ...) that KVM provides but the
+         * host model lacks. FAIL_INCOMPATIBLE: libvirt says which features are missing. */
+        int r = virConnectCompareHypervisorCPU(c, NULL, NULL, NULL, NULL, cpu_xml,
+                                               VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE);
         const virError *ve = r == VIR_CPU_COMPARE_ERROR ? virGetLastError() : NULL;
         if (ve && ve->code == VIR_ERR_CPU_INCOMPATIBLE) {
                 *ret_why =

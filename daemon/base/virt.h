@@ -82,9 +82,9 @@ int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, M
 int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVirtError *err);
 /* libvirt's host UUID of this node (libvirtd.conf host_uuid, else the SMBIOS one). */
 int mig_virt_host_uuid(MigVirt *v, char **ret, MigVirtError *err);
-/* Whether this node's CPU can run a guest CPU (a domain's <cpu> element, as in
- * MigDomainInfo.cpu): 0 with *ret_why NULL when it can, with *ret_why saying why not
- * (libvirt's comparison) when it cannot; negative when libvirt cannot compare. */
+/* Whether this node's hypervisor can give a guest the CPU a domain's <cpu> element names
+ * (MigDomainInfo.cpu; virConnectCompareHypervisorCPU): 0 with *ret_why NULL when it can,
+ * with *ret_why saying why not when it cannot; negative when libvirt cannot compare. */
 int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err);
 /* The <cpu> element of a domain XML when it names a model, else NULL (exposed for tests). */
 char *mig_parse_cpu_model_element(const char *xml);
