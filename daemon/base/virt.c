@@ -128,7 +128,6 @@ void mig_domain_info_free(MigDomainInfo *d) {
         g_free(d->group_policy);
         if (d->disks)
                 g_ptr_array_unref(d->disks);
-        g_free(d->cpu);
         g_free(d);
 }
 
@@ -305,7 +304,6 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
         d->disks =
                 xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
-        d->cpu = xml ? mig_parse_cpu_model_element(xml) : NULL;
         *ret = g_steal_pointer(&d);
         return 0;
 }

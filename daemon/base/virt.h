@@ -36,8 +36,6 @@ typedef struct MigDomainInfo {
         char *group;        /* "" when the domain is in no group */
         char *group_policy; /* "" likewise */
         GPtrArray *disks;   /* MigDisk*: file-backed disks (path and format only) */
-        char *cpu;          /* the <cpu> element when it names a model (what a live move's
-                             * destination must provide), else NULL */
 } MigDomainInfo;
 
 typedef struct MigCapacity {
@@ -83,7 +81,7 @@ int mig_virt_capacity(MigVirt *v, const char *image_dir, MigCapacity *ret, MigVi
 /* libvirt's host UUID of this node (libvirtd.conf host_uuid, else the SMBIOS one). */
 int mig_virt_host_uuid(MigVirt *v, char **ret, MigVirtError *err);
 /* Whether this node's hypervisor can give a guest the CPU a domain's <cpu> element names
- * (MigDomainInfo.cpu; virConnectCompareHypervisorCPU): 0 with *ret_why NULL when it can,
+ * (mig_parse_cpu_model_element; virConnectCompareHypervisorCPU): 0 with *ret_why NULL when it can,
  * with *ret_why saying why not when it cannot; negative when libvirt cannot compare. */
 int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err);
 /* The <cpu> element of a domain XML when it names a model, else NULL (exposed for tests). */
