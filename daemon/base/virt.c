@@ -126,6 +126,7 @@ void mig_domain_info_free(MigDomainInfo *d) {
         g_free(d->uuid);
         g_free(d->group);
         g_free(d->group_policy);
+        g_free(d->cpu);
         if (d->disks)
                 g_ptr_array_unref(d->disks);
         g_free(d);
@@ -351,7 +352,12 @@ int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, M
                                          g_strdup_printf("No domain '%s' on this node", name_or_uuid));
                 return fail_from_libvirt(err, "Cannot look the domain up");
         }
-        return domain_info(dom, ret, err);
+        int r = domain_info(dom, ret, err);
+        if (r < 0)
+                return r;
+        g_autofree char *inactive = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        (*ret)->cpu = inactive ? mig_parse_cpu_model_element(inactive) : NULL;
+        return 0;
 }
 
 static int sum_running(virConnectPtr c, MigCapacity *cap, MigVirtError *err) {
@@ -400,7 +406,12 @@ char *mig_parse_cpu_model_element(const char *xml) {
         if (!end || !open_end || open_end[-1] == '/' || open_end > end)
                 return NULL; /* none, or <cpu .../> without a model */
         g_autofree char *element = g_strndup(start, (gsize) (end + strlen("</cpu>") - start));
-        return strstr(element, "<model") ? g_steal_pointer(&element) : NULL;
+        g_autofree char *open = g_strndup(start, (gsize) (open_end - start));
+        /* Only a model the operator chose (mode custom, libvirt's default) binds the
+         * destination; host-model and host-passthrough follow the host they run on. */
+        bool custom =
+                !strstr(open, "mode=") || strstr(open, "mode='custom'") || strstr(open, "mode=\"custom\"");
+        return custom && strstr(element, "<model") ? g_steal_pointer(&element) : NULL;
 }
 
 int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err) {

@@ -36,6 +36,9 @@ typedef struct MigDomainInfo {
         char *group;        /* "" when the domain is in no group */
         char *group_policy; /* "" likewise */
         GPtrArray *disks;   /* MigDisk*: file-backed disks (path and format only) */
+        char *cpu;          /* mig_virt_lookup only: the operator's custom <cpu> element of the
+                             * inactive definition (what a live move's destination must give),
+                             * else NULL */
 } MigDomainInfo;
 
 typedef struct MigCapacity {

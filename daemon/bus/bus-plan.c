@@ -79,6 +79,7 @@ static void on_plan_lookup(VirtCall *c) {
                 uint64_t disk = a->live && !a->block ? 0 : mig_disks_data_bytes(c->info->disks);
                 MigPlaceRequest req = mig_place_request(c->info, disk, a->destination);
                 req.cached = true;
+                req.cpu = a->live ? c->info->cpu : NULL;
                 mig_plan_make(c->m, &req, on_plan, sd_bus_message_ref(c->request));
         }
         plan_args_free(a);

@@ -60,9 +60,7 @@ void live_prepare_start(LiveJob *j) {
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
         MigPlaceRequest req = mig_place_request(j->info, j->opts.block ? mig_disks_data_bytes(j->disks) : 0,
                                                 mig->destination);
-        /* req.cpu stays NULL: comparing a running guest's expanded CPU (host-model) refused
-         * nodes that can run it (cluster-live-guest); only an operator-chosen model should be
-         * compared, read from the inactive definition (not done yet). */
+        req.cpu = j->info->cpu; /* an operator-chosen model the destination must give */
         mig_plan_make(j->m, &req, on_planned, j);
 }
 

@@ -13,6 +13,9 @@
 #   - retry: the first choice refuses the claim at Prepare (a file is in the way of the disk
 #     there) and the domain lands on the second, both attempts in `show`;
 #   - plan: chosen, possible, refused with reasons, --json, exit 6 when nothing fits;
+#   - a live move needs a node whose CPU runs the guest's (a custom guest CPU model of the other
+#     vendor; libvirt's own hypervisor-cpu-compare says what to expect), while a custom model
+#     the node's hypervisor lists as usable and a host-model guest are not refused for their CPU;
 #   - every verb from any node: migrate (cold, live), watch, show, confirm, revert and plan
 #     run on a node that does not hold the domain are done by the node that does.
 # Exit 0 pass, 1 fail, 77 skip.
@@ -192,6 +195,44 @@ if [ "$r1" = 0 ]; then won=lrace1 lost=lrace2; else won=lrace2 lost=lrace1; fi
 check "the winner $won runs on $C" is_state "$C" "$won" running
 check "the other ($lost) keeps running on $A" is_state "$A" "$lost" running
 check "$lost does not run on $C" is_state "$C" "$lost" absent
+
+# ---------------------------------------------------------------------------
+say "CPU: a live move needs a node whose CPU runs the guest's"
+# A custom guest CPU of the other vendor's model: libvirt itself (virsh hypervisor-cpu-compare,
+# the call the daemon makes) is the judge.
+if grep -q AuthenticAMD /proc/cpuinfo; then model=Cascadelake-Server; else model=EPYC-Milan; fi
+set_cpu() { # node domain cpu-element
+        on "$1" sh -c "virsh dumpxml --inactive $2 | sed \"s|</vcpu>|</vcpu>$3|\" >/tmp/$2.xml && virsh define /tmp/$2.xml" \
+                >/dev/null || exit 1
+}
+define "$A" cpu1
+cpuxml="<cpu mode='custom' match='exact'><model fallback='forbid'>$model</model></cpu>"
+set_cpu "$A" cpu1 "$cpuxml"
+on "$B" sh -c "echo \"$cpuxml\" >/tmp/cpu.xml"
+if on "$B" virsh hypervisor-cpu-compare /tmp/cpu.xml 2>&1 | grep -qi incompatible; then
+        plan cpu1 --live --block-migration
+        check_eq "plan cpu1 --live ($model on this host) exits 6" 6 "$rc"
+        check "plan: $B refused for its CPU" grep -qE "refused +.*CPU: " <<<"$(plan_row "$B")"
+        plan cpu1
+        check "a cold move does not ask for the CPU: $B possible" grep -qE "chosen|possible" <<<"$(plan_row "$B")"
+else
+        plan cpu1 --live --block-migration
+        check "virsh says this host runs $model: plan cpu1 --live has $B possible" \
+                grep -qE "chosen|possible" <<<"$(plan_row "$B")"
+fi
+# a custom model that libvirt says B's hypervisor can give (domcapabilities: usable='yes')
+usable=$(on "$B" virsh domcapabilities | sed -n "s|.*<model usable='yes'[^>]*>\([^<]*\)</model>.*|\1|p" | head -1)
+check "B's hypervisor lists a usable custom CPU model" test -n "$usable"
+define "$A" cpu2
+set_cpu "$A" cpu2 "<cpu mode='custom' match='exact'><model fallback='forbid'>$usable</model></cpu>"
+plan cpu2 --live --block-migration
+check "a custom $usable CPU (usable on $B): $B possible for a live move" \
+        grep -qE "chosen|possible" <<<"$(plan_row "$B")"
+define "$A" cpu3
+set_cpu "$A" cpu3 "<cpu mode='host-model' check='partial'/>"
+plan cpu3 --live --block-migration
+check "a host-model CPU is not compared: $B possible for a live move" \
+        grep -qE "chosen|possible" <<<"$(plan_row "$B")"
 
 # ---------------------------------------------------------------------------
 say "every verb from any node: $C drives domains that $A holds"

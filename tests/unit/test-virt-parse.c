@@ -47,6 +47,11 @@ static void test_cpu_element(void) {
                 mig_parse_cpu_model_element("<domain><cpu mode='host-passthrough'/><devices/></domain>"));
         g_assert_null(mig_parse_cpu_model_element(
                 "<domain><cpu mode='host-model'><topology sockets='1'/></cpu></domain>"));
+        g_assert_null(mig_parse_cpu_model_element(
+                "<domain><cpu mode='host-model' check='partial'><model fallback='allow'/></cpu></domain>"));
+        g_autofree char *plain =
+                mig_parse_cpu_model_element("<domain><cpu><model>Haswell</model></cpu></domain>");
+        g_assert_cmpstr(plain, ==, "<cpu><model>Haswell</model></cpu>");
         g_assert_null(mig_parse_cpu_model_element("<domain><cputune><shares>1</shares></cputune></domain>"));
 }
 
