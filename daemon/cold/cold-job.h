@@ -4,9 +4,9 @@
 /* What the phases of a cold migration share on the source (cold.h lists them). A phase
  * calls only the phases after it and the roll back (abort.c). */
 
+#include "attempts.h"
 #include "cold.h"
 #include "disk.h"
-#include "scheduler.h"
 
 #define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
 
@@ -20,8 +20,7 @@ typedef struct ColdJob {
         MigDomainInfo *info;
         char *dest_uri;    /* the destination's libvirt, for the disk streams */
         char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
-        MigPlan *plan;     /* the scheduler's, while destinations are tried (NULL after a restart) */
-        unsigned attempt;  /* which of the plan's destinations is tried (0: the first) */
+        MigAttempts tries; /* the scheduler's plan and which of its destinations is tried */
         MigCopyProgress progress;
         sd_event_source *progress_timer;
         sd_event_source *retry_timer;

@@ -17,7 +17,7 @@ void cold_job_free(ColdJob *j) {
         mig_domain_info_free(j->info);
         g_free(j->dest_uri);
         g_strfreev(j->dest_paths);
-        mig_plan_free(j->plan);
+        mig_attempts_clear(&j->tries);
         sd_event_source_disable_unref(j->progress_timer);
         sd_event_source_disable_unref(j->retry_timer);
         mig_answer_clear(&j->started);

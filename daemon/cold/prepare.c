@@ -17,15 +17,10 @@
 
 /* --- source: the destination's claim, on each destination the plan allows --- */
 
-static void try_destination(ColdJob *j, const char *why);
-
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
-        MigMigration *mig = cold_job_mig(j);
-        g_autofree char *why = NULL;
-        if (!j->cancel &&
-            mig_plan_give_way(j->m, j->plan, &j->attempt, mig, error, "AbortColdMigration", "error", &why))
-                return try_destination(j, why);
+        if (mig_attempts_give_way(&j->tries, error))
+                return;
         if (error) /* the domain was not touched; the destination removes what it made */
                 return cold_rollback_from(j, error);
         g_auto(GStrv) paths = NULL;
@@ -39,7 +34,8 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
         cold_copy_start(j);
 }
 
-static void send_prepare(ColdJob *j) {
+static void send_prepare(void *job) {
+        ColdJob *j = job;
         MigMigration *mig = cold_job_mig(j);
         g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         MigPeer *peer = cold_job_peer(j, &e);
@@ -49,30 +45,39 @@ static void send_prepare(ColdJob *j) {
                       g_variant_new("(sssstu@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
                                     mig_disks_to_specs(j->disks),
-                                    mig_plan_placement_args(j->plan, j->info)));
+                                    mig_plan_placement_args(j->tries.plan, j->info)));
 }
 
-static void try_destination(ColdJob *j, const char *why) {
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        if (j->cancel)
-                return cold_rollback(j, NULL, NULL);
-        if (mig_plan_choose(j->m, cold_job_mig(j), j->plan, j->attempt, why, &e) < 0)
-                return cold_rollback_from(j, &e);
-        send_prepare(j);
+static MigMigration *job_mig(void *job) {
+        return cold_job_mig(job);
 }
 
-static void on_planned(Manager *m, MigPlan *plan, void *userdata) {
-        ColdJob *j = userdata;
-        mig_plan_free(j->plan);
-        j->plan = plan;
-        j->attempt = 0;
-        try_destination(j, NULL);
+static bool job_cancelled(void *job) {
+        return ((ColdJob *) job)->cancel;
 }
+
+static void job_fail(void *job, const sd_bus_error *error) {
+        if (error)
+                cold_rollback_from(job, error);
+        else
+                cold_rollback(job, NULL, NULL);
+}
+
+static const MigAttemptOps cold_attempts = {
+        .abort_method = "AbortColdMigration",
+        .abort_status = "error",
+        .mig = job_mig,
+        .cancelled = job_cancelled,
+        .send_prepare = send_prepare,
+        .fail = job_fail,
+};
 
 void cold_choose_destination(ColdJob *j) {
         MigMigration *mig = cold_job_mig(j);
         MigPlaceRequest req = mig_place_request(j->info, mig_disks_data_bytes(j->disks), mig->destination);
-        mig_plan_make(j->m, &req, on_planned, j);
+        mig_attempts_clear(&j->tries);
+        mig_attempts_init(&j->tries, j->m, &cold_attempts, j);
+        mig_attempts_start(&j->tries, &req);
 }
 
 /* --- source: the request --- */

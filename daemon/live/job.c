@@ -13,7 +13,7 @@ void live_job_free(LiveJob *j) {
         g_free(j->id);
         g_free(j->domain);
         g_free(j->destination);
-        mig_plan_free(j->plan);
+        mig_attempts_clear(&j->tries);
         mig_domain_info_free(j->info);
         if (j->disks)
                 g_ptr_array_unref(j->disks);

@@ -5,8 +5,8 @@
  * calls only the phases after it, the roll back (abort.c) and the convergence steps. */
 
 #include "disk.h"
-#include "scheduler.h"
 #include "live.h"
+#include "attempts.h"
 
 #define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
 
@@ -18,8 +18,7 @@ typedef struct LiveJob {
         MigLiveOptions opts;
         MigDomainInfo *info;
         GPtrArray *disks;
-        MigPlan *plan;      /* the scheduler's, while destinations are tried (NULL after a restart) */
-        unsigned attempt;   /* which of the plan's destinations is tried (0: the first) */
+        MigAttempts tries;   /* the scheduler's plan and which of its destinations is tried */
         MigAnswer started;   /* Migrate: answered once recorded */
         MigAnswers *waiters; /* Abort calls */
         sd_event_source *stats_timer;
@@ -70,7 +69,7 @@ void live_recover_after(Manager *m, const char *id, const char *uuid);
  * completed, or, without an answer, both nodes' views decide. */
 void live_on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata);
 /* The phases, each started by the one before it. */
-void live_send_finish(LiveJob *j);   /* finish.c */
-void live_run_start(LiveJob *j);     /* run.c */
-void live_prepare_start(LiveJob *j); /* prepare.c */
+void live_send_finish(LiveJob *j);    /* finish.c */
+void live_run_start(LiveJob *j);      /* run.c */
+void live_prepare_start(LiveJob *j);  /* prepare.c */
 void live_lease_register(Manager *m); /* abort.c: the destination's claims as leases */

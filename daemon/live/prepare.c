@@ -7,25 +7,20 @@
 #include "errors.h"
 #include "live-job.h"
 #include "macro.h"
-#include "scheduler.h"
 
 /* --- source: the destination's claim, on each destination the plan allows --- */
 
-static void try_destination(LiveJob *j, const char *why);
-
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
-        MigMigration *mig = live_job_mig(j);
-        g_autofree char *why = NULL;
-        if (!j->cancel &&
-            mig_plan_give_way(j->m, j->plan, &j->attempt, mig, error, "AbortLiveMigration", "failed", &why))
-                return try_destination(j, why); /* nothing moved yet */
+        if (mig_attempts_give_way(&j->tries, error))
+                return; /* nothing moved yet */
         if (error)
                 return live_fail(j, error->name, error->message);
         live_run_start(j);
 }
 
-static void send_prepare(LiveJob *j) {
+static void send_prepare(void *job) {
+        LiveJob *j = job;
         MigMigration *mig = live_job_mig(j);
         MigPeer *peer = mig_peers_find(j->m->peers, mig->destination);
         if (!peer)
@@ -34,25 +29,29 @@ static void send_prepare(LiveJob *j) {
                       g_variant_new("(sssstub@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
                                     (gboolean) j->opts.block, mig_disks_to_specs(j->disks),
-                                    mig_plan_placement_args(j->plan, j->info)));
+                                    mig_plan_placement_args(j->tries.plan, j->info)));
 }
 
-static void try_destination(LiveJob *j, const char *why) {
-        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-        if (j->cancel)
-                return live_fail(j, NULL, NULL);
-        if (mig_plan_choose(j->m, live_job_mig(j), j->plan, j->attempt, why, &e) < 0)
-                return live_fail(j, e.name, e.message);
-        send_prepare(j);
+static MigMigration *job_mig(void *job) {
+        return live_job_mig(job);
 }
 
-static void on_planned(Manager *m, MigPlan *plan, void *userdata) {
-        LiveJob *j = userdata;
-        mig_plan_free(j->plan);
-        j->plan = plan;
-        j->attempt = 0;
-        try_destination(j, NULL);
+static bool job_cancelled(void *job) {
+        return ((LiveJob *) job)->cancel;
 }
+
+static void job_fail(void *job, const sd_bus_error *error) {
+        live_fail(job, error ? error->name : NULL, error ? error->message : NULL);
+}
+
+static const MigAttemptOps live_attempts = {
+        .abort_method = "AbortLiveMigration",
+        .abort_status = "failed",
+        .mig = job_mig,
+        .cancelled = job_cancelled,
+        .send_prepare = send_prepare,
+        .fail = job_fail,
+};
 
 void live_prepare_start(LiveJob *j) {
         MigMigration *mig = live_job_mig(j);
@@ -61,7 +60,9 @@ void live_prepare_start(LiveJob *j) {
         MigPlaceRequest req = mig_place_request(j->info, j->opts.block ? mig_disks_data_bytes(j->disks) : 0,
                                                 mig->destination);
         req.cpu = j->info->cpu; /* an operator-chosen model the destination must give */
-        mig_plan_make(j->m, &req, on_planned, j);
+        mig_attempts_clear(&j->tries);
+        mig_attempts_init(&j->tries, j->m, &live_attempts, j);
+        mig_attempts_start(&j->tries, &req);
 }
 
 /* --- destination: the claim --- */
