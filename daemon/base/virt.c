@@ -407,11 +407,14 @@ char *mig_parse_cpu_model_element(const char *xml) {
                 return NULL; /* none, or <cpu .../> without a model */
         g_autofree char *element = g_strndup(start, (gsize) (end + strlen("</cpu>") - start));
         g_autofree char *open = g_strndup(start, (gsize) (open_end - start));
-        /* Only a model the operator chose (mode custom, libvirt's default) binds the
-         * destination; host-model and host-passthrough follow the host they run on. */
+        /* Only a model the operator chose binds the destination: mode custom (libvirt's
+         * default), and not check='none', which is what libvirt writes when it adds its
+         * default model (qemu64) itself and what tells QEMU to drop missing features
+         * instead of refusing. host-model and host-passthrough follow the host. */
         bool custom =
                 !strstr(open, "mode=") || strstr(open, "mode='custom'") || strstr(open, "mode=\"custom\"");
-        return custom && strstr(element, "<model") ? g_steal_pointer(&element) : NULL;
+        bool unchecked = strstr(open, "check='none'") || strstr(open, "check=\"none\"");
+        return custom && !unchecked && strstr(element, "<model") ? g_steal_pointer(&element) : NULL;
 }
 
 int mig_virt_compare_cpu(MigVirt *v, const char *cpu_xml, char **ret_why, MigVirtError *err) {

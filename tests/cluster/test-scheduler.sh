@@ -202,7 +202,9 @@ say "CPU: a live move needs a node whose CPU runs the guest's"
 # the call the daemon makes) is the judge.
 if grep -q AuthenticAMD /proc/cpuinfo; then model=Cascadelake-Server; else model=EPYC-Milan; fi
 set_cpu() { # node domain cpu-element
-        on "$1" sh -c "virsh dumpxml --inactive $2 | sed \"s|</vcpu>|</vcpu>$3|\" >/tmp/$2.xml && virsh define /tmp/$2.xml" \
+        # libvirt's own default <cpu> (qemu64, check='none') goes first
+        on "$1" sh -c "virsh dumpxml --inactive $2 | sed -e '/<cpu .*\/>/d' -e '/<cpu[ >]/,/<\/cpu>/d' \
+                -e \"s|</vcpu>|</vcpu>$3|\" >/tmp/$2.xml && virsh define /tmp/$2.xml" \
                 >/dev/null || exit 1
 }
 define "$A" cpu1

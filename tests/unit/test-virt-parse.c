@@ -49,6 +49,8 @@ static void test_cpu_element(void) {
                 "<domain><cpu mode='host-model'><topology sockets='1'/></cpu></domain>"));
         g_assert_null(mig_parse_cpu_model_element(
                 "<domain><cpu mode='host-model' check='partial'><model fallback='allow'/></cpu></domain>"));
+        g_assert_null(mig_parse_cpu_model_element("<domain><cpu mode='custom' match='exact' check='none'>"
+                                                  "<model fallback='forbid'>qemu64</model></cpu></domain>"));
         g_autofree char *plain =
                 mig_parse_cpu_model_element("<domain><cpu><model>Haswell</model></cpu></domain>");
         g_assert_cmpstr(plain, ==, "<cpu><model>Haswell</model></cpu>");
