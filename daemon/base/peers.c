@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bus-loop.h"
 #include "bus-variant.h"
 #include "errors.h"
 #include "macro.h"
@@ -17,9 +18,10 @@
 typedef struct PeerConn {
         MigPeer *peer;
         sd_bus *bus;
-        unsigned calls; /* sent on it and not answered yet */
-        bool answered;  /* something came back over it: ssh connected */
-        bool failed;    /* its failure was counted in the back-off */
+        unsigned calls;  /* sent on it and not answered yet */
+        bool answered;   /* something came back over it: ssh connected */
+        bool failed;     /* its failure was counted in the back-off */
+        MigBusLoop loop; /* on the event loop: every message queued on it goes through peer_call */
 } PeerConn;
 
 struct MigPeer {
@@ -64,6 +66,7 @@ static uint64_t peer_now(const MigPeer *p) {
 }
 
 static void conn_free(PeerConn *conn) {
+        mig_bus_loop_detach(&conn->loop);
         sd_bus_flush_close_unref(conn->bus);
         g_free(conn);
 }
@@ -264,19 +267,23 @@ static PeerConn *peer_connection(MigPeer *p, MigPeerUse use, char **ret_why) {
                 p->connections++;
                 r = sd_bus_start(bus);
         }
+        PeerConn *conn = g_new0(PeerConn, 1);
         if (r >= 0)
-                r = sd_bus_attach_event(bus, p->owner->event, SD_EVENT_PRIORITY_NORMAL);
+                r = mig_bus_loop_attach(&conn->loop, bus, p->owner->event);
         if (r < 0) {
+                g_free(conn);
                 g_autofree char *why = g_strdup_printf("cannot start ssh: %s", strerror(-r));
                 peer_failed(p, NULL, why);
                 *ret_why = mig_peer_health_describe(&p->health, use, peer_now(p));
                 return NULL;
         }
-        PeerConn *conn = g_new0(PeerConn, 1);
-        *conn = (PeerConn){p, g_steal_pointer(&bus), 0, false, false};
+        conn->peer = p;
+        conn->bus = g_steal_pointer(&bus);
+        conn->loop.bus = conn->bus;
         (void) sd_bus_match_signal(conn->bus, NULL, "org.freedesktop.DBus.Local",
                                    "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
                                    "Disconnected", on_disconnected, conn);
+        mig_bus_loop_update(&conn->loop);
         return p->conn = conn;
 }
 
@@ -385,6 +392,7 @@ static void peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, Mig
                 return;
         }
         conn->calls++;
+        mig_bus_loop_update(&conn->loop);
 }
 
 void mig_peer_call(MigPeer *p, const char *method, uint64_t timeout_usec, MigPeerReply cb, void *userdata,
