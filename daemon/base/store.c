@@ -236,8 +236,9 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_text(st, first + 17, m->dest_view, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, first + 18, m->group_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, first + 19, m->group_policy, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, first + 20, m->destination, -1, SQLITE_STATIC); /* the scheduler's choice */
 }
-#define MUTABLE_COLUMNS 20
+#define MUTABLE_COLUMNS 21
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
@@ -246,18 +247,17 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
                 " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
                 " was_running, disks, claim_memory, claim_vcpus, downtime_msec, source_view, dest_view,"
-                " group_name, group_policy,"
-                " id, domain_name, domain_uuid, kind, role, source, destination, created_usec) VALUES "
+                " group_name, group_policy, destination,"
+                " id, domain_name, domain_uuid, kind, role, source, created_usec) VALUES "
                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
         bind_mutable(st, m, 1);
-        const char *fixed[] = {m->id,   m->domain_name, m->domain_uuid, m->kind,
-                               m->role, m->source,      m->destination};
+        const char *fixed[] = {m->id, m->domain_name, m->domain_uuid, m->kind, m->role, m->source};
         for (int i = 0; i < (int) G_N_ELEMENTS(fixed); i++)
                 sqlite3_bind_text(st, MUTABLE_COLUMNS + 1 + i, fixed[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, MUTABLE_COLUMNS + 8, (sqlite3_int64) m->created_usec);
+        sqlite3_bind_int64(st, MUTABLE_COLUMNS + 7, (sqlite3_int64) m->created_usec);
         return step_done(s, st, error);
 }
 
@@ -268,7 +268,7 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
                         " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
                         " claim_vcpus=?, downtime_msec=?, source_view=?, dest_view=?, group_name=?,"
-                        " group_policy=? WHERE id=?",
+                        " group_policy=?, destination=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;

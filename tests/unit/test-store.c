@@ -48,6 +48,7 @@ static void test_roundtrip(void) {
                 m->claim_memory = 1 << 30;
                 m->claim_vcpus = 2;
                 m->updated_usec = 2000;
+                mig_set_string(&m->destination, "hostc"); /* the scheduler chose after the insert */
                 g_assert_cmpint(mig_store_update_migration(s, m, "copying disks", &e), ==, 0);
                 g_assert_cmpint(mig_store_set_host_state(s, "hosta", false, "maintenance", &e), ==, 0);
         }
@@ -67,6 +68,7 @@ static void test_roundtrip(void) {
         g_assert_true(m->was_running);
         g_assert_cmpuint(m->claim_memory, ==, 1 << 30);
         g_assert_cmpuint(m->claim_vcpus, ==, 2);
+        g_assert_cmpstr(m->destination, ==, "hostc");
         g_autoptr(GPtrArray) events = NULL;
         g_assert_cmpint(mig_store_load_events(s, m->id, &events, &e), ==, 0);
         g_assert_cmpuint(events->len, ==, 2);
