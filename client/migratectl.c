@@ -28,6 +28,7 @@ enum {
         VO_FULL = 1 << 6,
         VO_REASON = 1 << 7,
         VO_TUNING = 1 << 8,
+        VO_EVACUATE = 1 << 9,
 };
 
 enum {
@@ -47,6 +48,8 @@ enum {
         ARG_MAX_DOWNTIME,
         ARG_POSTCOPY,
         ARG_NO_AUTO_CONVERGE,
+        ARG_DRY_RUN,
+        ARG_MAX_PARALLEL,
 };
 
 typedef struct VerbOption {
@@ -72,6 +75,12 @@ static const VerbOption verb_options[] = {
           "Live: permit post-copy (force-complete switches to it)" },
         { VO_TUNING, { "no-auto-converge", no_argument, NULL, ARG_NO_AUTO_CONVERGE }, NULL,
           "Live: do not throttle a guest that dirties memory too fast" },
+        { VO_EVACUATE, { "max-parallel", required_argument, NULL, ARG_MAX_PARALLEL }, "N",
+          "At most N moves at once (default: MaxConcurrentMigrations)" },
+        { VO_EVACUATE, { "dry-run", no_argument, NULL, ARG_DRY_RUN }, NULL,
+          "Print the plan and change nothing" },
+        { VO_EVACUATE, { "bandwidth", required_argument, NULL, ARG_BANDWIDTH }, "MIB",
+          "Live: limit each move to MiB/s" },
         { VO_WAIT, { "wait", no_argument, NULL, ARG_WAIT }, NULL,
           "Follow the migration until it ends (exit status as for 'watch')" },
         { VO_DOMAIN, { "domain", required_argument, NULL, ARG_DOMAIN }, "DOMAIN",
@@ -135,12 +144,31 @@ static const Verb verbs[] = {
           "Show a migration with its events, or a domain",
           "ID may be shortened to any unambiguous prefix. For a domain, shows its newest\n"
           "migration; a domain that never migrated is shown with its state." },
-        { "watch", 1, 1, 0, verb_watch, "Migrations", "ID|DOMAIN",
-          "Follow a migration's progress until it ends",
-          "Exits 0 when the migration finished, completed or was confirmed, and with the\n"
-          "failure's exit status otherwise." },
-        { "evacuate", 1, 1, VO_LIVE, verb_evacuate, "Nodes", "NODE",
-          "Move every domain off a node, honouring server groups", NULL },
+        { "watch", 1, 1, 0, verb_watch, "Migrations", "ID|DOMAIN|NODE",
+          "Follow a migration's progress (or a node's evacuation) until it ends",
+          "Exits 0 when the migration finished, completed or was confirmed (the evacuation\n"
+          "completed with every domain moved), and with the failure's exit status otherwise." },
+        { "evacuate", 1, 1, VO_LIVE | VO_EVACUATE | VO_WAIT, verb_evacuate, "Nodes", "NODE",
+          "Disable a node and move every domain off it, honouring server groups",
+          "Prints the plan (each domain with the node the scheduler would choose, or why none\n"
+          "fits), then runs it: at most --max-parallel moves at once, each scheduled anew as it\n"
+          "starts. With --live, running domains move live with their local disks; shut-off ones\n"
+          "(and all, without --live) move cold and are confirmed once finished. The node stays\n"
+          "disabled afterwards ('host-enable'). --wait follows it as 'watch NODE' does." },
+        { "restore", 1, 1, VO_WAIT, verb_restore, "Nodes", "NODE",
+          "Enable a node again and move back what its last evacuation moved away",
+          "Only the domains still on the node the evacuation put them on come back; each is moved\n"
+          "by the node that holds it (live when it was moved live and still runs), cold moves are\n"
+          "confirmed. --wait follows it as 'watch NODE' does." },
+        { "evacuations", 0, 0, 0, verb_evacuations, "Nodes", NULL, "List the evacuations of every node", NULL },
+        { "evacuation-pause", 1, 1, 0, verb_evacuation_control, "Nodes", "NODE",
+          "Start no new move of the node's evacuation", NULL },
+        { "evacuation-resume", 1, 1, 0, verb_evacuation_control, "Nodes", "NODE",
+          "Go on with a paused evacuation", NULL },
+        { "evacuation-cancel", 1, 1, 0, verb_evacuation_control, "Nodes", "NODE",
+          "Stop an evacuation: queued domains stay, live moves are aborted",
+          "Cold moves that are past their copy finish (and are confirmed); the node stays\n"
+          "disabled." },
         { "hosts", 0, 0, 0, verb_hosts, "Nodes", NULL, "List the cluster's nodes, capacity and state", NULL },
         { "host-disable", 1, 1, VO_REASON, verb_host_disable, "Nodes", "NODE --reason TEXT",
           "Stop scheduling migrations onto a node", NULL },
@@ -416,6 +444,13 @@ static int parse_verb_options(MigCtl *ctl, const Verb *v, int argc, char **argv)
                         break;
                 case ARG_WAIT:
                         ctl->opt.wait = true;
+                        break;
+                case ARG_DRY_RUN:
+                        ctl->opt.dry_run = true;
+                        break;
+                case ARG_MAX_PARALLEL:
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 1, 64, &ctl->opt.max_parallel, NULL))
+                                return log_usage_error("--max-parallel takes a whole number from 1 to 64.");
                         break;
                 case ARG_DOMAIN:
                         ctl->opt.domain = optarg;

@@ -22,6 +22,8 @@ typedef struct MigVerbOptions {
         bool no_auto_converge; /* migrate --no-auto-converge */
         bool wait;
         bool full;
+        bool dry_run;          /* evacuate --dry-run */
+        uint64_t max_parallel; /* evacuate --max-parallel=N, 0: MaxConcurrentMigrations */
 } MigVerbOptions;
 
 typedef struct MigCtl {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* evacuate, hosts, host-disable, host-enable, domains, groups, group-set, group-clear. */
+/* hosts, host-disable, host-enable, domains, groups, group-set, group-clear. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -44,58 +44,6 @@ static void add_int_cell(MigTable *t, JsonObject *o, const char *key) {
                 mig_table_add_cellf(t, "%" PRIi64, v);
         else
                 mig_table_add_cell(t, NULL);
-}
-
-/* ---- evacuate ---- */
-
-static void print_evacuation(MigCtl *ctl, const char *node, JsonNode *paths) {
-        JsonArray *a = json_node_get_array(paths);
-        guint n = json_array_get_length(a);
-
-        if (ctl->json) {
-                mig_json_print(paths, true);
-                return;
-        }
-        if (ctl->legend) {
-                if (n == 0)
-                        printf("No domains to move off %s.\n", node);
-                else
-                        printf("Started %u migration%s off %s:\n", n, n == 1 ? "" : "s", node);
-        }
-        for (guint i = 0; i < n; i++) {
-                const char *path = mig_json_array_string(a, i);
-                g_autofree char *id = path ? mig_migration_id_from_path(path) : NULL;
-                g_autofree char *clean = mig_sanitize(id);
-                if (clean)
-                        printf("%s\n", clean);
-        }
-}
-
-int verb_evacuate(MigCtl *ctl, int argc, char **argv) {
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(JsonNode) paths = NULL;
-        const char *node = argv[1];
-        int r;
-
-        r = mig_check_node(node);
-        if (r < 0)
-                return r;
-
-        r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "Evacuate", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "sa{sv}b", node, 1, "live", "b", (int) ctl->opt.live,
-                                  (int) ctl->ask_password);
-        if (r < 0)
-                return log_error_errno(r, "Failed to build Evacuate call: %m");
-        r = mig_call_to_json(ctl, MIG_CALL_AUTH, m, NULL, &paths);
-        if (r < 0)
-                return r;
-        if (!JSON_NODE_HOLDS_ARRAY(paths))
-                return log_parse_error(-EBADMSG);
-
-        print_evacuation(ctl, node, paths);
-        return 0;
 }
 
 /* ---- hosts ---- */

@@ -523,7 +523,8 @@ static void plan_add_row(MigTable *t, JsonObject *o) {
         int64_t used = 0, vcpus = 0;
         mig_table_add_cell(t, mig_json_string(o, "node"));
         mig_table_add_cell(t, verdict);
-        g_autofree char *mem = mig_json_uint(o, "memory-free", &free_mem) ? mig_format_bytes(free_mem) : NULL;
+        g_autofree char *mem =
+                mig_json_uint(o, "memory-free", &free_mem) ? mig_format_bytes(free_mem) : NULL;
         mig_table_add_cell(t, mem);
         if (mig_json_int(o, "vcpus-used", &used) && mig_json_int(o, "vcpus", &vcpus))
                 mig_table_add_cellf(t, "%" PRIi64 "/%" PRIi64, used, vcpus);
@@ -538,7 +539,8 @@ static void plan_add_row(MigTable *t, JsonObject *o) {
 static int print_plan(MigCtl *ctl, JsonNode *list) {
         JsonArray *a = json_node_get_array(list);
         bool chosen = false;
-        g_autoptr(MigTable) t = mig_table_new("NODE", "VERDICT", "MEM FREE", "VCPUS", "MEMBERS", "REASON", NULL);
+        g_autoptr(MigTable) t =
+                mig_table_new("NODE", "VERDICT", "MEM FREE", "VCPUS", "MEMBERS", "REASON", NULL);
         mig_table_set_right_aligned(t, 2, true);
         for (guint i = 0; i < json_array_get_length(a); i++) {
                 JsonObject *o = mig_json_array_object(a, i);
@@ -551,7 +553,8 @@ static int print_plan(MigCtl *ctl, JsonNode *list) {
                 mig_json_print(list, true);
         else
                 mig_table_print(t, ctl->legend, "node", "nodes");
-        return chosen ? 0 : log_failure(MIG_EXIT_NO_VALID_HOST, "No node can take the domain now (see REASON).");
+        return chosen ? 0
+                      : log_failure(MIG_EXIT_NO_VALID_HOST, "No node can take the domain now (see REASON).");
 }
 
 int verb_plan(MigCtl *ctl, int argc, char **argv) {
@@ -565,8 +568,9 @@ int verb_plan(MigCtl *ctl, int argc, char **argv) {
                 return r;
         r = mig_message_new(ctl, NULL, MIG_IFACE_MANAGER, "Plan", &m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "ssa{sv}", domain, ctl->opt.host ? ctl->opt.host : "", 2, "live", "b",
-                                          (int) ctl->opt.live, "block-migration", "b", (int) ctl->opt.block_migration);
+                r = sd_bus_message_append(m, "ssa{sv}", domain, ctl->opt.host ? ctl->opt.host : "", 2,
+                                          "live", "b", (int) ctl->opt.live, "block-migration", "b",
+                                          (int) ctl->opt.block_migration);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the Plan call: %m");
         r = mig_call_to_json(ctl, MIG_CALL_READ, m, NULL, &list);

@@ -17,8 +17,16 @@ int verb_domain_action(MigCtl *ctl, int argc, char **argv); /* confirm revert ab
 int verb_migrations(MigCtl *ctl, int argc, char **argv);
 int verb_show(MigCtl *ctl, int argc, char **argv);
 
-/* verbs-cluster.c */
+/* verbs-evacuation.c */
 int verb_evacuate(MigCtl *ctl, int argc, char **argv);
+int verb_evacuations(MigCtl *ctl, int argc, char **argv);
+int verb_restore(MigCtl *ctl, int argc, char **argv);
+int verb_evacuation_control(MigCtl *ctl, int argc, char **argv); /* evacuation-pause|resume|cancel */
+/* Follows the latest evacuation of node until it ends: 0 when it completed with every domain
+ * moved; otherwise records the failure's exit status. */
+int mig_watch_evacuation(MigCtl *ctl, const char *node);
+
+/* verbs-cluster.c */
 int verb_hosts(MigCtl *ctl, int argc, char **argv);
 int verb_host_disable(MigCtl *ctl, int argc, char **argv);
 int verb_host_enable(MigCtl *ctl, int argc, char **argv);

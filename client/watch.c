@@ -16,6 +16,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "status.h"
+#include "validate.h"
 #include "verbs.h"
 
 #define PROGRESS_BAR_WIDTH 20
@@ -334,6 +335,9 @@ int verb_watch(MigCtl *ctl, int argc, char **argv) {
         if (r < 0)
                 return r;
         r = mig_resolve_migration(ctl, argv[1], &error, &path);
+        if (r < 0 && sd_bus_error_has_name(&error, MIG_ERROR_NOT_FOUND) && mig_node_name_valid(argv[1]))
+                return mig_watch_evacuation(ctl,
+                                            argv[1]); /* no migration of that name: a node's evacuation */
         if (r < 0)
                 return mig_log_call_error(ctl, "GetMigration", &error, r);
         return mig_watch_migration(ctl, path);

@@ -48,4 +48,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, mig_sqlite_close)
 #define MIG_IFACE_MANAGER "org.example.Migrate1.Manager"
 #define MIG_IFACE_MIGRATION "org.example.Migrate1.Migration"
 #define MIG_IFACE_PEER "org.example.Migrate1.Peer"
+#define MIG_IFACE_EVACUATION "org.example.Migrate1.Evacuation"
 #define MIG_IFACE_HOOK "org.example.Migrate1.Hook"

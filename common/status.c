@@ -79,3 +79,24 @@ bool mig_status_ends_watch(const char *status) {
 bool mig_status_is_success(const char *status) {
         return flags_of(status) & SUCCESS;
 }
+
+const char *const mig_evacuation_status_names[] = {"planning",  "running",   "paused", "cancelling",
+                                                   "cancelled", "completed", "failed", NULL};
+const char *const mig_evacuation_item_status_names[] = {"queued", "migrating", "done",
+                                                        "failed", "not-moved", NULL};
+
+static bool in_list(const char *const *list, const char *s) {
+        for (; s && *list; list++)
+                if (strcmp(*list, s) == 0)
+                        return true;
+        return false;
+}
+
+bool mig_evacuation_status_is_final(const char *status) {
+        static const char *const final[] = {"cancelled", "completed", "failed", NULL};
+        return in_list(final, status);
+}
+
+bool mig_evacuation_status_is_known(const char *status) {
+        return in_list(mig_evacuation_status_names, status);
+}

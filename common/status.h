@@ -60,3 +60,13 @@ bool mig_status_waits_for_operator(const char *status);
 bool mig_status_ends_watch(const char *status);
 /* Ended well: finished, confirmed, completed. */
 bool mig_status_is_success(const char *status);
+
+/* Evacuations (the Status property of org.example.Migrate1.Evacuation):
+ *   planning → running ⇄ paused → completed, or cancelling → cancelled, or failed.
+ * Their items (one per domain): queued → migrating → done, or failed (with why: no valid
+ * host, the move's error), or not-moved (cancelled before it started). */
+extern const char *const mig_evacuation_status_names[];
+extern const char *const mig_evacuation_item_status_names[];
+/* Nothing more happens: completed, cancelled, failed. */
+bool mig_evacuation_status_is_final(const char *status);
+bool mig_evacuation_status_is_known(const char *status);

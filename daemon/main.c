@@ -13,6 +13,7 @@
 #include "cold.h"
 #include "config.h"
 #include "errors.h"
+#include "evacuation.h"
 #include "identity.h"
 #include "intake.h"
 #include "lease.h"
@@ -99,6 +100,29 @@ static int check_config(const char *path) {
         return EXIT_SUCCESS;
 }
 
+/* The engines as an evacuation moves domains: [Live] of migrated.conf for what it does not set. */
+static int move_migrate(Manager *m, const char *domain, bool live, bool block, uint64_t bandwidth_mib,
+                        MigAnswer answer, sd_bus_error *error) {
+        if (!live)
+                return cold_migrate(m, domain, "", answer, error);
+        const MigLiveConfig *l = &m->config->live;
+        MigLiveOptions o = {.block = block,
+                            .bandwidth_mib = bandwidth_mib ? bandwidth_mib : l->bandwidth,
+                            .max_downtime_ms = l->max_downtime,
+                            .auto_converge = l->auto_converge,
+                            .postcopy = l->postcopy,
+                            .parallel = l->parallel_connections,
+                            .compressed = l->compressed};
+        return live_migrate(m, domain, "", &o, answer, error);
+}
+
+static int move_abort(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error) {
+        return strcmp(mig->kind, "live") == 0 ? live_abort(m, mig, answer, error)
+                                              : cold_abort(m, mig, answer, error);
+}
+
+static const MigMoveOps move_ops = {.migrate = move_migrate, .confirm = cold_confirm, .abort = move_abort};
+
 /* The start order: the bus first (what the hook reports and peers ask can arrive at once),
  * then what the hook spooled while no daemon ran, before anything is decided; then
  * libvirt's own events (their first connection starts a reconciliation pass); then the
@@ -114,8 +138,10 @@ static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
                 g_warning("Cannot listen to libvirt's domain events: %s", strerror(-r));
         cold_init(m);
         live_init(m);
+        evacuation_init(m, &move_ops);
         cold_resume_all(m);
         live_resume_all(m);
+        evacuation_resume_all(m);
         r = manager_start_pruning(m);
         if (r < 0)
                 return r;

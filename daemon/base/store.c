@@ -62,6 +62,9 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         /* 7: the server group the domain was in when it moved (the destination's claim checks it) */
         "ALTER TABLE migrations ADD COLUMN group_name TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE migrations ADD COLUMN group_policy TEXT NOT NULL DEFAULT '';",
+        /* 8: evacuations and restores, one document each */
+        "CREATE TABLE evacuations (id TEXT PRIMARY KEY, node TEXT NOT NULL, created_usec INTEGER NOT NULL,"
+        " document TEXT NOT NULL);",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -473,6 +476,38 @@ int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const 
         sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (sqlite3_int64) mig_now_usec());
         return step_done(s, st, error);
+}
+
+/* --- evacuations --- */
+
+int mig_store_save_evacuation(MigStore *s, const char *id, const char *node, uint64_t created_usec,
+                              const char *document, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(
+                s, "INSERT OR REPLACE INTO evacuations (id, node, created_usec, document) VALUES (?,?,?,?)",
+                &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) created_usec);
+        sqlite3_bind_text(st, 4, document, -1, SQLITE_STATIC);
+        return step_done(s, st, error);
+}
+
+int mig_store_load_evacuations(MigStore *s, GPtrArray **ret, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "SELECT document FROM evacuations ORDER BY created_usec", &st, error);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                g_ptr_array_add(list, column_strdup(st, 0));
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read the evacuations");
+        *ret = g_steal_pointer(&list);
+        return 0;
 }
 
 /* --- domain events --- */

@@ -14,7 +14,7 @@
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 7
+#define MIG_STORE_SCHEMA_VERSION 8
 #define MIG_STORE_DOMAIN_EVENTS_KEPT 20000
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);
@@ -39,6 +39,13 @@ int mig_store_load_events(MigStore *s, const char *migration_id, GPtrArray **ret
 int mig_store_get_host_state(MigStore *s, const char *node, bool *enabled, char **reason, GError **error);
 int mig_store_set_host_state(MigStore *s, const char *node, bool enabled, const char *reason,
                              GError **error);
+
+/* Evacuations, each as one document (the text form of its GVariant, evacuation.c's to
+ * read): written whole at every change, in one statement. */
+int mig_store_save_evacuation(MigStore *s, const char *id, const char *node, uint64_t created_usec,
+                              const char *document, GError **error);
+/* Every evacuation's document, oldest first (char*). */
+int mig_store_load_evacuations(MigStore *s, GPtrArray **ret, GError **error);
 
 /* A domain event as recorded: who reported it (origin: "hook", "libvirt", "migrated")
  * and what libvirt's hook calls it. */

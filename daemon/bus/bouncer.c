@@ -20,14 +20,24 @@ static const struct {
         const char *method;
         const char *action;
 } rules[] = {
-        {"Migrate", ACTION_MIGRATE},   {"Confirm", ACTION_MIGRATE},       {"Revert", ACTION_MIGRATE},
-        {"Abort", ACTION_MIGRATE},     {"ForceComplete", ACTION_MIGRATE}, {"Evacuate", ACTION_EVACUATE},
-        {"DisableHost", ACTION_HOSTS}, {"EnableHost", ACTION_HOSTS},      {"SetGroup", ACTION_GROUPS},
+        {"Migrate", ACTION_MIGRATE},
+        {"Confirm", ACTION_MIGRATE},
+        {"Revert", ACTION_MIGRATE},
+        {"Abort", ACTION_MIGRATE},
+        {"ForceComplete", ACTION_MIGRATE},
+        {"Evacuate", ACTION_EVACUATE},
+        {"ControlEvacuation", ACTION_EVACUATE},
+        {"Restore", ACTION_EVACUATE},
+        {"DisableHost", ACTION_HOSTS},
+        {"EnableHost", ACTION_HOSTS},
+        {"SetGroup", ACTION_GROUPS},
         {"ClearGroup", ACTION_GROUPS},
 };
 
 static const char *action_of(sd_bus_message *msg) {
         const char *member = sd_bus_message_get_member(msg);
+        if (member && g_strcmp0(sd_bus_message_get_interface(msg), MIG_IFACE_EVACUATION) == 0)
+                return ACTION_EVACUATE; /* Pause, Resume, Cancel */
         if (!member || g_strcmp0(sd_bus_message_get_interface(msg), MIG_IFACE_MANAGER) != 0)
                 return NULL;
         for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-api.h"
+#include "evacuation.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,6 +20,8 @@ static int bus_api_register(Manager *m) {
         if (r < 0)
                 return r;
         r = bus_migration_register(m);
+        if (r >= 0)
+                r = bus_evacuation_register(m);
         if (r < 0)
                 return r;
         return sd_bus_add_object_manager(m->bus, NULL, MIG_BUS_PATH);
@@ -34,7 +37,7 @@ static int count_message(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 static bool manager_idle(Manager *m) {
         return m->messages == m->messages_seen && mig_worker_pending(m->worker) == 0 &&
-               mig_polkit_pending(m->polkit) == 0 && manager_inflight_count(m) == 0;
+               mig_polkit_pending(m->polkit) == 0 && manager_inflight_count(m) == 0 && !evacuation_busy(m);
 }
 
 static int on_exit_grace(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -85,6 +85,23 @@ int bus_peer_get_migration(sd_bus_message *msg, Manager *m, sd_bus_error *error)
 /* The mirror of another node's migration id, or NULL. */
 MigMigration *bus_mirror_find(Manager *m, const char *id);
 
+/* bus-evacuation.c: /org/example/Migrate1/evacuation/<id> and the Manager's evacuation
+ * methods; Peer.ForwardEvacuate, ForwardControlEvacuation, GetEvacuation, ListEvacuations:
+ * the same for a peer (never forwarded again). */
+int bus_evacuation_register(Manager *m);
+int bus_method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_control_evacuation(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_get_evacuation(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_list_evacuations(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_peer_forward_evacuate(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_method_restore(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_peer_forward_restore(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_peer_forward_control_evacuation(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_peer_get_evacuation(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+int bus_peer_list_evacuations(sd_bus_message *msg, Manager *m, sd_bus_error *error);
+/* bus-manager.c: a node of the config (this one or a peer); else InvalidArgument. */
+int bus_check_node(Manager *m, const char *node, sd_bus_error *error);
+
 /* bus-peer.c */
 extern const sd_bus_vtable bus_peer_vtable[];
 

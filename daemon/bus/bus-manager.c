@@ -22,7 +22,7 @@ static int invalid_domain(sd_bus_error *error) {
 }
 
 /* The node must be this one or a configured peer. */
-static int check_node(Manager *m, const char *node, sd_bus_error *error) {
+int bus_check_node(Manager *m, const char *node, sd_bus_error *error) {
         if (!mig_node_name_valid(node))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "Invalid node: " MIG_NODE_NAME_RULE ".");
@@ -48,7 +48,7 @@ static int read_options(sd_bus_message *msg, const char *what, const OptionSpec 
 int bus_check_destination(Manager *m, const char *destination, sd_bus_error *error) {
         if (!*destination)
                 return 0;
-        int r = check_node(m, destination, error);
+        int r = bus_check_node(m, destination, error);
         if (r < 0)
                 return r;
         if (strcmp(destination, manager_node(m)) == 0)
@@ -353,28 +353,6 @@ static int method_force_complete(sd_bus_message *msg, void *userdata, sd_bus_err
         return inflight_verb(msg, userdata, "force-complete", error);
 }
 
-/* --- Evacuate --- */
-
-static int method_evacuate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *node;
-        int live = false, interactive;
-        OptionSpec specs[] = {{"live", 'b', &live}, {NULL}};
-        int r = sd_bus_message_read(msg, "s", &node);
-        if (r < 0 || (r = read_options(msg, "option", specs, error)) < 0 ||
-            (r = sd_bus_message_read(msg, "b", &interactive)) < 0)
-                return r;
-        if ((r = check_node(m, node, error)) < 0)
-                return r;
-        if ((r = bus_authorize(m, msg, NULL, node, live ? "live" : "cold", interactive, error)) <= 0)
-                return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
-        return sd_bus_error_setf(
-                error, MIG_ERROR_NOT_SUPPORTED,
-                "Evacuation of %s is not available yet: it needs the migration engines and the "
-                "scheduler.",
-                node);
-}
-
 /* --- migrations --- */
 
 typedef struct MigrationFilter {
@@ -503,7 +481,7 @@ static int method_disable_host(sd_bus_message *msg, void *userdata, sd_bus_error
         const char *node, *reason;
         int interactive;
         int r = sd_bus_message_read(msg, "ssb", &node, &reason, &interactive);
-        if (r < 0 || (r = check_node(m, node, error)) < 0)
+        if (r < 0 || (r = bus_check_node(m, node, error)) < 0)
                 return r;
         if (!mig_reason_valid(reason))
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
@@ -519,7 +497,7 @@ static int method_enable_host(sd_bus_message *msg, void *userdata, sd_bus_error 
         const char *node;
         int interactive;
         int r = sd_bus_message_read(msg, "sb", &node, &interactive);
-        if (r < 0 || (r = check_node(m, node, error)) < 0)
+        if (r < 0 || (r = bus_check_node(m, node, error)) < 0)
                 return r;
         if ((r = bus_authorize(m, msg, NULL, node, NULL, interactive, error)) <= 0)
                 return r < 0 ? r : 1; /* 0: polkit was asked; the call comes back with its answer */
@@ -658,7 +636,15 @@ const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ForceComplete", SD_BUS_ARGS("s", domain, "b", interactive),
                                 SD_BUS_NO_RESULT, method_force_complete, U),
         SD_BUS_METHOD_WITH_ARGS("Evacuate", SD_BUS_ARGS("s", node, "a{sv}", options, "b", interactive),
-                                SD_BUS_RESULT("ao", migrations), method_evacuate, U),
+                                SD_BUS_RESULT("a{sv}", evacuation), bus_method_evacuate, U),
+        SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("s", node, "a{sv}", options, "b", interactive),
+                                SD_BUS_RESULT("a{sv}", evacuation), bus_method_restore, U),
+        SD_BUS_METHOD_WITH_ARGS("ControlEvacuation", SD_BUS_ARGS("s", node, "s", action, "b", interactive),
+                                SD_BUS_NO_RESULT, bus_method_control_evacuation, U),
+        SD_BUS_METHOD_WITH_ARGS("GetEvacuation", SD_BUS_ARGS("s", node), SD_BUS_RESULT("a{sv}", evacuation),
+                                bus_method_get_evacuation, U),
+        SD_BUS_METHOD_WITH_ARGS("ListEvacuations", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", evacuations),
+                                bus_method_list_evacuations, U),
         SD_BUS_METHOD_WITH_ARGS("ListMigrations", SD_BUS_ARGS("a{sv}", filter),
                                 SD_BUS_RESULT("aa{sv}", migrations), method_list_migrations, U),
         SD_BUS_METHOD_WITH_ARGS("GetMigration", SD_BUS_ARGS("s", id_or_domain),

@@ -99,6 +99,11 @@ static int peer_get_placement(sd_bus_message *msg, void *userdata, sd_bus_error 
 PEER_DELEGATE(forward_migrate, bus_peer_forward_migrate)
 PEER_DELEGATE(forward_domain_verb, bus_peer_forward_domain_verb)
 PEER_DELEGATE(plan, bus_peer_plan)
+PEER_DELEGATE(forward_evacuate, bus_peer_forward_evacuate)
+PEER_DELEGATE(forward_restore, bus_peer_forward_restore)
+PEER_DELEGATE(forward_control_evacuation, bus_peer_forward_control_evacuation)
+PEER_DELEGATE(get_evacuation, bus_peer_get_evacuation)
+PEER_DELEGATE(list_evacuations, bus_peer_list_evacuations)
 PEER_DELEGATE(get_migration, bus_peer_get_migration)
 
 static int peer_get_migration_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -391,5 +396,15 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 SD_BUS_RESULT("o", migration), peer_get_migration, 0),
         SD_BUS_METHOD_WITH_ARGS("GetMigrationState", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", state),
                                 peer_get_migration_state, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardEvacuate", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("a{sv}", evacuation), peer_forward_evacuate, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardRestore", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", evacuation),
+                                peer_forward_restore, 0),
+        SD_BUS_METHOD_WITH_ARGS("ForwardControlEvacuation", SD_BUS_ARGS("s", action), SD_BUS_NO_RESULT,
+                                peer_forward_control_evacuation, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetEvacuation", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", evacuation),
+                                peer_get_evacuation, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListEvacuations", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", evacuations),
+                                peer_list_evacuations, 0),
         SD_BUS_VTABLE_END,
 };

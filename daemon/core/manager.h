@@ -60,8 +60,13 @@ struct Manager {
         GHashTable *cold_jobs;
         GHashTable *cold_confirm_timers; /* id → sd_event_source*: auto-confirm */
         GHashTable *live_jobs;
-        GHashTable *mirrors; /* the bus layer's: id → another node's migration followed here */
+        GHashTable *mirrors;    /* the bus layer's: id → another node's migration followed here */
         GPtrArray *lease_kinds; /* const LeaseKind*, registered by the engines (lease.c) */
+        /* evacuation.c's: id → MigEvacuation* (its free function), the engines' entry
+         * points, who shows evacuations */
+        GHashTable *evacuations;
+        const struct MigMoveOps *move_ops;
+        GPtrArray *evac_watches;
 };
 
 int manager_new(const ManagerOptions *o, Manager **ret);
