@@ -116,6 +116,17 @@ static int soft_weight(const MigCandidate *c, const char *policy) {
         return 0;
 }
 
+/* Free memory within 64 MiB counts as equal: the figure moves by that much between two
+ * readings, and a plan (a dry run and the run after it) should not flip between equal
+ * nodes on noise; the next weigher and then the name decide. */
+#define MEMORY_NOISE (UINT64_C(64) << 20)
+
+static int compare_memory(uint64_t x, uint64_t y) {
+        if (x > y + MEMORY_NOISE)
+                return -1;
+        return y > x + MEMORY_NOISE ? 1 : 0;
+}
+
 static int compare(gconstpointer a, gconstpointer b, gpointer userdata) {
         const MigCandidate *x = *(MigCandidate *const *) a, *y = *(MigCandidate *const *) b;
         const char *policy = userdata;
@@ -125,8 +136,8 @@ static int compare(gconstpointer a, gconstpointer b, gpointer userdata) {
                 int d = soft_weight(x, policy) - soft_weight(y, policy);
                 if (d)
                         return d;
-                if (x->facts.memory_free != y->facts.memory_free)
-                        return x->facts.memory_free > y->facts.memory_free ? -1 : 1;
+                if ((d = compare_memory(x->facts.memory_free, y->facts.memory_free)))
+                        return d;
                 if (x->facts.in_flight != y->facts.in_flight)
                         return x->facts.in_flight < y->facts.in_flight ? -1 : 1;
         } else if (x->source != y->source)

@@ -143,7 +143,8 @@ printf '%s\n' "$before" | sed 's/^/        state: /'
 say "polkit: admin verbs refused to nobody"
 verbs=("host-disable $B --reason x" "host-enable $B" "group-set $DOMA web anti-affinity"
        "group-clear $DOMA" "group-set $DOMB web anti-affinity" "migrate $DOMA" "confirm $DOMA"
-       "revert $DOMA" "abort $DOMA" "force-complete $DOMA" "evacuate $B")
+       "revert $DOMA" "abort $DOMA" "force-complete $DOMA" "evacuate $B" "evacuation-cancel $B"
+       "restore $B")
 for v in "${verbs[@]}"; do
     # shellcheck disable=SC2086  # the verb line is split on purpose
     run "$A" "${NOBODY[@]}" migratectl --no-ask-password $v

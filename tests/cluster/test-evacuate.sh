@@ -84,6 +84,7 @@ rc=$?
 check_eq "evacuate $A --live --dry-run exits 0" 0 "$rc"
 echo "$out" | sed 's/^/        /'
 check "the plan lists the four domains" test "$(grep -cE '^ev[1-4] ' <<<"$out")" = 4
+dry_plan=$(awk '$1 ~ /^ev[1-4]$/ {print $1, $2, $3}' <<<"$out")
 p1=$(awk '$1 == "ev1" {print $3}' <<<"$out")
 p2=$(awk '$1 == "ev2" {print $3}' <<<"$out")
 check "the plan puts ev1 ($p1) and ev2 ($p2) on different nodes" \
@@ -98,6 +99,7 @@ out=$(on "$C" migratectl evacuate "$A" --live --wait 2>&1)
 rc=$?
 check_eq "evacuate $A --live --wait (run on $C, forwarded) exits 0" 0 "$rc"
 echo "$out" | sed 's/^/        /'
+check "the plan it ran is the dry run's" test "$(awk '$1 ~ /^ev[1-4]$/ && $2 ~ /^(live|cold)/ {print $1, $2, $3}' <<<"$out")" = "$dry_plan"
 check "the watch printed a done row per domain" test "$(grep -cE '^ev[1-4] +done ' <<<"$out")" = 4
 for d in ev1 ev2 ev3 ev4; do
         w=$(where $d)
