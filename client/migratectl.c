@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "errors.h"
 #include "log.h"
+#include "output.h"
 #include "migratectl.h"
 #include "validate.h"
 #include "verbs.h"
@@ -29,6 +30,7 @@ enum {
         VO_REASON = 1 << 7,
         VO_TUNING = 1 << 8,
         VO_EVACUATE = 1 << 9,
+        VO_RESIZE = 1 << 10,
 };
 
 enum {
@@ -50,6 +52,8 @@ enum {
         ARG_NO_AUTO_CONVERGE,
         ARG_DRY_RUN,
         ARG_MAX_PARALLEL,
+        ARG_VCPUS,
+        ARG_MEMORY,
 };
 
 typedef struct VerbOption {
@@ -75,6 +79,9 @@ static const VerbOption verb_options[] = {
           "Live: permit post-copy (force-complete switches to it)" },
         { VO_TUNING, { "no-auto-converge", no_argument, NULL, ARG_NO_AUTO_CONVERGE }, NULL,
           "Live: do not throttle a guest that dirties memory too fast" },
+        { VO_RESIZE, { "vcpus", required_argument, NULL, ARG_VCPUS }, "N", "The new number of vCPUs" },
+        { VO_RESIZE, { "memory", required_argument, NULL, ARG_MEMORY }, "SIZE",
+          "The new memory: a number of MiB, or with K, M, G or T" },
         { VO_EVACUATE, { "max-parallel", required_argument, NULL, ARG_MAX_PARALLEL }, "N",
           "At most N moves at once (default: MaxConcurrentMigrations)" },
         { VO_EVACUATE, { "dry-run", no_argument, NULL, ARG_DRY_RUN }, NULL,
@@ -121,6 +128,12 @@ static const Verb verbs[] = {
           "on the destination, where it waits in VERIFY_RESIZE for 'confirm' or 'revert'.\n"
           "With --wait, exits 0 when the migration finished, completed or was confirmed, and with\n"
           "the failure's exit status otherwise." },
+        { "resize", 1, 1, VO_HOST | VO_RESIZE | VO_WAIT, verb_migrate, "Migrations", "DOMAIN",
+          "Move a domain cold with a new size (vCPUs, memory)",
+          "Seed 000's resize: the scheduler and the destination's claim count the new size, the\n"
+          "destination defines the domain with it, and it waits in VERIFY_RESIZE: 'confirm' keeps\n"
+          "it, 'revert' brings it back to the source with its old size. A size no node can hold\n"
+          "is refused with exit 6 and every node's reason." },
         { "plan", 1, 1, VO_HOST | VO_LIVE | VO_BLOCK_MIGRATION, verb_plan, "Migrations", "DOMAIN",
           "Say where the scheduler would move a domain now, and why not elsewhere",
           "A dry run that changes nothing: every node with 'chosen', 'possible' or 'refused' and\n"
@@ -444,6 +457,14 @@ static int parse_verb_options(MigCtl *ctl, const Verb *v, int argc, char **argv)
                         break;
                 case ARG_WAIT:
                         ctl->opt.wait = true;
+                        break;
+                case ARG_VCPUS:
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 1, 4096, &ctl->opt.vcpus, NULL))
+                                return log_usage_error("--vcpus takes a whole number from 1 to 4096.");
+                        break;
+                case ARG_MEMORY:
+                        if (mig_parse_size(optarg, &ctl->opt.memory) < 0)
+                                return log_usage_error("--memory takes a size: 512 (MiB), 512M, 2G, ...");
                         break;
                 case ARG_DRY_RUN:
                         ctl->opt.dry_run = true;

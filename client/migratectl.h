@@ -23,6 +23,8 @@ typedef struct MigVerbOptions {
         bool wait;
         bool full;
         bool dry_run;          /* evacuate --dry-run */
+        uint64_t vcpus;        /* resize --vcpus=N, 0: kept */
+        uint64_t memory;       /* resize --memory=SIZE in bytes, 0: kept */
         uint64_t max_parallel; /* evacuate --max-parallel=N, 0: MaxConcurrentMigrations */
 } MigVerbOptions;
 

@@ -62,6 +62,24 @@ char *mig_format_bytes(uint64_t bytes) {
         return g_strdup_printf("%" PRIu64 "B", bytes);
 }
 
+int mig_parse_size(const char *text, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                unsigned shift;
+        } units[] = {{"", 20},    {"K", 10},   {"M", 20},   {"G", 30},  {"T", 40},
+                     {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+        char *end = NULL;
+        if (!text || !g_ascii_isdigit(text[0]))
+                return -EINVAL;
+        guint64 n = g_ascii_strtoull(text, &end, 10);
+        for (size_t i = 0; n > 0 && i < G_N_ELEMENTS(units); i++)
+                if (strcmp(end, units[i].suffix) == 0 && n <= (UINT64_MAX >> units[i].shift)) {
+                        *ret = n << units[i].shift;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 static char *format_local_time(uint64_t usec, const char *format) {
         if (usec == 0)
                 return NULL;

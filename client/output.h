@@ -74,6 +74,9 @@ char *mig_sanitize(const char *s);
 size_t mig_display_width(const char *s);
 /* 1024-based with one decimal, like systemd: "512B", "1.5K", "16.0G". */
 char *mig_format_bytes(uint64_t bytes);
+/* "512" (MiB), "512M", "2G", "1048576K", "1T" (binary units, MiB/GiB spelled out too) into
+ * bytes; -EINVAL for anything else or zero. */
+int mig_parse_size(const char *text, uint64_t *ret);
 /* "Thu 2024-05-02 14:03:11 CEST" (local time); NULL when usec is 0. */
 char *mig_format_timestamp(uint64_t usec);
 /* "2024-05-02 14:03:11" (local time); NULL when usec is 0. */

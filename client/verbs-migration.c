@@ -26,6 +26,20 @@ static int check_status(const char *status) {
         return log_invalid_argument("Unknown migration status '%s'; known: %s.", status, known);
 }
 
+/* "Resize: 1 vCPU(s), 128.0M -> 2 vCPU(s), 256.0M" for a resize's record. */
+static void print_resize(JsonObject *p) {
+        uint64_t om = 0, nm = 0, ov = 0, nv = 0;
+        (void) mig_json_uint(p, "OldMemory", &om);
+        (void) mig_json_uint(p, "NewMemory", &nm);
+        (void) mig_json_uint(p, "OldVCPUs", &ov);
+        (void) mig_json_uint(p, "NewVCPUs", &nv);
+        if (!nm && !nv)
+                return;
+        g_autofree char *before = mig_format_bytes(om), *after = mig_format_bytes(nm);
+        mig_print_fieldf("Resize", "%" PRIu64 " vCPU(s), %s -> %" PRIu64 " vCPU(s), %s", ov, before, nv,
+                         after);
+}
+
 /* ---- migrate ---- */
 
 static void print_started(MigCtl *ctl, const char *domain, const char *path) {
@@ -46,8 +60,12 @@ static void print_started(MigCtl *ctl, const char *domain, const char *path) {
 
         g_autofree char *to = ctl->opt.host ? g_strdup_printf(" to %s", ctl->opt.host) : g_strdup("");
         g_autofree char *clean_id = mig_sanitize(id), *clean_path = mig_sanitize(path);
-        printf("Started %s migration of %s%s: %s (%s)\n", ctl->opt.live ? "live" : "cold", domain, to,
-               clean_id, clean_path);
+        bool resize = ctl->opt.memory || ctl->opt.vcpus;
+        printf("Started %s of %s%s: %s (%s)\n",
+               resize          ? "resize"
+               : ctl->opt.live ? "live migration"
+                               : "cold migration",
+               domain, to, clean_id, clean_path);
         fflush(stdout);
 }
 
@@ -66,6 +84,10 @@ static int append_migrate_options(MigCtl *ctl, sd_bus_message *m) {
                 r = sd_bus_message_append(m, "{sv}", "postcopy", "b", 1);
         if (r >= 0 && o->no_auto_converge)
                 r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
+        if (r >= 0 && o->memory)
+                r = sd_bus_message_append(m, "{sv}", "memory", "t", o->memory);
+        if (r >= 0 && o->vcpus)
+                r = sd_bus_message_append(m, "{sv}", "vcpus", "u", (uint32_t) o->vcpus);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
@@ -98,6 +120,8 @@ int verb_migrate(MigCtl *ctl, int argc, char **argv) {
                         return r;
         }
 
+        if (strcmp(argv[0], "resize") == 0 && !ctl->opt.memory && !ctl->opt.vcpus)
+                return log_usage_error("resize needs the new size: --vcpus=N and/or --memory=SIZE.");
         bool tuned = ctl->opt.bandwidth || ctl->opt.max_downtime || ctl->opt.postcopy ||
                      ctl->opt.no_auto_converge;
         if (tuned && !ctl->opt.live)
@@ -331,6 +355,7 @@ static void print_migration(JsonObject *p, JsonNode *events, bool legend) {
         mig_print_field("Kind", mig_json_string(p, "Kind"));
         mig_print_field("Source", mig_json_string(p, "Source"));
         mig_print_field("Destination", mig_json_string(p, "Destination"));
+        print_resize(p);
         print_with_detail("Status", mig_json_string(p, "Status"), mig_json_string(p, "TaskState"));
         print_progress(p);
         print_time_field("Created", p, "CreatedUSec");

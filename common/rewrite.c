@@ -256,3 +256,64 @@ int mig_rewrite_domain_xml(const MigRewriteRules *rules, const char *xml, size_t
         xmlFreeDoc(doc);
         return r;
 }
+
+/* Sets the text of every node expr selects (there is at most one of each here). */
+static void set_text(xmlXPathContextPtr xp, const char *expr, const char *text, bool drop_current) {
+        xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST expr, xp);
+        for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+                xmlNodePtr n = o->nodesetval->nodeTab[i];
+                xmlNodeSetContent(n, NULL);
+                xmlNodeAddContent(n, BAD_CAST text);
+                if (drop_current) /* <vcpu current='N'>: every vCPU runs after a resize */
+                        xmlUnsetProp(n, BAD_CAST "current");
+                else
+                        xmlSetProp(n, BAD_CAST "unit", BAD_CAST "KiB");
+        }
+        xmlXPathFreeObject(o);
+}
+
+static bool has_node(xmlXPathContextPtr xp, const char *expr) {
+        xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST expr, xp);
+        bool found = o && o->nodesetval && o->nodesetval->nodeNr > 0;
+        xmlXPathFreeObject(o);
+        return found;
+}
+
+int mig_resize_domain_xml(const char *xml, uint64_t memory_kib, unsigned vcpus, char **out, GError **error) {
+        *out = NULL;
+        size_t len = strlen(xml);
+        xmlDocPtr doc = len <= G_MAXINT
+                                ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                                : NULL;
+        if (!doc) {
+                g_set_error(error, REWRITE_ERROR, EINVAL, "its domain XML cannot be parsed");
+                return -EINVAL;
+        }
+        xmlXPathContextPtr xp = xmlXPathNewContext(doc);
+        int r = 0;
+        if (memory_kib && has_node(xp, "/domain/cpu/numa")) {
+                g_set_error(error, REWRITE_ERROR, EINVAL,
+                            "its NUMA cells fix its memory: change them first");
+                r = -EINVAL;
+        } else if (vcpus && has_node(xp, "/domain/vcpus")) {
+                g_set_error(error, REWRITE_ERROR, EINVAL,
+                            "it has per-vCPU settings (<vcpus>): change them first");
+                r = -EINVAL;
+        }
+        if (r == 0 && memory_kib) {
+                g_autofree char *kib = g_strdup_printf("%" G_GUINT64_FORMAT, memory_kib);
+                set_text(xp, "/domain/memory | /domain/currentMemory", kib, false);
+        }
+        if (r == 0 && vcpus) {
+                g_autofree char *n = g_strdup_printf("%u", vcpus);
+                set_text(xp, "/domain/vcpu", n, true);
+        }
+        if (r == 0 && !(*out = dump(doc))) {
+                g_set_error(error, REWRITE_ERROR, ENOMEM, "its resized XML cannot be written");
+                r = -ENOMEM;
+        }
+        xmlXPathFreeContext(xp);
+        xmlFreeDoc(doc);
+        return r;
+}

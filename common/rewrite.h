@@ -13,6 +13,7 @@
  * A domain that still names a bridge this node lacks is refused with that reason. */
 
 #include <glib.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,6 +37,11 @@ char *mig_rewrite_path(const MigRewriteRules *r, const char *path);
 typedef enum MigRewriteFlags {
         MIG_REWRITE_CHECK_BRIDGES = 1 << 0, /* refuse bridges missing from sysfs_net_dir */
 } MigRewriteFlags;
+
+/* A resize's definition: memory (KiB, the maximum and the current; 0 keeps it) and vCPUs
+ * (0 keeps them) set in a domain's XML, into *out. Refused (-EINVAL, error says why) for
+ * unparsable XML and for what a new size would contradict: NUMA cells, per-vCPU settings. */
+int mig_resize_domain_xml(const char *xml, uint64_t memory_kib, unsigned vcpus, char **out, GError **error);
 
 /* Rewrites a domain's XML. *out is NULL when nothing changed. Returns 0, or a negative
  * errno with error set to a sentence (unparsable XML, a bridge this node lacks). */

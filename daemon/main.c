@@ -104,7 +104,7 @@ static int check_config(const char *path) {
 static int move_migrate(Manager *m, const char *domain, bool live, bool block, uint64_t bandwidth_mib,
                         MigAnswer answer, sd_bus_error *error) {
         if (!live)
-                return cold_migrate(m, domain, "", answer, error);
+                return cold_migrate(m, domain, "", NULL, answer, error);
         const MigLiveConfig *l = &m->config->live;
         MigLiveOptions o = {.block = block,
                             .bandwidth_mib = bandwidth_mib ? bandwidth_mib : l->bandwidth,

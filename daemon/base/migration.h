@@ -46,6 +46,9 @@ typedef struct MigMigration {
         char *dest_view;
         char *group_name;   /* the domain's server group when it moved ("" none), and its policy */
         char *group_policy;
+        /* a resize (cold): the size before and after (0: not a resize, or that part kept) */
+        uint64_t old_memory, new_memory; /* bytes */
+        unsigned old_vcpus, new_vcpus;
         uint64_t disk_processed; /* block migration: disk bytes copied / to copy (not stored) */
         uint64_t disk_total;
         uint64_t dirty_rate;        /* bytes/s, while running (not stored) */

@@ -65,6 +65,11 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         /* 8: evacuations and restores, one document each */
         "CREATE TABLE evacuations (id TEXT PRIMARY KEY, node TEXT NOT NULL, created_usec INTEGER NOT NULL,"
         " document TEXT NOT NULL);",
+        /* 9: a resize's old and new size */
+        "ALTER TABLE migrations ADD COLUMN old_memory INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE migrations ADD COLUMN new_memory INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE migrations ADD COLUMN old_vcpus INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE migrations ADD COLUMN new_vcpus INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -240,8 +245,12 @@ static void bind_mutable(sqlite3_stmt *st, const MigMigration *m, int first) {
         sqlite3_bind_text(st, first + 18, m->group_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, first + 19, m->group_policy, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, first + 20, m->destination, -1, SQLITE_STATIC); /* the scheduler's choice */
+        sqlite3_bind_int64(st, first + 21, (sqlite3_int64) m->old_memory);
+        sqlite3_bind_int64(st, first + 22, (sqlite3_int64) m->new_memory);
+        sqlite3_bind_int(st, first + 23, (int) m->old_vcpus);
+        sqlite3_bind_int(st, first + 24, (int) m->new_vcpus);
 }
-#define MUTABLE_COLUMNS 21
+#define MUTABLE_COLUMNS 25
 
 static int do_insert(MigStore *s, const MigMigration *m, const char *message, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
@@ -250,9 +259,9 @@ static int do_insert(MigStore *s, const MigMigration *m, const char *message, GE
                 "INSERT INTO migrations (status, task_state, error_name, error_message, bytes_processed,"
                 " bytes_remaining, bytes_total, progress, updated_usec, finished_usec, domain_xml,"
                 " was_running, disks, claim_memory, claim_vcpus, downtime_msec, source_view, dest_view,"
-                " group_name, group_policy, destination,"
+                " group_name, group_policy, destination, old_memory, new_memory, old_vcpus, new_vcpus,"
                 " id, domain_name, domain_uuid, kind, role, source, created_usec) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &st, error);
         if (r < 0)
                 return r;
@@ -271,7 +280,8 @@ static int do_update(MigStore *s, const MigMigration *m, const char *message, GE
                         " bytes_processed=?, bytes_remaining=?, bytes_total=?, progress=?, updated_usec=?,"
                         " finished_usec=?, domain_xml=?, was_running=?, disks=?, claim_memory=?,"
                         " claim_vcpus=?, downtime_msec=?, source_view=?, dest_view=?, group_name=?,"
-                        " group_policy=?, destination=? WHERE id=?",
+                        " group_policy=?, destination=?, old_memory=?, new_memory=?, old_vcpus=?,"
+                        " new_vcpus=? WHERE id=?",
                         &st, error);
         if (r < 0)
                 return r;
@@ -330,6 +340,10 @@ static MigMigration *row_to_migration(sqlite3_stmt *st) {
         m->group_name = column_strdup(st, 26);
         g_free(m->group_policy);
         m->group_policy = column_strdup(st, 27);
+        m->old_memory = (uint64_t) sqlite3_column_int64(st, 28);
+        m->new_memory = (uint64_t) sqlite3_column_int64(st, 29);
+        m->old_vcpus = (unsigned) sqlite3_column_int(st, 30);
+        m->new_vcpus = (unsigned) sqlite3_column_int(st, 31);
         return m;
 }
 
@@ -411,8 +425,8 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
                 " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
-                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view, group_name, group_policy"
-                " FROM migrations"
+                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view, group_name, group_policy,"
+                " old_memory, new_memory, old_vcpus, new_vcpus FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
         if (r < 0)

@@ -14,7 +14,7 @@
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 8
+#define MIG_STORE_SCHEMA_VERSION 9
 #define MIG_STORE_DOMAIN_EVENTS_KEPT 20000
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);

@@ -81,9 +81,16 @@ static void mirror_update(MigMigration *mig, GVariant *d) {
                        {&mig->dirty_rate, "dirty-rate"},
                        {&mig->iteration, "iteration"},
                        {&mig->expected_downtime, "expected-downtime"},
-                       {&mig->downtime_msec, "downtime-msec"}};
+                       {&mig->downtime_msec, "downtime-msec"},
+                       {&mig->old_memory, "old-memory"},
+                       {&mig->new_memory, "new-memory"}};
         for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++)
                 (void) mig_dict_uint64(d, numbers[i].key, numbers[i].field);
+        uint64_t n = 0;
+        if (mig_dict_uint64(d, "old-vcpus", &n))
+                mig->old_vcpus = (unsigned) n;
+        if (mig_dict_uint64(d, "new-vcpus", &n))
+                mig->new_vcpus = (unsigned) n;
         (void) mig_dict_double(d, "progress", &mig->progress);
 }
 

@@ -63,6 +63,8 @@ typedef struct MigrateArgs {
         int auto_converge, postcopy, compressed; /* -1: not given */
         uint64_t bandwidth, max_downtime;        /* 0: not given */
         uint32_t parallel;                       /* 0: not given */
+        uint64_t memory;                         /* a resize: bytes, 0: kept */
+        uint32_t vcpus;                          /* a resize: 0: kept */
 } MigrateArgs;
 
 static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
@@ -77,6 +79,13 @@ static int check_migrate_args(const MigrateArgs *a, sd_bus_error *error) {
                         error, MIG_ERROR_INVALID_ARGUMENT,
                         "bandwidth, max-downtime, postcopy, parallel-connections and compressed "
                         "apply to live migrations only.");
+        if ((a->memory || a->vcpus) && a->live)
+                return sd_bus_error_set(
+                        error, MIG_ERROR_INVALID_ARGUMENT,
+                        "memory and vcpus resize a domain, which is a cold move: drop live.");
+        if ((a->memory && (a->memory < (16ULL << 20) || a->memory > (16ULL << 40))) || a->vcpus > 4096)
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "memory is from 16 MiB to 16 TiB (in bytes), vcpus at most 4096.");
         if (a->bandwidth > 1000000 || a->max_downtime > 600000 || a->parallel > 64)
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
                                         "bandwidth is at most 1000000 MiB/s, max-downtime 600000 ms, "
@@ -107,6 +116,7 @@ typedef struct MigrateStart {
         bool live;
         MigLiveOptions live_opts;
         bool may_forward;
+        MigResize resize;
 } MigrateStart;
 
 static void migrate_start_free(MigrateStart *st) {
@@ -124,8 +134,8 @@ static void on_migrate_lookup(VirtCall *c) {
         if (c->result == 0)
                 r = st->live ? live_migrate(c->m, c->domain, st->destination, &st->live_opts,
                                             bus_answer_path(c->request), &error)
-                             : cold_migrate(c->m, c->domain, st->destination, bus_answer_path(c->request),
-                                            &error);
+                             : cold_migrate(c->m, c->domain, st->destination, &st->resize,
+                                            bus_answer_path(c->request), &error);
         else if (g_strcmp0(c->err.name, MIG_ERROR_NOT_FOUND) != 0 || !st->may_forward)
                 r = mig_virt_error_to_bus(&c->err, &error);
         else
@@ -150,6 +160,8 @@ static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_
                 {"postcopy", 'b', &a.postcopy},
                 {"parallel-connections", 'u', &a.parallel},
                 {"compressed", 'b', &a.compressed},
+                {"memory", 't', &a.memory},
+                {"vcpus", 'u', &a.vcpus},
                 {NULL},
         };
         g_autoptr(GVariant) options = NULL;
@@ -162,8 +174,10 @@ static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_
             (r = check_migrate_args(&a, error)) < 0)
                 return r;
         MigrateStart *st = g_new0(MigrateStart, 1);
-        *st = (MigrateStart){g_strdup(domain), g_strdup(destination), g_steal_pointer(&options),
-                             a.live,           live_options(m, &a),   true};
+        *st = (MigrateStart){g_strdup(domain),          g_strdup(destination),
+                             g_steal_pointer(&options), a.live,
+                             live_options(m, &a),       true,
+                             {a.memory, a.vcpus}};
         *ret = st;
         return 0;
 }

@@ -130,6 +130,14 @@ static const sd_bus_vtable migration_vtable[] = {
         P("DestinationView", "s", property_dest_view, 0),
         P("ErrorName", "s", property_error_name, 0),
         P("ErrorMessage", "s", property_error_message, 0),
+        SD_BUS_PROPERTY("OldMemory", "t", NULL, offsetof(MigMigration, old_memory),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NewMemory", "t", NULL, offsetof(MigMigration, new_memory),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OldVCPUs", "u", NULL, offsetof(MigMigration, old_vcpus),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NewVCPUs", "u", NULL, offsetof(MigMigration, new_vcpus),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("GetEvents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tss)", events),
                                 method_get_events, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -204,5 +212,9 @@ int bus_append_migration_state(sd_bus_message *reply, const MigMigration *mig) {
                         mig->disk_total, "dirty-rate", "t", mig->dirty_rate, "iteration", "t",
                         mig->iteration, "expected-downtime", "t", mig->expected_downtime, "downtime-msec",
                         "t", mig->downtime_msec, "role", "s", mig->role);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "old-memory", "t", mig->old_memory,
+                                          "new-memory", "t", mig->new_memory, "old-vcpus", "u",
+                                          mig->old_vcpus, "new-vcpus", "u", mig->new_vcpus);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }

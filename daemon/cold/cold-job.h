@@ -15,7 +15,11 @@ typedef struct ColdJob {
         char *id;
         char *domain;      /* as the caller named it */
         char *destination; /* as the caller asked ("" = the scheduler picks) */
-        char *definition;  /* the domain's persistent XML, read before the record is made */
+        char *definition;  /* the domain's persistent XML, read before the record is made (a
+                            * resize's: with the new size) */
+        MigResize resize;  /* 0, 0: not a resize */
+        uint64_t old_memory;
+        unsigned old_vcpus;
         GPtrArray *disks;
         MigDomainInfo *info;
         char *dest_uri;    /* the destination's libvirt, for the disk streams */

@@ -26,8 +26,16 @@
 /* The source's steps, asked by an operator. Each takes answer: Migrate's answers as soon as
  * the migration is recorded (result.migration_id), the others when done. 1, or a negative
  * errno with error set (answer dropped). */
-int cold_migrate(Manager *m, const char *domain, const char *destination, MigAnswer answer,
-                 sd_bus_error *error);
+/* A resize: the new memory (bytes) and vCPUs; 0 keeps that part. */
+typedef struct MigResize {
+        uint64_t memory;
+        unsigned vcpus;
+} MigResize;
+/* resize NULL: a migration that keeps the size. A resize schedules and claims the new size,
+ * the destination defines the domain with it; revert starts the source's own definition,
+ * which keeps the old size. */
+int cold_migrate(Manager *m, const char *domain, const char *destination, const MigResize *resize,
+                 MigAnswer answer, sd_bus_error *error);
 int cold_confirm(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 int cold_revert(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 int cold_abort(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);

@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "id.h"
 #include "macro.h"
+#include "rewrite.h"
 #include "scheduler.h"
 
 /* --- source: the destination's claim, on each destination the plan allows --- */
@@ -92,11 +93,36 @@ static int check_disks(ColdJob *j) {
         return 0;
 }
 
+/* A resize: the definition and the sizes the scheduler and the claim count become the new
+ * ones (the source's own definition keeps the old: a revert starts it as it was). */
+static int apply_resize(ColdJob *j) {
+        g_autofree char *resized = NULL;
+        g_autoptr(GError) e = NULL;
+        j->old_memory = j->info->memory;
+        j->old_vcpus = j->info->vcpus;
+        if (mig_resize_domain_xml(j->definition, j->resize.memory / 1024, j->resize.vcpus, &resized, &e) <
+            0) {
+                mig_virt_error_clear(&j->err);
+                j->err.name = g_strdup(MIG_ERROR_INVALID_ARGUMENT);
+                j->err.message = g_strdup_printf("Cannot resize %s: %s.", j->info->name, e->message);
+                return -EINVAL;
+        }
+        g_free(j->definition);
+        j->definition = g_steal_pointer(&resized);
+        if (j->resize.memory)
+                j->info->memory = j->resize.memory;
+        if (j->resize.vcpus)
+                j->info->vcpus = j->resize.vcpus;
+        return 0;
+}
+
 static void inspect_run(void *data) {
         ColdJob *j = data;
         j->result = mig_virt_lookup(j->m->virt, j->domain, &j->info, &j->err);
         if (j->result == 0)
                 j->result = mig_virt_get_definition(j->m->virt, j->info->uuid, &j->definition, &j->err);
+        if (j->result == 0 && (j->resize.memory || j->resize.vcpus))
+                j->result = apply_resize(j);
         if (j->result == 0) {
                 j->disks = g_ptr_array_ref(j->info->disks);
                 j->result = check_disks(j);
@@ -120,6 +146,12 @@ static MigMigration *new_source_record(ColdJob *j, const char *destination) {
         mig->disks_json = mig_disks_to_json(j->disks);
         mig->bytes_total = mig->bytes_remaining = mig_disks_data_bytes(j->disks);
         mig->created_usec = mig->updated_usec = mig_now_usec();
+        if (j->resize.memory || j->resize.vcpus) {
+                mig->old_memory = j->old_memory;
+                mig->old_vcpus = j->old_vcpus;
+                mig->new_memory = j->info->memory;
+                mig->new_vcpus = j->info->vcpus;
+        }
         return mig;
 }
 
@@ -144,7 +176,13 @@ static void inspect_done(void *data) {
         else if (refuse_state(j, &e) >= 0) {
                 MigMigration *mig = new_source_record(j, j->destination);
                 j->id = g_strdup(mig->id);
-                if (manager_add_migration(j->m, mig, "requested", &e) >= 0) {
+                g_autofree char *what =
+                        mig->new_memory ? g_strdup_printf("resize requested: %u vCPU(s), %" G_GUINT64_FORMAT
+                                                          " MiB -> %u vCPU(s), %" G_GUINT64_FORMAT " MiB",
+                                                          mig->old_vcpus, mig->old_memory >> 20,
+                                                          mig->new_vcpus, mig->new_memory >> 20)
+                                        : g_strdup("requested");
+                if (manager_add_migration(j->m, mig, what, &e) >= 0) {
                         cold_job_keep(j);
                         mig_answer(&j->started, &(MigResult){.migration_id = j->id}, NULL);
                         return cold_choose_destination(j);
@@ -154,9 +192,11 @@ static void inspect_done(void *data) {
         cold_job_free(j);
 }
 
-int cold_migrate(Manager *m, const char *domain, const char *destination, MigAnswer answer,
-                 sd_bus_error *error) {
+int cold_migrate(Manager *m, const char *domain, const char *destination, const MigResize *resize,
+                 MigAnswer answer, sd_bus_error *error) {
         ColdJob *j = cold_job_new(m, NULL);
+        if (resize)
+                j->resize = *resize;
         j->started = answer;
         j->domain = g_strdup(domain);
         j->destination = g_strdup(destination);

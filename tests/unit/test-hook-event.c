@@ -209,6 +209,30 @@ static void test_rewrite(void) {
         g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+/* A resize's definition: memory (maximum and current) and vCPUs set, what contradicts refused. */
+static void test_resize_xml(void) {
+        const char *xml = "<domain type='kvm'><name>r1</name><memory unit='KiB'>131072</memory>"
+                          "<currentMemory unit='KiB'>131072</currentMemory><vcpu placement='static' "
+                          "current='1'>4</vcpu><devices/></domain>";
+        g_autofree char *out = NULL;
+        g_autoptr(GError) e = NULL;
+        g_assert_cmpint(mig_resize_domain_xml(xml, 262144, 2, &out, &e), ==, 0);
+        g_assert_nonnull(strstr(out, "<memory unit=\"KiB\">262144</memory>"));
+        g_assert_nonnull(strstr(out, "<currentMemory unit=\"KiB\">262144</currentMemory>"));
+        g_assert_nonnull(strstr(out, "<vcpu placement=\"static\">2</vcpu>"));
+        g_autofree char *same_cpus = NULL;
+        g_assert_cmpint(mig_resize_domain_xml(xml, 65536, 0, &same_cpus, &e), ==, 0);
+        g_assert_nonnull(strstr(same_cpus, "current=\"1\">4</vcpu>"));
+        g_autofree char *numa = NULL;
+        g_assert_cmpint(mig_resize_domain_xml("<domain><memory>1</memory><cpu><numa><cell id='0' "
+                                              "memory='1'/></numa></cpu></domain>",
+                                              2048, 0, &numa, &e),
+                        ==, -EINVAL);
+        g_assert_null(numa);
+        g_clear_error(&e);
+        g_assert_cmpint(mig_resize_domain_xml("not xml", 2048, 0, &numa, &e), ==, -EINVAL);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/hook/event-from-args", test_event_from_args);
@@ -216,6 +240,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/hook/spool-parse", test_spool_parse);
         g_test_add_func("/hook/spool-file", test_spool_file);
         g_test_add_func("/hook/rewrite", test_rewrite);
+        g_test_add_func("/hook/resize-xml", test_resize_xml);
         g_test_add_func("/hook/long-message", test_long_message);
         return g_test_run();
 }

@@ -49,6 +49,10 @@ static void test_roundtrip(void) {
                 m->claim_vcpus = 2;
                 m->updated_usec = 2000;
                 mig_set_string(&m->destination, "hostc"); /* the scheduler chose after the insert */
+                m->old_memory = 128 << 20;
+                m->new_memory = 256 << 20;
+                m->old_vcpus = 1;
+                m->new_vcpus = 2;
                 g_assert_cmpint(mig_store_update_migration(s, m, "copying disks", &e), ==, 0);
                 g_assert_cmpint(mig_store_set_host_state(s, "hosta", false, "maintenance", &e), ==, 0);
         }
@@ -69,6 +73,10 @@ static void test_roundtrip(void) {
         g_assert_cmpuint(m->claim_memory, ==, 1 << 30);
         g_assert_cmpuint(m->claim_vcpus, ==, 2);
         g_assert_cmpstr(m->destination, ==, "hostc");
+        g_assert_cmpuint(m->old_memory, ==, 128 << 20);
+        g_assert_cmpuint(m->new_memory, ==, 256 << 20);
+        g_assert_cmpuint(m->old_vcpus, ==, 1);
+        g_assert_cmpuint(m->new_vcpus, ==, 2);
         g_autoptr(GPtrArray) events = NULL;
         g_assert_cmpint(mig_store_load_events(s, m->id, &events, &e), ==, 0);
         g_assert_cmpuint(events->len, ==, 2);
@@ -171,8 +179,8 @@ static void test_private_mode(void) {
 /* The history is bounded: ended migrations past the age or beyond the count go, with their
  * events; those in flight stay whatever their age. */
 static void test_prune(void) {
-        static const char *const final[] = {"confirmed", "reverted", "error", "cancelled", "completed", "failed",
-                                            NULL};
+        static const char *const final[] = {"confirmed", "reverted", "error", "cancelled",
+                                            "completed", "failed",   NULL};
         g_autofree char *dir = tmpdir();
         g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
         g_autoptr(GError) e = NULL;
