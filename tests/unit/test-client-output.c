@@ -358,11 +358,30 @@ static void test_sanitize(void) {
         g_assert_true(g_str_has_prefix(bad, "ok"));
 }
 
+static void test_parse_size(void) {
+        static const struct {
+                const char *text;
+                uint64_t bytes;
+        } good[] = {{"512", 512ULL << 20},    {"256M", 256ULL << 20}, {"2G", 2ULL << 30},
+                    {"1048576K", 1ULL << 30}, {"1T", 1ULL << 40},     {"3GiB", 3ULL << 30}};
+        for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+                uint64_t v = 0;
+                g_assert_cmpint(mig_parse_size(good[i].text, &v), ==, 0);
+                g_assert_cmpuint(v, ==, good[i].bytes);
+        }
+        const char *bad[] = {"", "0", "-1", "1.5G", "12X", "G", "99999999999999999999T", NULL};
+        for (size_t i = 0; bad[i]; i++) {
+                uint64_t v = 0;
+                g_assert_cmpint(mig_parse_size(bad[i], &v), <, 0);
+        }
+}
+
 int main(int argc, char *argv[]) {
         setenv("TZ", "UTC", 1);
         g_test_init(&argc, &argv, NULL);
 
         g_test_add_func("/client/table/alignment", test_table_alignment);
+        g_test_add_func("/client/parse-size", test_parse_size);
         g_test_add_func("/client/table/no-trailing-blanks", test_table_no_trailing_blanks);
         g_test_add_func("/client/table/utf8", test_table_sanitizes_and_measures_utf8);
         g_test_add_func("/client/table/legend", test_legend);

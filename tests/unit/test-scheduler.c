@@ -15,6 +15,7 @@ typedef struct Node {
         const char *name;
         bool source, unreachable, disabled;
         uint64_t memory_free; /* GiB */
+        uint64_t extra_mib;   /* added to memory_free */
         const char *members;  /* comma-separated, or NULL */
         unsigned in_flight;
 } Node;
@@ -36,7 +37,8 @@ static MigPlan *plan_of(const Node *nodes, size_t n, const char *policy, const c
                 }
                 MigPlacementFacts f = {.enabled = !nodes[i].disabled,
                                        .disabled_reason = g_strdup(nodes[i].disabled ? "maintenance" : ""),
-                                       .memory_free = nodes[i].memory_free * GIB,
+                                       .memory_free =
+                                               nodes[i].memory_free * GIB + (nodes[i].extra_mib << 20),
                                        .disk_free = 100 * GIB,
                                        .vcpus = 2,
                                        .vcpus_used = 1,
@@ -207,8 +209,28 @@ static void test_group_broken(void) {
         g_assert_null(placement_group_broken("soft-anti-affinity", names, twice));
 }
 
+/* Free memory within 64 MiB is a tie: fewer migrations in flight, then the name, decide. */
+static void test_memory_noise(void) {
+        const Node n[] = {{"a", .source = true, .memory_free = 8},
+                          {"c", .memory_free = 4, .extra_mib = 40},
+                          {"b", .memory_free = 4}};
+        g_autoptr(MigPlan) p = plan_of(n, 3, NULL, NULL);
+        g_assert_cmpstr(mig_plan_pick(p, 0), ==, "b");
+        const Node busy[] = {{"a", .source = true, .memory_free = 8},
+                             {"c", .memory_free = 4, .extra_mib = 40},
+                             {"b", .memory_free = 4, .in_flight = 1}};
+        g_autoptr(MigPlan) q = plan_of(busy, 3, NULL, NULL);
+        g_assert_cmpstr(mig_plan_pick(q, 0), ==, "c");
+        const Node more[] = {{"a", .source = true, .memory_free = 8},
+                             {"c", .memory_free = 4, .extra_mib = 100},
+                             {"b", .memory_free = 4}};
+        g_autoptr(MigPlan) r = plan_of(more, 3, NULL, NULL);
+        g_assert_cmpstr(mig_plan_pick(r, 0), ==, "c");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/scheduler/memory-noise", test_memory_noise);
         g_test_add_func("/scheduler/no-group", test_no_group);
         g_test_add_func("/scheduler/anti-affinity", test_anti_affinity);
         g_test_add_func("/scheduler/anti-affinity-nowhere", test_anti_affinity_nowhere);
