@@ -213,6 +213,52 @@ try:
     check(name == "org.example.Migrate1.Error.NotFound", "revert of an unknown domain: " + message)
     name, message = error_of("Abort", "'test'", "false")
     check(name == "org.example.Migrate1.Error.NotFound", "abort with nothing in flight: " + message)
+
+    # 6. Evacuation of a node with no peers: the plan says why the domain fits nowhere; a dry
+    # run records nothing; a real one is stored, on the bus as dbus/ says, and outlives SIGKILL.
+    for args, what in ((("'unit'", "{'max-parallel': <@u 100>}", "false"), "max-parallel 100"),
+                       (("'unit'", "{'bandwidth': <@t 5>}", "false"), "bandwidth without live"),
+                       (("'nosuchnode'", empty, "false"), "an unknown node")):
+        name, message = error_of("Evacuate", *args)
+        check(name == "org.example.Migrate1.Error.InvalidArgument", "Evacuate with %s: %s" % (what, message))
+    name, message = error_of("ControlEvacuation", "'unit'", "'explode'", "false")
+    check(name == "org.example.Migrate1.Error.InvalidArgument", "ControlEvacuation 'explode': " + message)
+    rc, out, _ = call("Evacuate", "sa{sv}b", "unit", 1, "dry-run", "b", "true", "false")
+    plan = out["data"][0] if rc == 0 else {}
+    items = plan.get("items", {}).get("data", [])
+    check(rc == 0 and plan["dry-run"]["data"] is True and len(items) == 1 and
+          items[0]["status"]["data"] == "failed" and "no valid host" in items[0]["error"]["data"],
+          "a dry run plans 'test' and says it fits nowhere: %s" % (items[0]["error"]["data"] if items else out))
+    rc, out, _ = call("ListEvacuations")
+    check(rc == 0 and out["data"][0] == [], "a dry run records nothing")
+    name, message = error_of("GetEvacuation", "'unit'")
+    check(name == "org.example.Migrate1.Error.NotFound", "GetEvacuation before any: " + message)
+    if os.geteuid() == 0:
+        rc, out, _ = call("Evacuate", "sa{sv}b", "unit", 0, "false")
+        evac = out["data"][0] if rc == 0 else {}
+        check(rc == 0 and "object" in evac, "Evacuate of this node starts: %s" % evac.get("message"))
+        for _ in range(50):
+            rc, out, _ = call("GetEvacuation", "s", "unit")
+            if rc == 0 and out["data"][0]["status"]["data"] == "completed":
+                break
+            time.sleep(0.1)
+        got = out["data"][0] if rc == 0 else {}
+        check(got.get("status", {}).get("data") == "completed" and got["failed"]["data"] == 1,
+              "it ends completed, the domain failed with why")
+        path = evac["object"]["data"] if "object" in evac else "/"
+        check(live(path).get("org.example.Migrate1.Evacuation") ==
+              contract("org.example.Migrate1.Evacuation").get("org.example.Migrate1.Evacuation"),
+              "the Evacuation object matches dbus/org.example.Migrate1.Evacuation.xml")
+        name, message = error_of("ControlEvacuation", "'unit'", "'pause'", "false")
+        check(name == "org.example.Migrate1.Error.Conflict", "pause of an ended evacuation: " + message)
+        d.send_signal(signal.SIGKILL)
+        d.wait()
+        d = start_daemon()
+        rc, out, _ = call("GetEvacuation", "s", "unit")
+        check(rc == 0 and out["data"][0]["id"]["data"] == evac["id"]["data"] and
+              out["data"][0]["status"]["data"] == "completed", "after SIGKILL the evacuation is still there")
+        rc, out, _ = call("Restore", "sa{sv}b", "unit", 0, "false")
+        check(rc == 0 and out["data"][0]["kind"]["data"] == "restore", "Restore of this node starts")
 finally:
     cleanup()
 
