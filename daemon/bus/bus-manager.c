@@ -170,7 +170,9 @@ static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_
                 return r;
         if (!mig_domain_name_valid(domain))
                 return invalid_domain(error);
-        if ((r = bus_check_destination(m, destination, error)) < 0 ||
+        bool here =
+                (a.memory || a.vcpus) && strcmp(destination, manager_node(m)) == 0; /* a resize in place */
+        if ((!here && (r = bus_check_destination(m, destination, error)) < 0) ||
             (r = check_migrate_args(&a, error)) < 0)
                 return r;
         MigrateStart *st = g_new0(MigrateStart, 1);
@@ -224,10 +226,13 @@ typedef struct InflightVerb {
         bool (*applies)(const MigMigration *mig);
         int (*cold)(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
         int (*live)(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+        int (*resize)(Manager *m, MigMigration *mig, MigAnswer answer,
+                      sd_bus_error *error); /* on this node */
 } InflightVerb;
 
 static bool waits_for_verify(const MigMigration *mig) {
-        return strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "finished") == 0;
+        return (strcmp(mig->kind, "cold") == 0 || strcmp(mig->kind, "resize") == 0) &&
+               strcmp(mig->status, "finished") == 0;
 }
 
 static bool abortable(const MigMigration *mig) {
@@ -240,8 +245,10 @@ static bool live_running(const MigMigration *mig) {
 }
 
 static const InflightVerb verbs[] = {
-        {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_confirm},
-        {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_revert},
+        {"confirm", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_confirm, NULL,
+         cold_resize_confirm},
+        {"revert", "a cold migration waiting in VERIFY_RESIZE", waits_for_verify, cold_revert, NULL,
+         cold_resize_revert},
         {"abort", "a migration in flight (before VERIFY_RESIZE)", abortable, cold_abort, live_abort},
         {"force-complete", "a running live migration", live_running, NULL, live_force_complete},
 };
@@ -287,6 +294,8 @@ static int run_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, M
                 return verb->cold(m, mig, bus_answer_empty(msg), error);
         if (strcmp(mig->kind, "live") == 0 && verb->live)
                 return verb->live(m, mig, bus_answer_empty(msg), error);
+        if (strcmp(mig->kind, "resize") == 0 && verb->resize)
+                return verb->resize(m, mig, bus_answer_empty(msg), error);
         return sd_bus_error_setf(error, MIG_ERROR_NOT_SUPPORTED,
                                  "%s of a %s migration is not available yet.", verb->name, mig->kind);
 }
@@ -301,11 +310,20 @@ int bus_run_verb(sd_bus_message *msg, Manager *m, const char *verb_name, const c
         return run_verb(msg, m, verb, mig, error);
 }
 
-/* The verb on the domain's migration recorded here; with none, on the node that holds the
- * domain (unless the call came forwarded already). */
+/* Whether the domain of mig, ended, is elsewhere now: this node was the source of a move that
+ * succeeded, or the destination of one that did not. */
+static bool moved_on(const MigMigration *mig) {
+        bool success = mig_status_is_success(mig->status);
+        return mig_status_is_final(mig->status) && strcmp(mig->kind, "resize") != 0 &&
+               (strcmp(mig->role, "source") == 0) == success;
+}
+
+/* The verb on the domain's migration recorded here; with none, or when the newest one moved
+ * the domain away (its holder may have one in flight: a resize there, a later move), on the
+ * node that holds the domain, unless the call came forwarded already. */
 static int domain_verb(sd_bus_message *msg, Manager *m, const InflightVerb *verb, const char *domain,
                        MigMigration *latest, bool may_forward, sd_bus_error *error) {
-        if (latest)
+        if (latest && (!moved_on(latest) || !may_forward))
                 return run_verb(msg, m, verb, latest, error);
         if (!may_forward)
                 return sd_bus_error_setf(error, MIG_ERROR_NOT_FOUND,
