@@ -123,7 +123,7 @@ static int watch_result(Watch *w, const char *status) {
                         return 0;
                 g_autofree char *clean_id = mig_sanitize(id), *clean_domain = mig_sanitize(domain);
                 printf("Migration %s of %s %s.\n", clean_id, clean_domain, status);
-                if (mig_status_waits_for_operator(status) && (!kind || strcmp(kind, "cold") == 0))
+                if (mig_status_waits_for_operator(status) && (!kind || strcmp(kind, "live") != 0))
                         printf("The domain waits in VERIFY_RESIZE on the destination: '%s confirm %s' keeps "
                                "it "
                                "there and removes the source's copy, '%s revert %s' moves it back.\n",

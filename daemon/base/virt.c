@@ -600,6 +600,17 @@ int mig_virt_define(MigVirt *v, const char *xml, const char *uuid, bool start, M
         return 0;
 }
 
+int mig_virt_redefine(MigVirt *v, const char *xml, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) old = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!old)
+                return -EIO;
+        g_autoptr(MigVirDomain) dom = virDomainDefineXML(c, xml);
+        if (!dom)
+                return fail_from_libvirt(err, "Cannot define the domain with its new size");
+        return check_uuid(dom, uuid, err);
+}
+
 int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err) {
         g_autoptr(MigVirConnect) c = get_conn(v, err);
         if (!c)

@@ -107,6 +107,9 @@ int mig_virt_undefine(MigVirt *v, const char *uuid, MigVirtError *err);
  * an existing definition of the same UUID is reused. If the start fails, a
  * definition made here is removed again. */
 int mig_virt_define(MigVirt *v, const char *xml, const char *uuid, bool start, MigVirtError *err);
+/* Replaces the persistent definition of the domain uuid (it must exist, shut off or not)
+ * with xml, which must name the same UUID. */
+int mig_virt_redefine(MigVirt *v, const char *xml, const char *uuid, MigVirtError *err);
 /* Destroys (if running) and undefines the domain; a missing domain is fine. */
 int mig_virt_remove(MigVirt *v, const char *uuid, MigVirtError *err);
 /* Live migration. */

@@ -131,7 +131,7 @@ static const char *domain_state(Manager *m, const MigDomainInfo *d, const char *
                 return "CONFLICT";
         if (!mig)
                 return mig_domain_state_name(d);
-        bool waits = strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "finished") == 0;
+        bool waits = strcmp(mig->kind, "live") != 0 && strcmp(mig->status, "finished") == 0;
         return waits ? "VERIFY_RESIZE" : "MIGRATING";
 }
 

@@ -20,6 +20,7 @@ typedef struct ColdJob {
         MigResize resize;  /* 0, 0: not a resize */
         uint64_t old_memory;
         unsigned old_vcpus;
+        uint64_t memory_free_here; /* a resize on this node: what it has free */
         GPtrArray *disks;
         MigDomainInfo *info;
         char *dest_uri;    /* the destination's libvirt, for the disk streams */

@@ -36,6 +36,14 @@ typedef struct MigResize {
  * which keeps the old size. */
 int cold_migrate(Manager *m, const char *domain, const char *destination, const MigResize *resize,
                  MigAnswer answer, sd_bus_error *error);
+/* resize.c: a resize on this node (kind "resize"; cold_migrate hands one over when the
+ * destination is this node): no copy; confirm keeps it, revert defines the old size again. */
+int cold_resize_here(Manager *m, const char *domain, const MigResize *resize, MigAnswer answer,
+                     sd_bus_error *error);
+int cold_resize_confirm(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+int cold_resize_revert(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
+/* After a restart: the step under way is done again (pre-migrating: cancelled). */
+void cold_resize_resume(Manager *m, MigMigration *mig);
 int cold_confirm(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 int cold_revert(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);
 int cold_abort(Manager *m, MigMigration *mig, MigAnswer answer, sd_bus_error *error);

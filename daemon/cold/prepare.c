@@ -103,7 +103,7 @@ static int apply_resize(ColdJob *j) {
         if (mig_resize_domain_xml(j->definition, j->resize.memory / 1024, j->resize.vcpus, &resized, &e) <
             0) {
                 mig_virt_error_clear(&j->err);
-                j->err.name = g_strdup(MIG_ERROR_INVALID_ARGUMENT);
+                j->err.name = MIG_ERROR_INVALID_ARGUMENT;
                 j->err.message = g_strdup_printf("Cannot resize %s: %s.", j->info->name, e->message);
                 return -EINVAL;
         }
@@ -194,6 +194,8 @@ static void inspect_done(void *data) {
 
 int cold_migrate(Manager *m, const char *domain, const char *destination, const MigResize *resize,
                  MigAnswer answer, sd_bus_error *error) {
+        if (resize && destination && strcmp(destination, manager_node(m)) == 0)
+                return cold_resize_here(m, domain, resize, answer, error);
         ColdJob *j = cold_job_new(m, NULL);
         if (resize)
                 j->resize = *resize;

@@ -33,9 +33,14 @@ void cold_resume_all(Manager *m) {
         MigMigration *mig;
         g_hash_table_iter_init(&it, m->migrations);
         while (g_hash_table_iter_next(&it, NULL, (gpointer *) &mig))
-                if (strcmp(mig->kind, "cold") == 0 && strcmp(mig->role, "source") == 0 &&
-                    !mig_status_is_final(mig->status))
+                if ((strcmp(mig->kind, "cold") == 0 || strcmp(mig->kind, "resize") == 0) &&
+                    strcmp(mig->role, "source") == 0 && !mig_status_is_final(mig->status))
                         g_ptr_array_add(todo, mig);
-        for (guint i = 0; i < todo->len; i++)
-                resume_one(m, todo->pdata[i]);
+        for (guint i = 0; i < todo->len; i++) {
+                mig = todo->pdata[i];
+                if (strcmp(mig->kind, "resize") == 0)
+                        cold_resize_resume(m, mig);
+                else
+                        resume_one(m, mig);
+        }
 }

@@ -7,7 +7,9 @@
 #   - revert: back on the source with 1 vCPU / 128 MiB, the destination clean, disk equal;
 #   - resize again and confirm: on the destination with the new size, the source clean;
 #   - a size no node can hold (asked on the node that does not hold the domain): NoValidHost
-#     with each node's reason, the domain untouched.
+#     with each node's reason, the domain untouched;
+#   - a resize on the same node (--host its own node): defined anew in place, the disk never
+#     copied; revert gives the size before, confirm keeps the new one; too much memory refused.
 # Exit 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -74,5 +76,33 @@ check_eq "resize r1 --memory 8T --wait exits 6 (no valid host)" 6 "$rc"
 check "... naming $A and why" grep -q "$A: .*memory" <<<"$out"
 check_eq "r1 still runs on $B with 2 vCPUs and 256 MiB" "running 2 262144 262144" \
         "$(state "$B" r1) $(size "$B" r1)"
+
+say "resize on the same node ($B, asked on $A): no copy; revert, then confirm"
+inode=$(on "$B" stat -c %i $IMAGES/r1.qcow2)
+kind() { on "$B" migratectl --json show r1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Kind"), d.get("Status"), d.get("Source"), d.get("Destination"))'; }
+out=$(on "$A" migratectl resize r1 --host "$B" --vcpus 1 --memory 192M --wait 2>&1)
+rc=$?
+echo "$out" | tail -n 2 | sed 's/^/        /'
+check_eq "resize r1 --host $B --vcpus 1 --memory 192M --wait exits 0" 0 "$rc"
+check_eq "r1 runs on $B with 1 vCPU and 192 MiB" "running 1 196608 196608" "$(state "$B" r1) $(size "$B" r1)"
+check_eq "the record: a resize on $B, waiting in VERIFY_RESIZE" "resize finished $B $B" "$(kind)"
+check "domains shows VERIFY_RESIZE" grep -qE "^r1 .*VERIFY_RESIZE" <<<"$(on "$A" migratectl domains)"
+check "the disk was not copied (same inode)" test "$(on "$B" stat -c %i $IMAGES/r1.qcow2)" = "$inode"
+check "revert r1 exits 0" on "$A" migratectl revert r1
+check_eq "r1 runs on $B with its size before, 2 vCPUs and 256 MiB" "running 2 262144 262144" \
+        "$(state "$B" r1) $(size "$B" r1)"
+check_eq "the record is reverted" "resize reverted $B $B" "$(kind)"
+check "resize r1 --host $B --memory 192M --wait exits 0" \
+        on "$B" migratectl resize r1 --host "$B" --memory 192M --wait
+check "confirm r1 exits 0" on "$B" migratectl confirm r1
+check_eq "r1 keeps 2 vCPUs and 192 MiB on $B" "running 2 196608 196608" "$(state "$B" r1) $(size "$B" r1)"
+check_eq "the record is confirmed" "resize confirmed $B $B" "$(kind)"
+check "the disk is still there, the same file, content unchanged" \
+        test "$(on "$B" stat -c %i $IMAGES/r1.qcow2)" = "$inode"
+check "... content unchanged" same_content "$B" $IMAGES/r1.qcow2 "$sum"
+out=$(on "$B" migratectl resize r1 --host "$B" --memory 8T --wait 2>&1)
+check_eq "a resize on $B beyond its memory exits 6" 6 "$?"
+echo "$out" | sed 's/^/        /'
+check_eq "r1 untouched on $B" "running 2 196608 196608" "$(state "$B" r1) $(size "$B" r1)"
 
 finish "$A" "$B"
