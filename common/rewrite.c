@@ -232,17 +232,23 @@ static char *dump(xmlDocPtr doc) {
         return out;
 }
 
-int mig_rewrite_domain_xml(const MigRewriteRules *rules, const char *xml, size_t len, MigRewriteFlags flags,
-                           const char *sysfs_net_dir, char **out, GError **error) {
-        *out = NULL;
+/* A domain's XML, parsed without the network or messages on stderr; NULL with error set. */
+static xmlDocPtr parse_domain(const char *xml, size_t len, GError **error) {
         xmlDocPtr doc = len <= G_MAXINT
                                 ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
                                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
                                 : NULL;
-        if (!doc) {
+        if (!doc)
                 g_set_error(error, REWRITE_ERROR, EINVAL, "its domain XML cannot be parsed");
+        return doc;
+}
+
+int mig_rewrite_domain_xml(const MigRewriteRules *rules, const char *xml, size_t len, MigRewriteFlags flags,
+                           const char *sysfs_net_dir, char **out, GError **error) {
+        *out = NULL;
+        xmlDocPtr doc = parse_domain(xml, len, error);
+        if (!doc)
                 return -EINVAL;
-        }
         Rewrite w = {rules, flags, sysfs_net_dir ? sysfs_net_dir : "/sys/class/net", xmlXPathNewContext(doc),
                      false};
         int r = rewrite_bridges(&w, error);
@@ -281,15 +287,9 @@ static bool has_node(xmlXPathContextPtr xp, const char *expr) {
 
 int mig_resize_domain_xml(const char *xml, uint64_t memory_kib, unsigned vcpus, char **out, GError **error) {
         *out = NULL;
-        size_t len = strlen(xml);
-        xmlDocPtr doc = len <= G_MAXINT
-                                ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
-                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                                : NULL;
-        if (!doc) {
-                g_set_error(error, REWRITE_ERROR, EINVAL, "its domain XML cannot be parsed");
+        xmlDocPtr doc = parse_domain(xml, strlen(xml), error);
+        if (!doc)
                 return -EINVAL;
-        }
         xmlXPathContextPtr xp = xmlXPathNewContext(doc);
         int r = 0;
         if (memory_kib && has_node(xp, "/domain/cpu/numa")) {
