@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Cold migration (Nova's migrate/resize without a flavour change), driven by the
+/* Cold migration (Nova's migrate, and its resize: the same with a new size), driven by the
  * source node's daemon; the destination's daemon answers Peer calls. One file per
- * phase, both sides of the phase in it:
+ * phase, both sides of the phase in it (and resize.c: a resize on the same node):
  *
  *   prepare.c  pre-migrating (resize_prep): the request, the scheduler's choice, the claim
  *   copy.c     migrating (resize_migrating): the domain shut down, its disks copied sparse
