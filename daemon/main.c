@@ -139,6 +139,7 @@ static int start(Manager *m, bool user_bus, MigVirtEvents **virt_events) {
         cold_init(m);
         live_init(m);
         evacuation_init(m, &move_ops);
+        restore_init(m);
         cold_resume_all(m);
         live_resume_all(m);
         evacuation_resume_all(m);

@@ -12,8 +12,9 @@
 #include "bus-variant.h"
 #include "manager.h"
 
-/* Connects to the system bus (the user bus for tests), publishes every object, takes the
- * bus name, and exits when idle (idle_usec of the manager; 0: never). */
+/* bus-start.c, the top of the layer: connects to the system bus (the user bus for tests),
+ * publishes every object, takes the bus name, and exits when idle (idle_usec of the
+ * manager; 0: never). The rest of bus-api.c's functions are helpers the objects share. */
 int bus_start(Manager *m, bool user_bus);
 
 /* Answers that reply to msg (referenced until answered): nothing, the migration's object
@@ -82,8 +83,10 @@ void bus_forward_to_holder(Manager *m, sd_bus_message *request, const char *doma
 int bus_peer_forward_migrate(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int bus_peer_forward_domain_verb(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int bus_peer_get_migration(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-/* The mirror of another node's migration id, or NULL. */
+/* bus-migration.c: the mirror of another node's migration id, or NULL; bus_mirror_start
+ * follows migration id of node peer here (its object path, or NULL). */
 MigMigration *bus_mirror_find(Manager *m, const char *id);
+char *bus_mirror_start(Manager *m, const char *peer, const char *id);
 
 /* bus-evacuation.c: /org/example/Migrate1/evacuation/<id> and the Manager's evacuation
  * methods; Peer.ForwardEvacuate, ForwardControlEvacuation, GetEvacuation, ListEvacuations:
@@ -99,7 +102,7 @@ int bus_peer_forward_restore(sd_bus_message *msg, Manager *m, sd_bus_error *erro
 int bus_peer_forward_control_evacuation(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int bus_peer_get_evacuation(sd_bus_message *msg, Manager *m, sd_bus_error *error);
 int bus_peer_list_evacuations(sd_bus_message *msg, Manager *m, sd_bus_error *error);
-/* bus-manager.c: a node of the config (this one or a peer); else InvalidArgument. */
+/* bus-api.c: a node of the config (this one or a peer); else InvalidArgument. */
 int bus_check_node(Manager *m, const char *node, sd_bus_error *error);
 
 /* bus-peer.c */

@@ -22,18 +22,6 @@ static int invalid_domain(sd_bus_error *error) {
 }
 
 /* The node must be this one or a configured peer. */
-int bus_check_node(Manager *m, const char *node, sd_bus_error *error) {
-        if (!mig_node_name_valid(node))
-                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
-                                        "Invalid node: " MIG_NODE_NAME_RULE ".");
-        if (!mig_config_knows_node(m->config, node))
-                return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
-                                         "Unknown node '%s': it is neither this node (%s) nor a peer in %s.",
-                                         node, manager_node(m),
-                                         m->config->path ? m->config->path : "the config");
-        return 0;
-}
-
 /* --- a{sv} arguments: known keys of known types only --- */
 
 typedef MigDictSpec OptionSpec;

@@ -44,8 +44,13 @@ void evac_item_ref_free(void *data);
 MigAnswer evac_item_answer(MigEvacuation *e, guint index, MigAnswerFn fn);
 MigEvacItem *evac_item_of(const ItemRef *ref, MigEvacuation **ret);
 
-/* restore.c */
-void restore_start_item(MigEvacuation *e, guint index);
-void restore_cancel_item(MigEvacuation *e, MigEvacItem *it);
-/* After a restart: follows its moves again. */
-void restore_resume(MigEvacuation *e);
+/* How an evacuation of another kind than "evacuate" moves its items (restore.c registers
+ * "restore"): evacuation.c knows them only by name, so that restore.c sits on top of it. */
+typedef struct EvacKind {
+        const char *name;
+        void (*start_item)(MigEvacuation *e, guint index); /* its status committed "migrating" */
+        void (*cancel_item)(MigEvacuation *e, MigEvacItem *it);
+        void (*resume)(MigEvacuation *e); /* after a restart: follows its moves again */
+} EvacKind;
+/* k must outlive the manager (a static). */
+void evac_register_kind(Manager *m, const EvacKind *k);

@@ -180,6 +180,24 @@ static MigEvacuation *from_variant(Manager *m, GVariant *d) {
         return e;
 }
 
+/* --- the kinds --- */
+
+void evac_register_kind(Manager *m, const EvacKind *k) {
+        if (!m->evac_kinds)
+                m->evac_kinds = g_ptr_array_new();
+        g_ptr_array_add(m->evac_kinds, (gpointer) k);
+}
+
+/* The registered kind of e, or NULL for "evacuate" (this file's own). */
+static const EvacKind *kind_of(const MigEvacuation *e) {
+        for (guint i = 0; e->m->evac_kinds && i < e->m->evac_kinds->len; i++) {
+                const EvacKind *k = e->m->evac_kinds->pdata[i];
+                if (strcmp(k->name, e->kind) == 0)
+                        return k;
+        }
+        return NULL;
+}
+
 /* --- who shows them, and the store --- */
 
 /* The tables, made by whichever comes first: the bus layer's watch or evacuation_init. */
@@ -391,8 +409,9 @@ static void start_item(MigEvacuation *e, guint index) {
                                                strcmp(it->kind, "live") == 0 ? "live" : "cold");
         if (evac_save(e, msg) < 0)
                 return evac_fail(e, "cannot record a move before it starts");
-        if (strcmp(e->kind, "restore") == 0)
-                return restore_start_item(e, index);
+        const EvacKind *k = kind_of(e);
+        if (k)
+                return k->start_item(e, index);
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         bool live = strcmp(it->kind, "live") == 0;
         if (e->m->move_ops->migrate(e->m, it->uuid, live, it->block, e->bandwidth_mib,
@@ -672,8 +691,9 @@ void evac_cancel_item(MigEvacuation *e, MigEvacItem *it) {
                 mig_set_string(&it->error, "the evacuation was cancelled before it started");
                 return;
         }
-        if (strcmp(e->kind, "restore") == 0)
-                return restore_cancel_item(e, it);
+        const EvacKind *k = kind_of(e);
+        if (k)
+                return k->cancel_item(e, it);
         MigMigration *mig = evac_item_active(it) ? manager_find_migration(e->m, it->migration_id) : NULL;
         /* a live move is aborted, a cold one only before its copy (after that it finishes) */
         if (!mig || (strcmp(mig->kind, "cold") == 0 && strcmp(mig->status, "pre-migrating") != 0))
@@ -751,8 +771,9 @@ static void resume(MigEvacuation *e) {
                 g_message("Evacuation %s of %s: planning again after a restart", e->id, e->node);
                 return list_and_plan(e);
         }
-        if (strcmp(e->kind, "restore") == 0)
-                restore_resume(e);
+        const EvacKind *k = kind_of(e);
+        if (k)
+                k->resume(e);
         for (guint i = 0; strcmp(e->kind, "evacuate") == 0 && i < e->items->len; i++)
                 if (evac_item_active(e->items->pdata[i]))
                         resume_item(e, i);

@@ -87,6 +87,8 @@ void evacuation_watch(Manager *m, EvacWatch fn, void *userdata);
  * error set (Conflict when an evacuation of this node is under way). */
 int evacuation_start(Manager *m, const MigEvacRequest *req, EvacDone done, void *userdata,
                      sd_bus_error *error);
+/* restore.c: registers the restore kind with the evacuations (after evacuation_init). */
+void restore_init(Manager *m);
 /* Moves back, to this node, the domains its last evacuation moved away and that are still
  * where it put them (each moved by the node that holds it, with this node as its explicit
  * destination; cold moves confirmed), after enabling this node again: an evacuation of kind

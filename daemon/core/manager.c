@@ -142,6 +142,7 @@ void manager_free(Manager *m) {
         g_clear_pointer(&m->live_jobs, g_hash_table_unref);
         g_clear_pointer(&m->evacuations, g_hash_table_unref);
         g_clear_pointer(&m->evac_watches, g_ptr_array_unref);
+        g_clear_pointer(&m->evac_kinds, g_ptr_array_unref);
         g_clear_pointer(&m->mirrors, g_hash_table_unref);
         mig_polkit_free(m->polkit);
         mig_peers_free(m->peers);

@@ -67,6 +67,7 @@ struct Manager {
         GHashTable *evacuations;
         const struct MigMoveOps *move_ops;
         GPtrArray *evac_watches;
+        GPtrArray *evac_kinds; /* const EvacKind*: the kinds besides "evacuate" (restore.c) */
 };
 
 int manager_new(const ManagerOptions *o, Manager **ret);

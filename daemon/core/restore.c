@@ -19,6 +19,7 @@
 /* --- following the moves --- */
 
 static void poll_arm(MigEvacuation *e);
+static void cancel_item(MigEvacuation *e, MigEvacItem *it);
 
 static void on_confirmed(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         MigEvacuation *e;
@@ -107,14 +108,14 @@ static void on_started(MigPeer *peer, GVariant *reply, const sd_bus_error *error
                         if (evac_save(e, NULL) < 0)
                                 evac_fail(e, "cannot record a move's migration");
                         else if (strcmp(e->status, "cancelling") == 0)
-                                restore_cancel_item(e, it);
+                                cancel_item(e, it);
                         poll_arm(e);
                 }
         }
         evac_item_ref_free(userdata);
 }
 
-void restore_start_item(MigEvacuation *e, guint index) {
+static void start_item(MigEvacuation *e, guint index) {
         MigEvacItem *it = e->items->pdata[index];
         bool live = strcmp(it->kind, "live") == 0;
         mig_set_string(&it->destination, e->node);
@@ -134,7 +135,7 @@ static void ignore_reply(MigPeer *peer, GVariant *reply, const sd_bus_error *err
 }
 
 /* Queued: not moved; moving: its node aborts it (a cold move past its copy refuses and finishes). */
-void restore_cancel_item(MigEvacuation *e, MigEvacItem *it) {
+static void cancel_item(MigEvacuation *e, MigEvacItem *it) {
         if (strcmp(it->status, "queued") == 0) {
                 mig_set_string(&it->status, "not-moved");
                 mig_set_string(&it->error, "the restore was cancelled before it started");
@@ -143,7 +144,7 @@ void restore_cancel_item(MigEvacuation *e, MigEvacItem *it) {
                               ignore_reply, NULL, g_variant_new("(ss)", "abort", it->migration_id));
 }
 
-void restore_resume(MigEvacuation *e) {
+static void resume(MigEvacuation *e) {
         for (guint i = 0; i < e->items->len; i++) {
                 MigEvacItem *it = e->items->pdata[i];
                 if (evac_item_active(it) && !*it->migration_id) /* never heard back: ask anew */
@@ -237,4 +238,15 @@ int evacuation_restore(Manager *m, EvacDone done, void *userdata, sd_bus_error *
         if (e->items->len == 0)
                 evac_planned(e);
         return 1;
+}
+
+static const EvacKind restore_kind = {
+        .name = "restore",
+        .start_item = start_item,
+        .cancel_item = cancel_item,
+        .resume = resume,
+};
+
+void restore_init(Manager *m) {
+        evac_register_kind(m, &restore_kind);
 }
