@@ -27,6 +27,9 @@ void evac_fail(MigEvacuation *e, const char *why);
 void evac_item_ended(MigEvacuation *e, MigEvacItem *it, const char *status, const char *why);
 /* Looks at e's moves and starts the next ones on a turn of the loop of their own. */
 void evac_kick(MigEvacuation *e);
+/* The item's move, in status (with its error message), ended: done when it got there, failed
+ * with why otherwise (evac_item_ended). false while it is not final. */
+bool evac_item_outcome(MigEvacuation *e, MigEvacItem *it, const char *status, const char *message);
 /* Starts queued items while fewer than max_parallel move, and ends e when nothing is left. */
 void evac_pump(MigEvacuation *e);
 /* The plan is made: e runs (or, cancelled meanwhile, ends) and its starter gets it. */
@@ -48,8 +51,8 @@ MigEvacItem *evac_item_of(const ItemRef *ref, MigEvacuation **ret);
  * "restore"): evacuation.c knows them only by name, so that restore.c sits on top of it. */
 typedef struct EvacKind {
         const char *name;
-        void (*start_item)(MigEvacuation *e, guint index); /* its status committed "migrating" */
-        void (*cancel_item)(MigEvacuation *e, MigEvacItem *it);
+        void (*start_item)(MigEvacuation *e, guint index);      /* its status committed "migrating" */
+        void (*cancel_item)(MigEvacuation *e, MigEvacItem *it); /* one that has started */
         void (*resume)(MigEvacuation *e); /* after a restart: follows its moves again */
 } EvacKind;
 /* k must outlive the manager (a static). */

@@ -359,27 +359,32 @@ static void on_confirmed(void *userdata, const MigResult *result, const sd_bus_e
         /* the record's change to confirmed settles it */
 }
 
+bool evac_item_outcome(MigEvacuation *e, MigEvacItem *it, const char *status, const char *message) {
+        if (strcmp(status, "completed") == 0 || strcmp(status, "confirmed") == 0) {
+                evac_item_ended(e, it, "done", NULL);
+                return true;
+        }
+        if (!mig_status_is_final(status))
+                return false;
+        g_autofree char *why = g_strdup_printf("its migration ended %s%s%s", status,
+                                               message && *message ? ": " : "", message ? message : "");
+        evac_item_ended(e, it, "failed", why);
+        return true;
+}
+
 /* What mig (the item's migration, this node its source) says of the item. */
-static void settle(MigEvacuation *e, guint index, const MigMigration *mig) {
+static void settle(MigEvacuation *e, guint index, MigMigration *mig) {
         MigEvacItem *it = e->items->pdata[index];
         if (!evac_item_active(it))
                 return;
         mig_set_string(&it->destination, mig->destination ? mig->destination : "");
         it->progress = mig->progress;
-        if (strcmp(mig->status, "completed") == 0 || strcmp(mig->status, "confirmed") == 0)
-                return evac_item_ended(e, it, "done", NULL);
-        if (mig_status_is_final(mig->status)) {
-                g_autofree char *why = g_strdup_printf("its migration ended %s%s%s", mig->status,
-                                                       mig->error_message && *mig->error_message ? ": " : "",
-                                                       mig->error_message ? mig->error_message : "");
-                return evac_item_ended(e, it, "failed", why);
-        }
+        if (evac_item_outcome(e, it, mig->status, mig->error_message))
+                return;
         if (strcmp(mig->status, "finished") == 0 && !it->confirming) {
                 g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-                MigMigration *own = manager_find_migration(e->m, mig->id);
                 it->confirming = true;
-                if (!own ||
-                    e->m->move_ops->confirm(e->m, own, evac_item_answer(e, index, on_confirmed), &error) < 0)
+                if (e->m->move_ops->confirm(e->m, mig, evac_item_answer(e, index, on_confirmed), &error) < 0)
                         return evac_item_ended(e, it, "failed",
                                                error.message ? error.message : "cannot confirm it");
         }
@@ -530,13 +535,9 @@ void evac_planned(MigEvacuation *e) {
         g_clear_pointer(&e->infos, g_ptr_array_unref);
         g_clear_pointer(&e->placed, g_ptr_array_unref);
         bool cancelled = strcmp(e->status, "cancelling") == 0;
-        for (guint i = 0; cancelled && i < e->items->len; i++) {
-                MigEvacItem *it = e->items->pdata[i];
-                if (strcmp(it->status, "queued") == 0) {
-                        mig_set_string(&it->status, "not-moved");
-                        mig_set_string(&it->error, "the evacuation was cancelled before it started");
-                }
-        }
+        for (guint i = 0; cancelled && i < e->items->len; i++)
+                if (strcmp(((MigEvacItem *) e->items->pdata[i])->status, "queued") == 0)
+                        evac_cancel_item(e, e->items->pdata[i]); /* nothing else has started */
         if (!cancelled && !e->dry_run)
                 mig_set_string(&e->status, "running");
         g_autofree char *msg =

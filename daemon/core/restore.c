@@ -35,16 +35,8 @@ static void apply_state(MigEvacuation *e, guint index, GVariant *d) {
         const char *status = mig_dict_string(d, "status");
         const char *message = mig_dict_string(d, "error-message");
         (void) mig_dict_double(d, "progress", &it->progress);
-        if (!status)
+        if (!status || evac_item_outcome(e, it, status, message))
                 return;
-        if (strcmp(status, "completed") == 0 || strcmp(status, "confirmed") == 0)
-                return evac_item_ended(e, it, "done", NULL);
-        if (mig_status_is_final(status)) {
-                g_autofree char *why =
-                        g_strdup_printf("its migration ended %s%s%s", status,
-                                        message && *message ? ": " : "", message ? message : "");
-                return evac_item_ended(e, it, "failed", why);
-        }
         if (strcmp(status, "finished") == 0 && !it->confirming) {
                 it->confirming = true;
                 mig_peer_call(mig_peers_find(e->m->peers, it->source), "ForwardVerb", STEP_TIMEOUT_USEC,
@@ -134,12 +126,10 @@ static void ignore_reply(MigPeer *peer, GVariant *reply, const sd_bus_error *err
                 g_message("Restore: the abort was refused: %s", error->message);
 }
 
-/* Queued: not moved; moving: its node aborts it (a cold move past its copy refuses and finishes). */
+/* A move under way: its node aborts it (a cold move past its copy refuses and finishes).
+ * Queued items are evacuation.c's (not moved). */
 static void cancel_item(MigEvacuation *e, MigEvacItem *it) {
-        if (strcmp(it->status, "queued") == 0) {
-                mig_set_string(&it->status, "not-moved");
-                mig_set_string(&it->error, "the restore was cancelled before it started");
-        } else if (evac_item_active(it) && *it->migration_id)
+        if (evac_item_active(it) && *it->migration_id)
                 mig_peer_call(mig_peers_find(e->m->peers, it->source), "ForwardVerb", STEP_TIMEOUT_USEC,
                               ignore_reply, NULL, g_variant_new("(ss)", "abort", it->migration_id));
 }
