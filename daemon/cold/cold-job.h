@@ -40,6 +40,10 @@ typedef struct ColdJob {
         MigVirtError err;
 } ColdJob;
 
+/* prepare.c: Conflict unless d is ACTIVE or SHUTOFF and persistent (what: "a cold
+ * migration"; done: "migrated cold", as the sentence says them). */
+int cold_refuse_state(const MigDomainInfo *d, const char *what, const char *done, sd_bus_error *e);
+
 /* job.c: a job, kept in m->cold_jobs under its id once it has one. */
 ColdJob *cold_job_new(Manager *m, const char *id);
 void cold_job_free(ColdJob *j);

@@ -155,17 +155,22 @@ static MigMigration *new_source_record(ColdJob *j, const char *destination) {
         return mig;
 }
 
-static int refuse_state(ColdJob *j, sd_bus_error *e) {
-        const char *state = mig_domain_state_name(j->info);
+int cold_refuse_state(const MigDomainInfo *d, const char *what, const char *done, sd_bus_error *e) {
+        const char *state = mig_domain_state_name(d);
         if (strcmp(state, "ACTIVE") != 0 && strcmp(state, "SHUTOFF") != 0)
                 return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is %s; a cold migration needs it ACTIVE or SHUTOFF.",
-                                         j->info->name, state);
-        if (!j->info->persistent)
-                return sd_bus_error_setf(
-                        e, MIG_ERROR_CONFLICT,
-                        "Domain %s is transient; only defined domains can be migrated cold.", j->info->name);
-        return manager_refuse_busy(j->m, j->info, e);
+                                         "Domain %s is %s; %s needs it ACTIVE or SHUTOFF.", d->name, state,
+                                         what);
+        if (!d->persistent)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is transient; only defined domains can be %s.", d->name,
+                                         done);
+        return 0;
+}
+
+static int refuse_state(ColdJob *j, sd_bus_error *e) {
+        int r = cold_refuse_state(j->info, "a cold migration", "migrated cold", e);
+        return r < 0 ? r : manager_refuse_busy(j->m, j->info, e);
 }
 
 static void inspect_done(void *data) {

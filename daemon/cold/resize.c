@@ -136,14 +136,9 @@ static void inspect_run(void *data) {
 /* NoValidHost when this node cannot give the new memory (its free memory and what the
  * domain holds now, when it runs). */
 static int refuse(ColdJob *j, sd_bus_error *e) {
-        const char *state = mig_domain_state_name(j->info);
-        if (strcmp(state, "ACTIVE") != 0 && strcmp(state, "SHUTOFF") != 0)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is %s; a resize needs it ACTIVE or SHUTOFF.",
-                                         j->info->name, state);
-        if (!j->info->persistent)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is transient: it cannot be resized.", j->info->name);
+        int r = cold_refuse_state(j->info, "a resize", "resized", e);
+        if (r < 0)
+                return r;
         uint64_t have = j->memory_free_here + (j->info->active ? j->info->memory : 0);
         if (j->resize.memory > have)
                 return sd_bus_error_setf(e, MIG_ERROR_NO_VALID_HOST,
