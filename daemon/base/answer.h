@@ -7,12 +7,14 @@
  * expects (machined's pattern: the logic calls one narrow function back). */
 
 #include <glib.h>
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 /* What a step hands back; each call reads the fields it expects. */
 typedef struct MigResult {
         const char *migration_id;              /* Migrate: the record made */
         char *const *strv;                     /* Prepare: each disk's path here; Verify: checksums */
+        const bool *shared;                    /* Prepare: per disk of strv, shared with the source */
         uint64_t downtime_msec, duration_msec; /* live Finish: libvirt's figures */
 } MigResult;
 

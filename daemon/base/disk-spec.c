@@ -8,20 +8,26 @@ void mig_disk_free(MigDisk *d) {
                 return;
         g_free(d->path);
         g_free(d->format);
+        g_free(d->target);
         g_free(d);
 }
 
-bool mig_disk_path_allowed(const char *path, const char *image_dir) {
+bool mig_disk_path_canonical(const char *path) {
         if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
                 return false;
         for (const char *c = path; *c; c++)
                 if (g_ascii_iscntrl(*c))
                         return false;
         g_autofree char *canonical = g_canonicalize_filename(path, "/");
+        return strcmp(canonical, path) == 0 && strcmp(path, "/") != 0;
+}
+
+bool mig_disk_path_allowed(const char *path, const char *image_dir) {
+        if (!mig_disk_path_canonical(path))
+                return false;
         g_autofree char *prefix =
                 g_str_has_suffix(image_dir, "/") ? g_strdup(image_dir) : g_strconcat(image_dir, "/", NULL);
-        return strcmp(canonical, path) == 0 && g_str_has_prefix(path, prefix) &&
-               strlen(path) > strlen(prefix);
+        return g_str_has_prefix(path, prefix) && strlen(path) > strlen(prefix);
 }
 
 bool mig_disk_format_supported(const char *format) {
@@ -49,25 +55,31 @@ GPtrArray *mig_disks_from_specs(GVariant *specs) {
         g_variant_iter_init(&it, specs);
         while (g_variant_iter_next(&it, "(&s&stt)", &path, &format, &size, &data)) {
                 MigDisk *d = g_new0(MigDisk, 1);
-                *d = (MigDisk){g_strdup(path), g_strdup(format), size, data};
+                *d = (MigDisk){.path = g_strdup(path),
+                               .format = g_strdup(format),
+                               .size = size,
+                               .data_bytes = data};
                 g_ptr_array_add(disks, d);
         }
         return disks;
 }
 
-GPtrArray *mig_disks_map(GPtrArray *sent, const MigRewriteRules *rules, const char *image_dir, char **why) {
+GPtrArray *mig_disks_map(GPtrArray *sent, const MigRewriteRules *rules, char **why) {
         g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
         for (guint i = 0; i < sent->len; i++) {
                 const MigDisk *s = sent->pdata[i];
                 g_autofree char *mapped = mig_rewrite_path(rules, s->path);
                 const char *path = mapped ? mapped : s->path;
-                if (!mig_disk_path_allowed(path, image_dir) || !mig_disk_format_supported(s->format)) {
-                        *why = g_strdup_printf(
-                                "Disk paths must be canonical files inside %s (raw or qcow2).", image_dir);
+                if (!mig_disk_path_canonical(path) || !mig_disk_format_supported(s->format)) {
+                        *why = g_strdup(
+                                "Disk paths must be canonical absolute paths of raw or qcow2 files.");
                         return NULL;
                 }
                 MigDisk *d = g_new0(MigDisk, 1);
-                *d = (MigDisk){g_strdup(path), g_strdup(s->format), s->size, s->data_bytes};
+                *d = (MigDisk){.path = g_strdup(path),
+                               .format = g_strdup(s->format),
+                               .size = s->size,
+                               .data_bytes = s->data_bytes};
                 g_ptr_array_add(disks, d);
         }
         return g_steal_pointer(&disks);

@@ -16,7 +16,9 @@
 
 static int fail_errno(MigVirtError *err, int e, const char *what, const char *path) {
         mig_virt_error_clear(err);
-        err->name = e == ENOSPC ? MIG_ERROR_NO_SPACE : MIG_ERROR_INTERNAL;
+        err->name = e == ENOSPC   ? MIG_ERROR_NO_SPACE
+                    : e == ENOENT ? MIG_ERROR_NOT_FOUND
+                                  : MIG_ERROR_INTERNAL;
         err->message = g_strdup_printf("%s %s: %s", what, path, g_strerror(e));
         return -e;
 }
@@ -262,7 +264,12 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
         return 0;
 }
 
-int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err) {
+int mig_disk_delete(virConnectPtr conn, const MigDisk *d, MigVirtError *err) {
+        const char *path = d->path;
+        if (d->shared) {
+                g_message("Disk %s is on storage both nodes share: kept.", path);
+                return 0;
+        }
         virStorageVolPtr vol = lookup_volume(conn, path);
         if (vol) {
                 int r = virStorageVolDelete(vol, 0);
@@ -284,7 +291,7 @@ int mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto, MigVirtError *
                 r = -EIO;
         }
         for (unsigned i = 0; conn && i < upto && i < disks->len; i++) {
-                if (mig_disk_delete(conn, ((MigDisk *) disks->pdata[i])->path, &e) == 0)
+                if (mig_disk_delete(conn, disks->pdata[i], &e) == 0)
                         continue;
                 g_warning("%s", e.message);
                 if (r == 0)
@@ -316,6 +323,12 @@ char *mig_disks_to_json(GPtrArray *disks) {
                 json_builder_add_int_value(b, (gint64) d->size);
                 json_builder_set_member_name(b, "data-bytes");
                 json_builder_add_int_value(b, (gint64) d->data_bytes);
+                if (d->target) {
+                        json_builder_set_member_name(b, "target");
+                        json_builder_add_string_value(b, d->target);
+                }
+                json_builder_set_member_name(b, "shared");
+                json_builder_add_boolean_value(b, d->shared);
                 json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -338,6 +351,8 @@ GPtrArray *mig_disks_from_json(const char *json) {
                 d->format = g_strdup(json_object_get_string_member_with_default(o, "format", "raw"));
                 d->size = (uint64_t) json_object_get_int_member_with_default(o, "size", 0);
                 d->data_bytes = (uint64_t) json_object_get_int_member_with_default(o, "data-bytes", 0);
+                d->shared = json_object_get_boolean_member_with_default(o, "shared", FALSE);
+                d->target = g_strdup(json_object_get_string_member_with_default(o, "target", NULL));
                 g_ptr_array_add(disks, d);
         }
         return disks;
@@ -346,18 +361,29 @@ GPtrArray *mig_disks_from_json(const char *json) {
 uint64_t mig_disks_data_bytes(GPtrArray *disks) {
         uint64_t sum = 0;
         for (guint i = 0; disks && i < disks->len; i++)
-                sum += ((MigDisk *) disks->pdata[i])->data_bytes;
+                if (!((MigDisk *) disks->pdata[i])->shared)
+                        sum += ((MigDisk *) disks->pdata[i])->data_bytes;
         return sum;
 }
 
-int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err) {
-        if (!mig_disk_path_allowed(d->path, image_dir) || !mig_disk_format_supported(d->format)) {
+int mig_disk_check_movable(MigDisk *d, const char *how, MigVirtError *err) {
+        if (!mig_disk_path_canonical(d->path) || !mig_disk_format_supported(d->format)) {
                 mig_virt_error_clear(err);
                 err->name = MIG_ERROR_NOT_SUPPORTED;
-                err->message = g_strdup_printf(
-                        "Disk %s cannot be migrated%s%s: only raw and qcow2 files inside %s are.", d->path,
-                        *how ? " " : "", how, image_dir);
+                err->message = g_strdup_printf("Disk %s cannot be migrated%s%s: only raw and qcow2 files "
+                                               "with canonical paths are.",
+                                               d->path, *how ? " " : "", how);
                 return -EINVAL;
         }
         return mig_disk_measure(d, err);
+}
+
+uint64_t mig_disks_local_bytes(GPtrArray *disks, const char *image_dir) {
+        uint64_t sum = 0;
+        for (guint i = 0; disks && i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                if (!d->shared && mig_disk_path_allowed(d->path, image_dir))
+                        sum += d->data_bytes;
+        }
+        return sum;
 }

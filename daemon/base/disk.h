@@ -34,8 +34,9 @@ int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
  * covers it). Refuses an existing file. */
 int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, const char *format,
                            MigVirtError *err);
-/* Removes the file at path (through its pool when it has one); a missing file is fine. */
-int mig_disk_delete(virConnectPtr conn, const char *path, MigVirtError *err);
+/* Removes the disk's file (through its pool when it has one); a missing file is fine. A
+ * shared disk is never removed (the other node's domain uses the same file): done. */
+int mig_disk_delete(virConnectPtr conn, const MigDisk *d, MigVirtError *err);
 
 /* Deletes the first upto disks (MigDisk*) of this node, logging what fails and going on
  * with the rest: cleanup that must not stop at the first file. Fails (the first failure in
@@ -50,9 +51,14 @@ GPtrArray *mig_disks_from_json(const char *json);
 /* Room a destination keeps free beyond the disks' data (filesystem metadata, logs). */
 #define MIG_DISK_MARGIN_BYTES ((uint64_t) 64 << 20)
 
-/* The bytes in data regions of all the disks (MigDisk*): what a sparse copy moves. */
+/* The bytes in data regions of the disks (MigDisk*) that are not shared: what a sparse
+ * copy moves. */
 uint64_t mig_disks_data_bytes(GPtrArray *disks);
+/* The same for the disks inside image_dir only: what a destination may need room for
+ * before it is known which are shared (a disk elsewhere moves only if shared). */
+uint64_t mig_disks_local_bytes(GPtrArray *disks, const char *image_dir);
 
-/* A disk a migration can move: a raw or qcow2 file inside image_dir, measured (its data
- * bytes). how says which migration in the refusal (NotSupported): "cold", or "" . */
-int mig_disk_check_movable(MigDisk *d, const char *image_dir, const char *how, MigVirtError *err);
+/* A disk a migration can move: a raw or qcow2 file at a canonical path, measured (its data
+ * bytes). One outside ImageDirectory moves only when the destination finds it shared
+ * (shared-disk.h). how says which migration in the refusal (NotSupported): "cold", or "". */
+int mig_disk_check_movable(MigDisk *d, const char *how, MigVirtError *err);

@@ -217,6 +217,7 @@ typedef struct DiskParse {
         int disk_depth; /* depth of the <disk device='disk'> we are in, or 0 */
         char *format;   /* <driver type=> of that disk */
         char *path;     /* <source file=> of that disk */
+        char *target;   /* <target dev=> of that disk */
 } DiskParse;
 
 static const char *attr(const char **names, const char **values, const char *key) {
@@ -242,6 +243,9 @@ static void disk_start(GMarkupParseContext *ctx, const char *element, const char
         if (strcmp(element, "source") == 0 && (v = attr(names, values, "file"))) {
                 g_free(p->path);
                 p->path = g_strdup(v);
+        } else if (strcmp(element, "target") == 0 && (v = attr(names, values, "dev"))) {
+                g_free(p->target);
+                p->target = g_strdup(v);
         } else if (strcmp(element, "driver") == 0 && (v = attr(names, values, "type"))) {
                 g_free(p->format);
                 p->format = g_strdup(v);
@@ -255,9 +259,11 @@ static void disk_end(GMarkupParseContext *ctx, const char *element, gpointer use
                         MigDisk *d = g_new0(MigDisk, 1);
                         d->path = g_steal_pointer(&p->path);
                         d->format = p->format ? g_steal_pointer(&p->format) : g_strdup("raw");
+                        d->target = g_steal_pointer(&p->target);
                         g_ptr_array_add(p->disks, d);
                 }
                 g_clear_pointer(&p->format, g_free);
+                g_clear_pointer(&p->target, g_free);
                 p->disk_depth = 0;
         }
         p->depth--;
@@ -272,6 +278,7 @@ GPtrArray *mig_parse_disks(const char *domain_xml) {
                 g_ptr_array_set_size(p.disks, 0);
         g_free(p.path);
         g_free(p.format);
+        g_free(p.target);
         return p.disks;
 }
 
@@ -640,6 +647,8 @@ static unsigned live_flags(const MigLiveParams *p) {
                          VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
         if (p->block)
                 flags |= VIR_MIGRATE_NON_SHARED_DISK;
+        if (p->shared_proven)
+                flags |= VIR_MIGRATE_UNSAFE;
         if (p->auto_converge)
                 flags |= VIR_MIGRATE_AUTO_CONVERGE;
         if (p->postcopy)
@@ -667,6 +676,9 @@ int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, 
             r = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, p->migration_uri);
         if (r == 0)
                 r = add_param_ull(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, p->bandwidth_mib);
+        for (size_t i = 0; r == 0 && p->copy_targets && p->copy_targets[i]; i++)
+                r = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+                                            p->copy_targets[i]);
         if (r == 0 && p->parallel > 1)
                 r = virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
                                          (int) p->parallel);

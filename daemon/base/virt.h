@@ -117,6 +117,10 @@ typedef struct MigLiveParams {
         const char *dest_uri;      /* qemu+ssh://root@peer/system */
         const char *migration_uri; /* tcp://MigrationAddress */
         bool block;                /* copy non-shared disks too */
+        char **copy_targets;       /* block: only these disks (target devs; NULL: all) */
+        bool shared_proven;        /* the disks not copied were proven shared (shared-disk.h):
+                                    * libvirt's own check, which knows only network and cluster
+                                    * file systems, is skipped (VIR_MIGRATE_UNSAFE) */
         uint64_t bandwidth_mib;    /* 0: no limit */
         uint64_t max_downtime_ms;  /* 0: libvirt's default */
         bool auto_converge;

@@ -23,6 +23,7 @@ int bus_start(Manager *m, bool user_bus);
 MigAnswer bus_answer_empty(sd_bus_message *msg);
 MigAnswer bus_answer_path(sd_bus_message *msg);
 MigAnswer bus_answer_strv(sd_bus_message *msg);
+MigAnswer bus_answer_disks(sd_bus_message *msg); /* as paths, ab shared */
 MigAnswer bus_answer_times(sd_bus_message *msg);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */

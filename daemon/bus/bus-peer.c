@@ -249,7 +249,7 @@ static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep 
         in.vcpus = vcpus;
         in.copy_disks = copy_disks;
         in.disks = disks;
-        return step(m, &in, bus_answer_strv(msg), error);
+        return step(m, &in, bus_answer_disks(msg), error);
 }
 
 static int peer_cold_prepare(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -361,7 +361,7 @@ const sd_bus_vtable bus_peer_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("PrepareColdMigration",
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
                                             memory, "u", vcpus, "a(sstt)", disks, "a{sv}", placement),
-                                SD_BUS_RESULT("as", paths), peer_cold_prepare, 0),
+                                SD_BUS_RESULT("as", paths, "ab", shared), peer_cold_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("VerifyColdMigration", SD_BUS_ARGS("s", id), SD_BUS_RESULT("as", checksums),
                                 peer_cold_verify, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishColdMigration", SD_BUS_ARGS("s", id, "s", definition, "b", start),
@@ -376,7 +376,7 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 SD_BUS_ARGS("s", id, "s", domain_name, "s", domain_uuid, "s", source, "t",
                                             memory, "u", vcpus, "b", block, "a(sstt)", disks, "a{sv}",
                                             placement),
-                                SD_BUS_RESULT("as", paths), peer_live_prepare, 0),
+                                SD_BUS_RESULT("as", paths, "ab", shared), peer_live_prepare, 0),
         SD_BUS_METHOD_WITH_ARGS("FinishLiveMigration", SD_BUS_ARGS("s", id),
                                 SD_BUS_RESULT("t", downtime_msec, "t", duration_msec), peer_live_finish, 0),
         SD_BUS_METHOD_WITH_ARGS("AbortLiveMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,

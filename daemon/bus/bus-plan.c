@@ -76,7 +76,9 @@ static void on_plan_lookup(VirtCall *c) {
                 mig_virt_error_to_bus(&c->err, &e);
                 (void) sd_bus_reply_method_error(c->request, &e);
         } else {
-                uint64_t disk = a->live && !a->block ? 0 : mig_disks_data_bytes(c->info->disks);
+                uint64_t disk = a->live && !a->block ? 0
+                                                     : mig_disks_local_bytes(c->info->disks,
+                                                                             c->m->config->image_directory);
                 MigPlaceRequest req = mig_place_request(c->info, disk, a->destination);
                 req.cached = true;
                 req.cpu = a->live ? c->info->cpu : NULL;

@@ -23,6 +23,7 @@
 
 static void rollback_restart_run(void *data) {
         ColdJob *j = data;
+        cold_unmark_shared(j);
         j->result = j->restart_source ? mig_virt_start(j->m->virt, j->info->uuid, &j->err) : 0;
 }
 

@@ -58,6 +58,10 @@ MigPeer *cold_job_peer(ColdJob *j, sd_bus_error *error);
 /* The job is over: answer the waiters and forget it. */
 void cold_job_end(ColdJob *j, const sd_bus_error *error);
 
+/* prepare.c, on a worker: removes the markers that let the destination find shared folders
+ * (once it answered Prepare, or the migration rolls back). */
+void cold_unmark_shared(ColdJob *j);
+
 /* The phases, each started by the one before it. */
 void cold_choose_destination(ColdJob *j);                  /* prepare.c */
 void cold_copy_start(ColdJob *j);                          /* copy.c */

@@ -30,7 +30,7 @@ static void confirm_run(void *data) {
         j->result = mig_virt_undefine(j->m->virt, j->info->uuid, &j->err);
         virConnectPtr conn = j->result == 0 ? mig_virt_connection(j->m->virt, &j->err) : NULL;
         for (guint i = 0; conn && j->result == 0 && i < j->disks->len; i++)
-                j->result = mig_disk_delete(conn, ((MigDisk *) j->disks->pdata[i])->path, &j->err);
+                j->result = mig_disk_delete(conn, j->disks->pdata[i], &j->err);
         if (conn)
                 virConnectClose(conn);
 }

@@ -43,6 +43,7 @@ static char *libvirt_uri_of(const MigPeerConfig *peer) {
 
 static void copy_run(void *data) {
         ColdJob *j = data;
+        cold_unmark_shared(j);
         j->result = mig_virt_shutdown(j->m->virt, j->info->uuid, j->m->config->shutdown_timeout, &j->err);
         if (j->result < 0 || g_atomic_int_get(&j->progress.cancel))
                 return;
@@ -56,8 +57,9 @@ static void copy_run(void *data) {
                 return;
         }
         for (guint i = 0; j->result == 0 && i < j->disks->len; i++)
-                j->result =
-                        mig_disk_upload(dconn, j->disks->pdata[i], j->dest_paths[i], &j->progress, &j->err);
+                if (!((MigDisk *) j->disks->pdata[i])->shared)
+                        j->result = mig_disk_upload(dconn, j->disks->pdata[i], j->dest_paths[i],
+                                                    &j->progress, &j->err);
         virConnectClose(dconn);
 }
 

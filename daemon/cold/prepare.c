@@ -15,8 +15,24 @@
 #include "macro.h"
 #include "rewrite.h"
 #include "scheduler.h"
+#include "shared-disk.h"
 
 /* --- source: the destination's claim, on each destination the plan allows --- */
+
+/* Which disks the destination sees as shared, recorded with the record's disks before
+ * anything is copied (a confirm never deletes those), with an event that names them. */
+static int record_shared(ColdJob *j, const char *what) {
+        MigMigration *mig = cold_job_mig(j);
+        g_free(mig->disks_json);
+        mig->disks_json = mig_disks_to_json(j->disks);
+        mig->bytes_total = mig->bytes_remaining = mig_disks_data_bytes(j->disks);
+        g_autofree char *msg = g_strdup_printf("disks with %s: %s", mig->destination, what);
+        return manager_transition(j->m, mig, mig->status, NULL, msg);
+}
+
+void cold_unmark_shared(ColdJob *j) {
+        mig_shared_unmark(j->disks, j->id);
+}
 
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
@@ -24,14 +40,15 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
                 return;
         if (error) /* the domain was not touched; the destination removes what it made */
                 return cold_rollback_from(j, error);
-        g_auto(GStrv) paths = NULL;
-        if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(as)")))
-                g_variant_get(reply, "(^as)", &paths);
-        if (!paths || g_strv_length(paths) != j->disks->len)
+        g_autofree char *what = NULL;
+        char **paths = mig_shared_take_reply(j->disks, reply, &what);
+        if (!paths)
                 return cold_rollback(j, MIG_ERROR_INTERNAL,
                                      "the destination did not say where the disks go");
         g_strfreev(j->dest_paths);
-        j->dest_paths = g_steal_pointer(&paths);
+        j->dest_paths = paths;
+        if (record_shared(j, what) < 0)
+                return cold_rollback(j, MIG_ERROR_STORE, "cannot record which disks are shared");
         cold_copy_start(j);
 }
 
@@ -73,20 +90,32 @@ static const MigAttemptOps cold_attempts = {
         .fail = job_fail,
 };
 
-void cold_choose_destination(ColdJob *j) {
+static void mark_run(void *data) {
+        ColdJob *j = data;
+        mig_shared_mark(j->disks, j->id);
+}
+
+static void marked(void *data) {
+        ColdJob *j = data;
         MigMigration *mig = cold_job_mig(j);
-        MigPlaceRequest req = mig_place_request(j->info, mig_disks_data_bytes(j->disks), mig->destination);
+        MigPlaceRequest req = mig_place_request(
+                j->info, mig_disks_local_bytes(j->disks, j->m->config->image_directory), mig->destination);
         mig_attempts_clear(&j->tries);
         mig_attempts_init(&j->tries, j->m, &cold_attempts, j);
         mig_attempts_start(&j->tries, &req);
+}
+
+/* The markers by which a destination finds shared folders first (the record that names the
+ * migration, and so the markers, exists already). */
+void cold_choose_destination(ColdJob *j) {
+        mig_worker_submit(j->m->worker, mark_run, marked, j, NULL);
 }
 
 /* --- source: the request --- */
 
 static int check_disks(ColdJob *j) {
         for (guint i = 0; i < j->disks->len; i++) {
-                int r = mig_disk_check_movable(j->disks->pdata[i], j->m->config->image_directory, "cold",
-                                               &j->err);
+                int r = mig_disk_check_movable(j->disks->pdata[i], "cold", &j->err);
                 if (r < 0)
                         return r;
         }

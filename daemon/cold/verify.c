@@ -28,6 +28,8 @@ static void verify_local_run(void *data) {
         j->checksums = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; j->result == 0 && i < j->disks->len; i++) {
                 char *hex = NULL;
+                if (((MigDisk *) j->disks->pdata[i])->shared)
+                        continue; /* one file: nothing was copied */
                 j->result = mig_disk_checksum(((MigDisk *) j->disks->pdata[i])->path, &hex, &j->err);
                 if (hex)
                         g_ptr_array_add(j->checksums, hex);
@@ -48,13 +50,20 @@ static bool verify_compare(VerifyStep *v) {
                 return cold_rollback(j, v->remote_error_name, v->remote_error), false;
         if (j->result < 0)
                 return cold_rollback(j, j->err.name, j->err.message), false;
-        for (guint i = 0; i < j->checksums->len; i++)
-                if (!v->remote || g_strv_length(v->remote) != j->checksums->len ||
-                    strcmp(v->remote[i], j->checksums->pdata[i]) != 0) {
-                        g_autofree char *msg = g_strdup_printf("the copy of %s differs from the original",
-                                                               ((MigDisk *) j->disks->pdata[i])->path);
+        if (!v->remote || g_strv_length(v->remote) != j->checksums->len)
+                return cold_rollback(j, MIG_ERROR_INTERNAL, "the destination checksummed other disks"),
+                       false;
+        for (guint i = 0, k = 0; i < j->disks->len; i++) {
+                const MigDisk *d = j->disks->pdata[i];
+                if (d->shared)
+                        continue;
+                if (strcmp(v->remote[k], j->checksums->pdata[k]) != 0) {
+                        g_autofree char *msg =
+                                g_strdup_printf("the copy of %s differs from the original", d->path);
                         return cold_rollback(j, MIG_ERROR_INTERNAL, msg), false;
                 }
+                k++;
+        }
         if (j->cancel)
                 return cold_rollback(j, NULL, NULL), false;
         return true;
@@ -106,6 +115,8 @@ static void verify_incoming_run(void *data) {
         s->checksums = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; s->result == 0 && i < s->disks->len; i++) {
                 char *hex = NULL;
+                if (((MigDisk *) s->disks->pdata[i])->shared)
+                        continue; /* one file: nothing was copied */
                 s->result = mig_disk_checksum(((MigDisk *) s->disks->pdata[i])->path, &hex, &s->err);
                 if (hex)
                         g_ptr_array_add(s->checksums, hex);

@@ -481,9 +481,10 @@ static void on_change(Manager *m, const MigMigration *mig, MigChange change, voi
 
 static void plan_next(MigEvacuation *e);
 
-static MigPlaceRequest item_request(const MigEvacItem *it, const MigDomainInfo *d) {
+static MigPlaceRequest item_request(MigEvacuation *e, const MigEvacItem *it, const MigDomainInfo *d) {
         bool copies = strcmp(it->kind, "cold") == 0 || it->block;
-        return mig_place_request(d, copies ? mig_disks_data_bytes(d->disks) : 0, NULL);
+        return mig_place_request(
+                d, copies ? mig_disks_local_bytes(d->disks, e->m->config->image_directory) : 0, NULL);
 }
 
 /* What the items planned before take on a candidate. */
@@ -508,7 +509,7 @@ static void on_item_planned(Manager *m, MigPlan *plan, void *userdata) {
         g_autoptr(MigPlan) p = plan;
         MigEvacItem *it = e->items->pdata[e->planned_upto];
         const MigDomainInfo *d = e->infos->pdata[e->planned_upto];
-        MigPlaceRequest req = item_request(it, d);
+        MigPlaceRequest req = item_request(e, it, d);
         for (guint i = 0; i < p->candidates->len; i++)
                 count_placed(e, p->candidates->pdata[i], req.group);
         mig_plan_rank(p, &req);
@@ -559,7 +560,7 @@ static void plan_next(MigEvacuation *e) {
         if (e->planned_upto >= e->items->len || strcmp(e->status, "planning") != 0)
                 return evac_planned(e);
         MigPlaceRequest req =
-                item_request(e->items->pdata[e->planned_upto], e->infos->pdata[e->planned_upto]);
+                item_request(e, e->items->pdata[e->planned_upto], e->infos->pdata[e->planned_upto]);
         req.cached = e->dry_run;
         mig_plan_make(e->m, &req, on_item_planned, e);
 }

@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "placement.h"
 #include "rewrite.h"
+#include "shared-disk.h"
 #include "validate.h"
 
 IncomingStep *incoming_step_new(Manager *m, const char *id, MigAnswer answer) {
@@ -110,18 +111,54 @@ static void claim_fail(Claim *c) {
         mig_answer(&c->answer, NULL, &e);
 }
 
-/* The answer: where this node keeps each disk, in the order of the call. */
+/* The answer: where this node keeps each disk, in the order of the call, and which are shared. */
 static void answer_paths(MigAnswer *a, GPtrArray *disks) {
         g_autoptr(GPtrArray) paths = g_ptr_array_new();
-        for (guint i = 0; i < disks->len; i++)
+        g_autofree bool *shared = g_new0(bool, disks->len + 1);
+        for (guint i = 0; i < disks->len; i++) {
                 g_ptr_array_add(paths, ((MigDisk *) disks->pdata[i])->path);
+                shared[i] = ((MigDisk *) disks->pdata[i])->shared;
+        }
         g_ptr_array_add(paths, NULL);
-        mig_answer(a, &(MigResult){.strv = (char *const *) paths->pdata}, NULL);
+        mig_answer(a, &(MigResult){.strv = (char *const *) paths->pdata, .shared = shared}, NULL);
+}
+
+static int refuse_disk(Claim *c, const char *name, char *message) {
+        mig_virt_error_clear(&c->err);
+        c->err.name = name;
+        c->err.message = message;
+        return -EINVAL;
+}
+
+/* Which disks are shared (the source's marker is in their folder here); the others are
+ * created here, so they must lie inside ImageDirectory, and a live migration without block
+ * copy has none. */
+static int find_shared(Claim *c) {
+        const char *here = manager_node(c->m), *images = c->m->config->image_directory;
+        for (guint i = 0; i < c->disks->len; i++) {
+                MigDisk *d = c->disks->pdata[i];
+                d->shared = mig_shared_seen(d->path, c->id);
+                if (d->shared)
+                        continue;
+                if (is_live(c) && !c->copy_disks)
+                        return refuse_disk(c, MIG_ERROR_INVALID_ARGUMENT,
+                                           g_strdup_printf("Disk %s is not on storage shared with %s: "
+                                                           "migrate it with --block-migration.",
+                                                           d->path, here));
+                if (!mig_disk_path_allowed(d->path, images))
+                        return refuse_disk(c, MIG_ERROR_NOT_SUPPORTED,
+                                           g_strdup_printf("Disk %s is outside %s and not on storage shared "
+                                                           "with %s: it cannot be copied there.",
+                                                           d->path, images, here));
+        }
+        return 0;
 }
 
 static void claim_inspect(void *data) {
         Claim *c = data;
-        c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
+        c->result = find_shared(c);
+        if (c->result == 0)
+                c->result = mig_virt_list_domains(c->m->virt, &c->domains, &c->err);
         if (c->result == 0)
                 c->result =
                         mig_virt_capacity(c->m->virt, c->m->config->image_directory, &c->capacity, &c->err);
@@ -153,30 +190,18 @@ static int claim_check(Claim *c, sd_bus_error *error) {
         return 0;
 }
 
-/* A live migration without block copy needs the disks on shared storage: they must be here. */
-static void check_shared(Claim *c) {
-        for (guint i = 0; c->result == 0 && i < c->disks->len; i++) {
-                const MigDisk *d = c->disks->pdata[i];
-                if (access(d->path, F_OK) == 0)
-                        continue;
-                mig_virt_error_clear(&c->err);
-                c->err.name = MIG_ERROR_INVALID_ARGUMENT;
-                c->err.message = g_strdup_printf("Disk %s is not on storage shared with %s: migrate it with "
-                                                 "--block-migration.",
-                                                 d->path, manager_node(c->m));
-                c->result = -EINVAL;
-        }
-}
-
+/* The volumes of the disks that are not shared. */
 static void claim_volumes(void *data) {
         Claim *c = data;
         if (is_live(c) && !c->copy_disks)
-                return check_shared(c);
+                return; /* find_shared saw every disk shared */
         virConnectPtr conn = mig_virt_connection(c->m->virt, &c->err);
         c->result = conn ? 0 : -EIO;
         guint i;
         for (i = 0; c->result == 0 && i < c->disks->len; i++) {
                 const MigDisk *d = c->disks->pdata[i];
+                if (d->shared)
+                        continue;
                 /* cold: a byte copy of the file; live: QEMU writes into an image of the same format */
                 c->result = mig_disk_create_volume(conn, d->path, d->size, is_live(c) ? d->format : "raw",
                                                    &c->err);
@@ -231,11 +256,10 @@ static MigMigration *new_record(Claim *c) {
         mig_set_string(&mig->group_name, c->group);
         mig_set_string(&mig->group_policy, c->group_policy);
         mig->bytes_total = mig_disks_data_bytes(c->disks);
-        /* Only disks this node creates are recorded: those are the ones it may delete. */
-        if (!is_live(c) || c->copy_disks) {
-                g_free(mig->disks_json);
-                mig->disks_json = mig_disks_to_json(c->disks);
-        }
+        /* The disks this node creates are the ones it may delete; the shared ones are recorded
+         * as such (never deleted), so that a repeated Prepare answers the same. */
+        g_free(mig->disks_json);
+        mig->disks_json = mig_disks_to_json(c->disks);
         mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }
@@ -270,8 +294,7 @@ int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus
         /* The disks go where this node's [Rewrite] DiskPathPrefixes put them (the hook rewrites a
          * live migration's XML the same way, the cold Finish its definition). */
         g_autofree char *why = NULL;
-        g_autoptr(GPtrArray) disks =
-                mig_disks_map(in->disks, m->config->rewrite, m->config->image_directory, &why);
+        g_autoptr(GPtrArray) disks = mig_disks_map(in->disks, m->config->rewrite, &why);
         if (!disks) {
                 mig_answer_clear(&answer);
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, why);

@@ -13,6 +13,7 @@
 #include "lease.h"
 #include "live-job.h"
 #include "macro.h"
+#include "shared-disk.h"
 #include "validate.h"
 
 /* --- source --- */
@@ -35,6 +36,7 @@ static void on_dest_aborted(MigPeer *peer, GVariant *reply, const sd_bus_error *
 void live_fail(LiveJob *j, const char *name, const char *message) {
         MigMigration *mig = live_job_mig(j);
         j->stats_timer = sd_event_source_disable_unref(j->stats_timer);
+        mig_shared_unmark_later(j->m->worker, j->disks, j->id);
         if (j->cancel)
                 manager_record_failure(mig, MIG_ERROR_CONFLICT, "cancelled by an operator");
         else

@@ -7,8 +7,22 @@
 #include "errors.h"
 #include "live-job.h"
 #include "macro.h"
+#include "shared-disk.h"
 
 /* --- source: the destination's claim, on each destination the plan allows --- */
+
+/* Which disks the destination sees as shared, recorded before libvirt is asked: a block
+ * migration copies (and afterwards deletes here) only the others. */
+static int record_shared(LiveJob *j, const char *what) {
+        MigMigration *mig = live_job_mig(j);
+        if (j->opts.block) {
+                g_free(mig->disks_json);
+                mig->disks_json = mig_disks_to_json(j->disks);
+                mig->bytes_total = j->info->memory + mig_disks_data_bytes(j->disks);
+        }
+        g_autofree char *msg = g_strdup_printf("disks with %s: %s", mig->destination, what);
+        return manager_transition(j->m, mig, mig->status, NULL, msg);
+}
 
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
@@ -16,6 +30,13 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
                 return; /* nothing moved yet */
         if (error)
                 return live_fail(j, error->name, error->message);
+        g_autofree char *what = NULL;
+        g_auto(GStrv) paths = mig_shared_take_reply(j->disks, reply, &what);
+        if (!paths)
+                return live_fail(j, MIG_ERROR_INTERNAL,
+                                 "the destination did not say which disks are shared");
+        if (record_shared(j, what) < 0)
+                return live_fail(j, MIG_ERROR_STORE, "cannot record which disks are shared");
         live_run_start(j);
 }
 
@@ -53,16 +74,31 @@ static const MigAttemptOps live_attempts = {
         .fail = job_fail,
 };
 
-void live_prepare_start(LiveJob *j) {
+static void mark_run(void *data) {
+        LiveJob *j = data;
+        mig_shared_mark(j->disks, j->id);
+}
+
+static void marked(void *data) {
+        LiveJob *j = data;
         MigMigration *mig = live_job_mig(j);
-        if (manager_transition(j->m, mig, "preparing", "", "a slot is free: preparing the destination") < 0)
-                return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
-        MigPlaceRequest req = mig_place_request(j->info, j->opts.block ? mig_disks_data_bytes(j->disks) : 0,
-                                                mig->destination);
+        if (!mig)
+                return;
+        MigPlaceRequest req = mig_place_request(
+                j->info, j->opts.block ? mig_disks_local_bytes(j->disks, j->m->config->image_directory) : 0,
+                mig->destination);
         req.cpu = j->info->cpu; /* an operator-chosen model the destination must give */
         mig_attempts_clear(&j->tries);
         mig_attempts_init(&j->tries, j->m, &live_attempts, j);
         mig_attempts_start(&j->tries, &req);
+}
+
+/* The markers by which a destination finds shared folders are left first. */
+void live_prepare_start(LiveJob *j) {
+        MigMigration *mig = live_job_mig(j);
+        if (manager_transition(j->m, mig, "preparing", "", "a slot is free: preparing the destination") < 0)
+                return live_fail(j, MIG_ERROR_STORE, "cannot record the preparation");
+        mig_worker_submit(j->m->worker, mark_run, marked, j, NULL);
 }
 
 /* --- destination: the claim --- */

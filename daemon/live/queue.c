@@ -56,7 +56,7 @@ static int measure_disks(LiveJob *j) {
         j->disks = g_ptr_array_ref(j->info->disks);
         for (guint i = 0; i < j->disks->len; i++) {
                 MigDisk *d = j->disks->pdata[i];
-                int r = mig_disk_check_movable(d, j->m->config->image_directory, "", &j->err);
+                int r = mig_disk_check_movable(d, "", &j->err);
                 if (r >= 0)
                         r = mig_virt_disk_capacity(j->m->virt, j->info->uuid, d->path, &d->size, &j->err);
                 if (r < 0)

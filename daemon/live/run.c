@@ -14,6 +14,7 @@
 #include "hook-event.h"
 #include "live-job.h"
 #include "macro.h"
+#include "shared-disk.h"
 
 #define STATS_INTERVAL_USEC (500 * USEC_PER_MSEC)
 
@@ -71,12 +72,38 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* --- the migration --- */
 
+static bool any_shared(LiveJob *j) {
+        for (guint i = 0; j->disks && i < j->disks->len; i++)
+                if (((MigDisk *) j->disks->pdata[i])->shared)
+                        return true;
+        return false;
+}
+
+/* A block migration with shared disks copies only the others (their targets, NULL-ended). */
+static char **copy_targets(LiveJob *j) {
+        g_autoptr(GPtrArray) t = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; j->disks && i < j->disks->len; i++) {
+                const MigDisk *d = j->disks->pdata[i];
+                if (!d->shared && d->target)
+                        g_ptr_array_add(t, g_strdup(d->target));
+        }
+        if (!j->opts.block || !any_shared(j))
+                return NULL;
+        g_ptr_array_add(t, NULL);
+        return (char **) g_ptr_array_free(g_steal_pointer(&t), FALSE);
+}
+
 static void migrate_run(void *data) {
         LiveJob *j = data;
+        mig_shared_unmark(j->disks, j->id);
+        g_auto(GStrv) targets = copy_targets(j);
         MigLiveParams p = {
                 .dest_uri = j->dest_uri,
                 .migration_uri = j->migration_uri,
                 .block = j->opts.block,
+                .copy_targets = targets,
+                /* without block every disk is shared (the destination refuses otherwise) */
+                .shared_proven = any_shared(j),
                 .bandwidth_mib = j->opts.bandwidth_mib,
                 .max_downtime_ms = j->opts.max_downtime_ms,
                 .auto_converge = j->opts.auto_converge,

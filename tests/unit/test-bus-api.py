@@ -131,15 +131,17 @@ try:
     check(rc == 0 and out["data"][0] == [], "nothing was recorded by refused calls")
 
     # 3. A refusal that is recorded (no engine yet) and committed state survive SIGKILL.
-    # test:///default's domain has its disk outside ImageDirectory: refused before anything is recorded.
+    # test:///default's domain has a disk file that does not exist: refused before anything is
+    # recorded (one outside ImageDirectory that exists goes to the destination, which takes it
+    # only on storage it shares with this node: tests/cluster/test-shared-storage.sh).
     name, message = error_of("Migrate", "'test'", "''", empty, "false")
-    check(name == "org.example.Migrate1.Error.NotSupported" and "/guest/diskimage1" in message,
-          "cold migrate of a disk outside ImageDirectory is refused: " + message)
+    check(name == "org.example.Migrate1.Error.NotFound" and "/guest/diskimage1" in message,
+          "cold migrate of a missing disk file is refused: " + message)
     rc, dom, _ = call("DescribeDomain", "s", "test")
     check(rc == 0 and dom["data"][0]["state"]["data"] == "ACTIVE", "the domain still runs on this node")
     name, message = error_of("Migrate", "'test'", "''", "{'live': <true>}", "false")
-    check(name == "org.example.Migrate1.Error.NotSupported" and "/guest/diskimage1" in message,
-          "live migrate of a disk outside ImageDirectory is refused: " + message)
+    check(name == "org.example.Migrate1.Error.NotFound" and "/guest/diskimage1" in message,
+          "live migrate of a missing disk file is refused: " + message)
     name, message = error_of("Migrate", "'test'", "''", "{'bandwidth': <@t 10>}", "false")
     check(name == "org.example.Migrate1.Error.InvalidArgument", "bandwidth without live is refused: " + message)
     name, message = error_of("Migrate", "'test'", "''", "{'live': <true>, 'bandwidth': <10>}", "false")

@@ -152,10 +152,16 @@ cluster_up() {
     _cluster_make_ssh_dir "$name" &&
     _cluster_make_switch "$name" || { cluster_diag "$name"; return 1; }
 
+    # CLUSTER_SHARED_NODES=N: the first N nodes see one folder of the host,
+    # $dir/shared, at /var/lib/libvirt/shared (shared storage, as NFS would give).
+    local shared_nodes=${CLUSTER_SHARED_NODES:-0} shared
+    [ "$shared_nodes" -gt 0 ] && { mkdir -p -m 0755 "$dir/shared" || return 1; }
     i=0
     for node in $(cluster_nodes "$name"); do
         i=$((i + 1))
-        _cluster_start_node "$name" "$node" "10.88.$k.$((10 + i))" ||
+        shared=
+        [ "$i" -le "$shared_nodes" ] && shared=$dir/shared
+        _cluster_start_node "$name" "$node" "10.88.$k.$((10 + i))" "$shared" ||
             { cluster_diag "$name"; return 1; }
         # No QEMU capabilities cache yet: let the first node fill it alone,
         # the others then start from it (8 s + 1 s instead of 8 s per node).
@@ -230,9 +236,9 @@ _cluster_make_switch() {
     ip -n "$sw" link set br0 up
 }
 
-# _cluster_start_node NAME NODE IP: network, config files, then node-init.sh.
+# _cluster_start_node NAME NODE IP [SHARED]: network, config files, then node-init.sh.
 _cluster_start_node() {
-    local name=$1 node=$2 ip=$3 ns sw nd pid
+    local name=$1 node=$2 ip=$3 shared=${4-} ns sw nd pid
     ns=$(_cluster_node_ns "$node")
     sw=$(_cluster_switch_ns "$name")
     nd=$(_cluster_node_dir "$node")
@@ -256,7 +262,7 @@ _cluster_start_node() {
     # kills a test's whole group); its output goes to init.log, never to the
     # caller's stdout (a test runner would wait for that pipe to close).
     setsid ip netns exec "$ns" unshare --mount --uts --propagation private \
-        bash "$CLUSTER_LIBDIR/node-init.sh" "$node" "$ip" "$nd" "$(_cluster_dir "$name")/ssh" \
+        bash "$CLUSTER_LIBDIR/node-init.sh" "$node" "$ip" "$nd" "$(_cluster_dir "$name")/ssh" "$shared" \
         </dev/null >"$nd/init.log" 2>&1 &
     # node-init.sh records its own pid ($! is not it where setsid has to
     # fork, e.g. under job control).

@@ -9,12 +9,15 @@
 # _cluster_node_dir from there).
 #
 #   domain_xml DOM [--type kvm|qemu] [--mem MiB] [--disk FILE] [--disk-format qcow2|raw]
+#              [--disk2 FILE] [--cache MODE]
 #              [--bridge BR] [--kernel FILE --initrd FILE --cmdline TEXT] [--console-file FILE]
 #       Prints the XML of DOM: 1 vCPU, --mem MiB of RAM (default 128), type kvm
 #       (default) or qemu (TCG), the disk FILE (default
 #       /var/lib/libvirt/images/DOM.qcow2, format qcow2) on virtio, no network
 #       unless --bridge attaches one virtio interface to that bridge of the node,
-#       no balloon.  Without --kernel it has no OS: it boots from its (empty)
+#       no balloon.  --disk2 adds a second disk (vdb, same format); --cache
+#       sets the disks' cache mode (none: what libvirt wants for a live
+#       migration that leaves a disk on shared storage).  Without --kernel it has no OS: it boots from its (empty)
 #       disk, and as SeaBIOS resets a machine with nothing to boot every minute,
 #       a reboot restarts it.  With --kernel, --initrd and --cmdline it boots
 #       that Linux directly, and a reboot destroys it (a reboot there is a
@@ -24,7 +27,8 @@
 #
 #   cluster_define_domain NODE DOM [--running | --shut-off] [--type kvm|qemu] [--mem MiB]
 #              [--disk-mib N] [--disk-format qcow2|raw] [--disk-data-mib N] [--disk FILE]
-#              [domain_xml's --bridge, --kernel, --initrd, --cmdline, --console-file]
+#              [domain_xml's --bridge, --kernel, --initrd, --cmdline, --console-file,
+#              --disk2 (an existing file), --cache]
 #       Creates DOM's disk on NODE (--disk-mib MiB, default 64, format
 #       --disk-format, default qcow2), with --disk-data-mib MiB of random data
 #       written into it (default none), or takes the existing file --disk
@@ -71,7 +75,7 @@ _cluster_domain_type() {
 
 domain_xml() {
     local dom=${1-} type=kvm mem=128 disk='' format=qcow2 nic='' kernel='' initrd='' cmdline='' console=''
-    local os on_reboot=restart serial
+    local os on_reboot=restart serial disk2='' cache='' driver disks
     shift || { _cluster_err "usage: domain_xml DOM [OPTION...]"; return 1; }
     while [ $# -gt 0 ]; do
         case $1 in
@@ -79,6 +83,9 @@ domain_xml() {
         --mem) mem=${2-}; shift ;;
         --disk) disk=${2-}; shift ;;
         --disk-format) format=${2-}; shift ;;
+        --disk2) disk2=${2-}; shift ;;
+        --cache) [[ ${2-} =~ ^[a-z]+$ ]] || { _cluster_err "bad cache mode '${2-}'"; return 1; }
+                 cache=$2; shift ;;
         --bridge) [[ ${2-} =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || { _cluster_err "bad bridge name '${2-}'"; return 1; }
                   nic="<interface type='bridge'><source bridge='$2'/><model type='virtio'/></interface>"; shift ;;
         --kernel) kernel=${2-}; shift ;;
@@ -94,6 +101,18 @@ domain_xml() {
     case $type in kvm|qemu) ;; *) _cluster_err "bad domain type '$type' (kvm or qemu)"; return 1 ;; esac
     case $format in qcow2|raw) ;; *) _cluster_err "bad disk format '$format' (qcow2 or raw)"; return 1 ;; esac
     [ -n "$disk" ] || disk=$DOMAIN_IMAGES/$dom.$format
+    driver="<driver name='qemu' type='$format'${cache:+ cache='$cache'}/>"
+    disks="<disk type='file' device='disk'>
+      $driver
+      <source file='$disk'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>"
+    [ -z "$disk2" ] || disks="$disks
+    <disk type='file' device='disk'>
+      $driver
+      <source file='$disk2'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>"
     if [ -n "$kernel" ]; then
         if [ -z "$initrd" ] || [ -z "$cmdline" ]; then
             _cluster_err "--kernel needs --initrd and --cmdline"; return 1
@@ -134,11 +153,7 @@ domain_xml() {
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='$format'/>
-      <source file='$disk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>${nic:+
+    $disks${nic:+
     $nic}
     $serial
     <memballoon model='none'/>
@@ -148,7 +163,7 @@ EOF
 }
 
 cluster_define_domain() {
-    local usage="usage: cluster_define_domain NODE DOM [--running|--shut-off] [--type kvm|qemu] [--mem MiB] [--disk-mib N] [--disk-format qcow2|raw] [--disk-data-mib N] [--disk FILE] [--bridge BR] [--kernel FILE --initrd FILE --cmdline TEXT] [--console-file FILE]"
+    local usage="usage: cluster_define_domain NODE DOM [--running|--shut-off] [--type kvm|qemu] [--mem MiB] [--disk-mib N] [--disk-format qcow2|raw] [--disk-data-mib N] [--disk FILE] [--bridge BR] [--kernel FILE --initrd FILE --cmdline TEXT] [--console-file FILE] [--disk2 FILE] [--cache MODE]"
     local node=${1-} dom=${2-} running=0 mem=128 disk_mib=64 data_mib=0 format=qcow2 type='' disk='' xml
     local given_disk=0 xml_opts=()
     shift 2 || { _cluster_err "$usage"; return 1; }
@@ -162,7 +177,7 @@ cluster_define_domain() {
         --disk-format) format=${2-}; shift ;;
         --disk-data-mib) data_mib=${2-}; shift ;;
         --disk) disk=${2-}; given_disk=1; shift ;;
-        --bridge|--kernel|--initrd|--cmdline|--console-file) xml_opts+=("$1" "${2-}"); shift ;;
+        --bridge|--kernel|--initrd|--cmdline|--console-file|--disk2|--cache) xml_opts+=("$1" "${2-}"); shift ;;
         *) _cluster_err "cluster_define_domain: unknown option $1"; _cluster_err "$usage"; return 1 ;;
         esac
         shift

@@ -21,6 +21,7 @@ NODE=$1        # node name, also its hostname
 IP=$2          # the node's address on the cluster switch
 NODEDIR=$3     # per-node state folder (on the host's file system)
 SSHDIR=$4      # the cluster's private /root/.ssh (shared by all its nodes)
+SHARED=${5-}   # a host folder seen at /var/lib/libvirt/shared (shared storage), or ""
 
 say() { printf '%s [%s] %s\n' "$(date +%T.%N | cut -c1-12)" "$NODE" "$*"; }
 
@@ -82,6 +83,10 @@ mkdir -p /run/lock /run/sshd /run/dbus /run/libvirt
 chmod 0755 /run/sshd
 chown messagebus:messagebus /run/dbus 2>/dev/null || true
 mkdir -p /var/lib/libvirt/images /var/log/libvirt/qemu /var/lib/migrated
+if [ -n "$SHARED" ]; then
+    mkdir -p /var/lib/libvirt/shared
+    step "bind /var/lib/libvirt/shared" mount --bind "$SHARED" /var/lib/libvirt/shared
+fi
 
 step "hostname" hostname "$NODE"
 
