@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <libvirt/virterror.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,11 +157,31 @@ int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, const char *dest_path
 
 /* --- checksum --- */
 
+#define CHECKSUM_READ (16 * CHECKSUM_BLOCK) /* 1 MiB per read, hashed block by block */
+
 static bool all_zero(const guint8 *buf, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (buf[i])
-                        return false;
-        return true;
+        return n == 0 || (buf[0] == 0 && memcmp(buf, buf + 1, n - 1) == 0);
+}
+
+/* Hashes the non-zero blocks of [from, to) with their offsets (from block-aligned; to too, or
+ * the end of the file). */
+static int checksum_range(int fd, off_t from, off_t to, EVP_MD_CTX *ctx, guint8 *buf) {
+        for (off_t pos = from; pos < to; pos += CHECKSUM_READ) {
+                ssize_t n = pread(fd, buf, (size_t) MIN((off_t) CHECKSUM_READ, to - pos), pos);
+                if (n < 0)
+                        return -errno;
+                for (ssize_t k = 0; k < n; k += CHECKSUM_BLOCK) {
+                        size_t len = (size_t) MIN((ssize_t) CHECKSUM_BLOCK, n - k);
+                        if (all_zero(buf + k, len))
+                                continue;
+                        guint64 off = GUINT64_TO_LE((guint64) (pos + k));
+                        EVP_DigestUpdate(ctx, &off, sizeof(off));
+                        EVP_DigestUpdate(ctx, buf + k, len);
+                }
+                if (n == 0)
+                        break;
+        }
+        return 0;
 }
 
 int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err) {
@@ -172,29 +193,31 @@ int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err) {
                 close(fd);
                 return fail_errno(err, errno, "Cannot stat", path);
         }
-        g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-        g_autofree guint8 *buf = g_malloc(CHECKSUM_BLOCK);
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        g_autofree guint8 *buf = g_malloc(CHECKSUM_READ);
         off_t pos = 0, s, e;
-        while (next_data(fd, pos, st.st_size, &s, &e)) {
+        int r = 0;
+        while (r == 0 && next_data(fd, pos, st.st_size, &s, &e)) {
                 /* Whole aligned blocks, so that hole layout does not matter. */
-                for (off_t b = s - s % CHECKSUM_BLOCK; b < e; b += CHECKSUM_BLOCK) {
-                        ssize_t n = pread(fd, buf, CHECKSUM_BLOCK, b);
-                        if (n < 0) {
-                                close(fd);
-                                return fail_errno(err, errno, "Cannot read", path);
-                        }
-                        if (n == 0 || all_zero(buf, (size_t) n))
-                                continue;
-                        guint64 off = GUINT64_TO_LE((guint64) b);
-                        g_checksum_update(sum, (const guchar *) &off, sizeof(off));
-                        g_checksum_update(sum, buf, (gssize) n);
-                }
+                off_t from = s - s % CHECKSUM_BLOCK;
                 pos = e + (CHECKSUM_BLOCK - e % CHECKSUM_BLOCK) % CHECKSUM_BLOCK;
+                r = checksum_range(fd, from, MIN(pos, st.st_size), ctx, buf);
         }
-        guint64 size = GUINT64_TO_LE((guint64) st.st_size);
-        g_checksum_update(sum, (const guchar *) &size, sizeof(size));
         close(fd);
-        *ret_hex = g_strdup(g_checksum_get_string(sum));
+        guint64 size = GUINT64_TO_LE((guint64) st.st_size);
+        EVP_DigestUpdate(ctx, &size, sizeof(size));
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        EVP_DigestFinal_ex(ctx, md, &mdlen);
+        EVP_MD_CTX_free(ctx);
+        if (r < 0)
+                return fail_errno(err, -r, "Cannot read", path);
+        GString *hex = g_string_sized_new(2 * mdlen);
+        for (unsigned i = 0; i < mdlen; i++)
+                g_string_append_printf(hex, "%02x", md[i]);
+        *ret_hex = g_string_free(hex, FALSE);
         return 0;
 }
 

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Disk files: the content checksum (the same whatever the hole layout, against a plain
+ * reading of its definition), the shared-folder markers, the record's JSON, and that a
+ * shared disk is never deleted. */
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "shared-disk.h"
+
+#define BLOCK (64 * 1024)
+#define MIB (1024 * 1024)
+
+static char *tmp;
+
+static char *file_in(const char *name) {
+        return g_build_filename(tmp, name, NULL);
+}
+
+/* size bytes, holes everywhere except len bytes of pattern at each offset. */
+static char *make_sparse(const char *name, off_t size, const off_t *offsets, size_t n, size_t len) {
+        char *path = file_in(name);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(ftruncate(fd, size), ==, 0);
+        g_autofree guint8 *buf = g_malloc(len);
+        for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; k < len; k++)
+                        buf[k] = (guint8) (k * 7 + i + 1);
+                g_assert_cmpint(pwrite(fd, buf, len, offsets[i]), ==, (ssize_t) len);
+        }
+        close(fd);
+        return path;
+}
+
+/* The same content written densely (zeros written out). */
+static char *make_dense_copy(const char *name, const char *from) {
+        gchar *data = NULL;
+        gsize len = 0;
+        g_assert_true(g_file_get_contents(from, &data, &len, NULL));
+        char *path = file_in(name);
+        g_assert_true(g_file_set_contents(path, data, (gssize) len, NULL));
+        g_free(data);
+        return path;
+}
+
+/* The definition read plainly: every non-zero 64 KiB block with its offset, then the size. */
+static char *reference_sum(const char *path) {
+        gchar *data = NULL;
+        gsize len = 0;
+        g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+        g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+        for (gsize b = 0; b < len; b += BLOCK) {
+                gsize n = MIN((gsize) BLOCK, len - b);
+                bool zero = true;
+                for (gsize k = 0; k < n && zero; k++)
+                        zero = data[b + k] == 0;
+                if (zero)
+                        continue;
+                guint64 off = GUINT64_TO_LE((guint64) b);
+                g_checksum_update(sum, (const guchar *) &off, sizeof(off));
+                g_checksum_update(sum, (const guchar *) data + b, (gssize) n);
+        }
+        guint64 size = GUINT64_TO_LE((guint64) len);
+        g_checksum_update(sum, (const guchar *) &size, sizeof(size));
+        g_free(data);
+        return g_strdup(g_checksum_get_string(sum));
+}
+
+static char *sum_of(const char *path) {
+        char *hex = NULL;
+        MigVirtError err = {0};
+        g_assert_cmpint(mig_disk_checksum(path, &hex, &err), ==, 0);
+        return hex;
+}
+
+static void test_checksum(void) {
+        /* data crossing block and 1 MiB read boundaries, one extent at the very end (a partial
+         * last block) */
+        const off_t offsets[] = {100, 3 * MIB - 5000, 5 * MIB + BLOCK / 2, 8 * MIB + 123 - 3000};
+        g_autofree char *sparse = make_sparse("sparse", 8 * MIB + 123, offsets, 4, 3000);
+        g_autofree char *dense = make_dense_copy("dense", sparse);
+        g_autofree char *a = sum_of(sparse), *b = sum_of(dense), *ref = reference_sum(dense);
+        g_assert_cmpstr(a, ==, ref);
+        g_assert_cmpstr(b, ==, ref);
+
+        /* one byte changed: another sum */
+        int fd = open(dense, O_WRONLY);
+        g_assert_cmpint(pwrite(fd, "x", 1, 5 * MIB + BLOCK / 2 + 17), ==, 1);
+        close(fd);
+        g_autofree char *c = sum_of(dense);
+        g_assert_cmpstr(c, !=, a);
+        g_autofree char *ref_c = reference_sum(dense);
+        g_assert_cmpstr(c, ==, ref_c);
+
+        /* the same data in a longer file: another sum (the size counts) */
+        g_autofree char *longer = make_sparse("longer", 9 * MIB, offsets, 3, 3000);
+        g_autofree char *shorter = make_sparse("shorter", 8 * MIB + 123, offsets, 3, 3000);
+        g_autofree char *l = sum_of(longer), *s = sum_of(shorter);
+        g_assert_cmpstr(l, !=, s);
+
+        /* an empty file */
+        g_autofree char *empty = make_sparse("empty", 0, NULL, 0, 0);
+        g_autofree char *e = sum_of(empty), *ref_e = reference_sum(empty);
+        g_assert_cmpstr(e, ==, ref_e);
+
+        MigVirtError err = {0};
+        char *hex = NULL;
+        g_autofree char *missing = file_in("missing");
+        g_assert_cmpint(mig_disk_checksum(missing, &hex, &err), <, 0);
+        g_assert_nonnull(strstr(err.message, "missing"));
+        mig_virt_error_clear(&err);
+}
+
+static MigDisk *disk_at(const char *path, bool shared) {
+        MigDisk *d = g_new0(MigDisk, 1);
+        d->path = g_strdup(path);
+        d->format = g_strdup("qcow2");
+        d->target = g_strdup("vdb");
+        d->size = 1234;
+        d->data_bytes = 1000;
+        d->shared = shared;
+        return d;
+}
+
+static void test_markers(void) {
+        g_autofree char *dir = file_in("shared");
+        g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+        g_autofree char *p1 = g_build_filename(dir, "a.qcow2", NULL);
+        g_autofree char *p2 = g_build_filename(dir, "b.qcow2", NULL);
+        g_autofree char *other = file_in("c.qcow2");
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_ptr_array_add(disks, disk_at(p1, false));
+        g_ptr_array_add(disks, disk_at(p2, false));
+        g_ptr_array_add(disks, disk_at(other, false));
+        g_assert_false(mig_shared_seen(p1, "m1"));
+        g_assert_cmpuint(mig_shared_mark(disks, "m1"), ==, 2); /* two folders, each once */
+        g_assert_true(mig_shared_seen(p2, "m1"));
+        g_assert_true(mig_shared_seen(other, "m1"));
+        g_assert_false(mig_shared_seen(p1, "m2")); /* another migration's marker is not this one */
+        mig_shared_unmark(disks, "m1");
+        g_assert_false(mig_shared_seen(p1, "m1"));
+        g_assert_false(mig_shared_seen(other, "m1"));
+        mig_shared_unmark(disks, "m1"); /* again: nothing left, nothing to say */
+}
+
+static GVariant *bools(int n, ...) {
+        GVariantBuilder b;
+        va_list ap;
+        g_variant_builder_init(&b, G_VARIANT_TYPE("ab"));
+        va_start(ap, n);
+        for (int i = 0; i < n; i++)
+                g_variant_builder_add(&b, "b", va_arg(ap, gboolean));
+        va_end(ap);
+        return g_variant_builder_end(&b);
+}
+
+static void test_reply(void) {
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_ptr_array_add(disks, disk_at("/s/a", false));
+        g_ptr_array_add(disks, disk_at("/i/b", false));
+        const char *paths[] = {"/s/a", "/i/b", NULL};
+        g_autoptr(GVariant) reply =
+                g_variant_ref_sink(g_variant_new("(^as@ab)", paths, bools(2, TRUE, FALSE)));
+        g_autofree char *what = NULL;
+        g_auto(GStrv) got = mig_shared_take_reply(disks, reply, &what);
+        g_assert_nonnull(got);
+        g_assert_cmpstr(got[1], ==, "/i/b");
+        g_assert_true(((MigDisk *) disks->pdata[0])->shared);
+        g_assert_false(((MigDisk *) disks->pdata[1])->shared);
+        g_assert_cmpstr(what, ==, "/s/a shared (not copied); /i/b copied");
+        g_assert_cmpuint(mig_disks_data_bytes(disks), ==, 1000); /* the shared one is not copied */
+
+        /* a reply for other disks, or of the old type, is refused */
+        const char *one[] = {"/s/a", NULL};
+        g_autoptr(GVariant) short_reply = g_variant_ref_sink(g_variant_new("(^as@ab)", one, bools(1, TRUE)));
+        g_autofree char *w2 = NULL;
+        g_assert_null(mig_shared_take_reply(disks, short_reply, &w2));
+        g_autoptr(GVariant) old = g_variant_ref_sink(g_variant_new("(^as)", paths));
+        g_assert_null(mig_shared_take_reply(disks, old, &w2));
+}
+
+static void test_json(void) {
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_ptr_array_add(disks, disk_at("/s/a", true));
+        g_ptr_array_add(disks, disk_at("/i/b", false));
+        g_autofree char *json = mig_disks_to_json(disks);
+        g_autoptr(GPtrArray) back = mig_disks_from_json(json);
+        g_assert_cmpuint(back->len, ==, 2);
+        MigDisk *a = back->pdata[0], *b = back->pdata[1];
+        g_assert_true(a->shared);
+        g_assert_false(b->shared);
+        g_assert_cmpstr(a->target, ==, "vdb");
+        g_assert_cmpuint(a->size, ==, 1234);
+        /* a record from before shared disks: none is shared */
+        g_autoptr(GPtrArray) old = mig_disks_from_json("[{\"path\":\"/i/c\",\"format\":\"raw\"}]");
+        g_assert_false(((MigDisk *) old->pdata[0])->shared);
+        g_assert_null(((MigDisk *) old->pdata[0])->target);
+}
+
+static void test_never_delete_shared(void) {
+        const off_t at[] = {0};
+        g_autofree char *path = make_sparse("one-file", BLOCK, at, 1, 10);
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_ptr_array_add(disks, disk_at(path, true));
+        MigVirtError err = {0};
+        g_assert_cmpint(mig_disk_delete(NULL, disks->pdata[0], &err), ==, 0);
+        g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_autofree char *t = g_dir_make_tmp("test-disk-XXXXXX", NULL);
+        tmp = t;
+        g_test_add_func("/disk/checksum", test_checksum);
+        g_test_add_func("/disk/markers", test_markers);
+        g_test_add_func("/disk/reply", test_reply);
+        g_test_add_func("/disk/json", test_json);
+        g_test_add_func("/disk/never-delete-shared", test_never_delete_shared);
+        int r = g_test_run();
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
+        (void) system(cmd);
+        return r;
+}
