@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static void help(void) {
                "     --idle-timeout=SEC    Exit after SEC seconds without work (0: never; default:\n"
                "                           IdleTimeout= of the config, %d)\n"
                "     --check-config        Read the config, report problems, and exit\n"
+               "     --receive-disk ID PATH  Receive a disk of cold migration ID on stdin (the\n"
+               "                           source's daemon runs this over ssh)\n"
                "     --user                Use the user bus (tests only)\n",
                MIGRATED_CONF_FILE, MIGRATED_STATE_DIR, DEFAULT_IDLE_SEC);
 }
@@ -41,10 +44,11 @@ static void help(void) {
 typedef struct Args {
         ManagerOptions o;
         bool check_config;
+        bool receive_disk;
 } Args;
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_VERSION = 0x100, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_CHECK, ARG_USER };
+        enum { ARG_VERSION = 0x100, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_CHECK, ARG_USER, ARG_RECEIVE };
         static const struct option options[] = {{"help", no_argument, NULL, 'h'},
                                                 {"version", no_argument, NULL, ARG_VERSION},
                                                 {"config", required_argument, NULL, ARG_CONFIG},
@@ -52,6 +56,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                                                 {"idle-timeout", required_argument, NULL, ARG_IDLE},
                                                 {"check-config", no_argument, NULL, ARG_CHECK},
                                                 {"user", no_argument, NULL, ARG_USER},
+                                                {"receive-disk", no_argument, NULL, ARG_RECEIVE},
                                                 {}};
         int c;
         guint64 sec;
@@ -81,6 +86,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_USER:
                         a->o.user_bus = true;
+                        break;
+                case ARG_RECEIVE:
+                        a->receive_disk = true;
                         break;
                 default:
                         return -EINVAL;
@@ -156,7 +164,16 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         if (a.check_config)
                 return check_config(a.o.config_path);
+        if (a.receive_disk) {
+                if (argc - optind != 2) {
+                        fprintf(stderr, "--receive-disk takes a migration ID and a disk path.\n");
+                        return EXIT_FAILURE;
+                }
+                return bus_receive_disk(a.o.user_bus, argv[optind], argv[optind + 1]);
+        }
         mig_errors_register();
+        /* a disk stream's ssh that went away is an error of the write, not a signal */
+        (void) signal(SIGPIPE, SIG_IGN);
         g_autoptr(Manager) m = NULL;
         r = manager_new(&a.o, &m);
         if (r < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "disk-spec.h"
 
+#include <errno.h>
 #include <string.h>
 
 void mig_disk_free(MigDisk *d) {
@@ -12,12 +13,65 @@ void mig_disk_free(MigDisk *d) {
         g_free(d);
 }
 
+#define QCOW2_MAGIC 0x514649fbu
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+
+static guint32 be32(const guint8 *p) {
+        return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+static guint64 be64(const guint8 *p) {
+        return (guint64) be32(p) << 32 | be32(p + 4);
+}
+
+/* The backing format header extension, or NULL (none, or the extensions do not fit in n). */
+static char *backing_format_ext(const guint8 *h, size_t n, guint32 version) {
+        size_t pos = version >= 3 && n >= 104 ? be32(h + 100) : 72;
+        while (pos + 8 <= n) {
+                guint32 type = be32(h + pos), len = be32(h + pos + 4);
+                if (type == 0 || len > n - pos - 8)
+                        return NULL;
+                if (type == QCOW2_EXT_BACKING_FORMAT)
+                        return len > 0 && len < 32 ? g_strndup((const char *) h + pos + 8, len) : NULL;
+                pos += 8 + ((len + 7u) & ~7u);
+        }
+        return NULL;
+}
+
+int mig_qcow2_backing(const guint8 *h, size_t n, char **name, char **format) {
+        *name = *format = NULL;
+        if (n < 72 || be32(h) != QCOW2_MAGIC)
+                return 0;
+        guint32 version = be32(h + 4);
+        guint64 offset = be64(h + 8);
+        guint32 size = be32(h + 16);
+        if (version < 2 || version > 3)
+                return -EINVAL;
+        if (offset == 0)
+                return 0;
+        if (size == 0 || size > 1023 || offset > n || size > n - offset)
+                return -EINVAL;
+        g_autofree char *s = g_strndup((const char *) h + offset, size);
+        if (strlen(s) != size || !g_utf8_validate(s, -1, NULL))
+                return -EINVAL;
+        *format = backing_format_ext(h, MIN(n, (size_t) offset), version);
+        *name = g_steal_pointer(&s);
+        return 1;
+}
+
+bool mig_disk_needs_checksum(const MigDisk *d) {
+        return d->shared && d->backing;
+}
+
 bool mig_disk_path_canonical(const char *path) {
         if (!path || path[0] != '/' || !g_utf8_validate(path, -1, NULL) || strlen(path) > 1024)
                 return false;
         for (const char *c = path; *c; c++)
                 if (g_ascii_iscntrl(*c))
                         return false;
+        /* g_canonicalize_filename keeps a leading "//" (POSIX leaves it open) */
+        if (g_str_has_prefix(path, "//"))
+                return false;
         g_autofree char *canonical = g_canonicalize_filename(path, "/");
         return strcmp(canonical, path) == 0 && strcmp(path, "/") != 0;
 }

@@ -5,15 +5,13 @@
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <libvirt/virterror.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk-hash.h"
 #include "errors.h"
 #include "macro.h"
-
-#define CHECKSUM_BLOCK (64 * 1024)
 
 static int fail_errno(MigVirtError *err, int e, const char *what, const char *path) {
         mig_virt_error_clear(err);
@@ -34,19 +32,6 @@ static int fail_virt(MigVirtError *err, const char *what, const char *path) {
         return -EIO;
 }
 
-/* Next data region at or after *pos: [*start, *end). Returns false at the end. */
-static bool next_data(int fd, off_t pos, off_t size, off_t *start, off_t *end) {
-        if (pos >= size)
-                return false;
-        off_t s = lseek(fd, pos, SEEK_DATA);
-        if (s < 0)
-                return false; /* ENXIO: only a hole remains */
-        off_t e = lseek(fd, s, SEEK_HOLE);
-        *start = s;
-        *end = e < 0 ? size : e;
-        return true;
-}
-
 int mig_disk_measure(MigDisk *d, MigVirtError *err) {
         int fd = open(d->path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -59,54 +44,12 @@ int mig_disk_measure(MigDisk *d, MigVirtError *err) {
         d->size = (uint64_t) st.st_size;
         d->data_bytes = 0;
         off_t pos = 0, s, e;
-        while (next_data(fd, pos, st.st_size, &s, &e)) {
+        while (mig_file_next_data(fd, pos, st.st_size, &s, &e)) {
                 d->data_bytes += (uint64_t) (e - s);
                 pos = e;
         }
         close(fd);
         return 0;
-}
-
-/* --- the sparse upload --- */
-
-typedef struct Upload {
-        int fd;
-        off_t size;
-        MigCopyProgress *progress;
-} Upload;
-
-static int upload_hole(virStreamPtr st, int *in_data, long long *length, void *opaque) {
-        Upload *u = opaque;
-        off_t pos = lseek(u->fd, 0, SEEK_CUR);
-        off_t s, e;
-        if (pos < 0)
-                return -1;
-        if (!next_data(u->fd, pos, u->size, &s, &e)) {
-                *in_data = 0;
-                *length = u->size - pos; /* 0 at the end */
-        } else if (s > pos) {
-                *in_data = 0;
-                *length = s - pos;
-        } else {
-                *in_data = 1;
-                *length = e - pos;
-        }
-        return lseek(u->fd, pos, SEEK_SET) < 0 ? -1 : 0;
-}
-
-static int upload_skip(virStreamPtr st, long long length, void *opaque) {
-        Upload *u = opaque;
-        return lseek(u->fd, (off_t) length, SEEK_CUR) < 0 ? -1 : 0;
-}
-
-static int upload_read(virStreamPtr st, char *data, size_t nbytes, void *opaque) {
-        Upload *u = opaque;
-        if (g_atomic_int_get(&u->progress->cancel))
-                return -1;
-        ssize_t n = read(u->fd, data, nbytes);
-        if (n > 0)
-                __atomic_fetch_add(&u->progress->bytes_done, (gint64) n, __ATOMIC_RELAXED);
-        return (int) n;
 }
 
 static virStorageVolPtr lookup_volume(virConnectPtr conn, const char *path) {
@@ -123,102 +66,10 @@ static virStorageVolPtr lookup_volume(virConnectPtr conn, const char *path) {
         return virStorageVolLookupByPath(conn, path);
 }
 
-int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, const char *dest_path, MigCopyProgress *p,
-                    MigVirtError *err) {
-        virStorageVolPtr vol = lookup_volume(dconn, dest_path);
-        if (!vol)
-                return fail_virt(err, "The destination has no volume for", dest_path);
-        Upload u = {.fd = open(d->path, O_RDONLY | O_CLOEXEC), .size = (off_t) d->size, .progress = p};
-        if (u.fd < 0) {
-                virStorageVolFree(vol);
-                return fail_errno(err, errno, "Cannot open", d->path);
-        }
-        virStreamPtr st = virStreamNew(dconn, 0);
-        int r = -EIO;
-        if (st && virStorageVolUpload(vol, st, 0, 0, VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) == 0) {
-                if (virStreamSparseSendAll(st, upload_read, upload_hole, upload_skip, &u) == 0 &&
-                    virStreamFinish(st) == 0)
-                        r = 0;
-                else
-                        virStreamAbort(st);
-        }
-        if (r < 0 && g_atomic_int_get(&p->cancel)) {
-                mig_virt_error_clear(err);
-                err->name = MIG_ERROR_CONFLICT;
-                err->message = g_strdup_printf("The copy of %s was cancelled.", d->path);
-        } else if (r < 0)
-                fail_virt(err, "Cannot copy", d->path);
-        if (st)
-                virStreamFree(st);
-        virStorageVolFree(vol);
-        close(u.fd);
-        return r;
-}
-
 /* --- checksum --- */
 
-#define CHECKSUM_READ (16 * CHECKSUM_BLOCK) /* 1 MiB per read, hashed block by block */
-
-static bool all_zero(const guint8 *buf, size_t n) {
-        return n == 0 || (buf[0] == 0 && memcmp(buf, buf + 1, n - 1) == 0);
-}
-
-/* Hashes the non-zero blocks of [from, to) with their offsets (from block-aligned; to too, or
- * the end of the file). */
-static int checksum_range(int fd, off_t from, off_t to, EVP_MD_CTX *ctx, guint8 *buf) {
-        for (off_t pos = from; pos < to; pos += CHECKSUM_READ) {
-                ssize_t n = pread(fd, buf, (size_t) MIN((off_t) CHECKSUM_READ, to - pos), pos);
-                if (n < 0)
-                        return -errno;
-                for (ssize_t k = 0; k < n; k += CHECKSUM_BLOCK) {
-                        size_t len = (size_t) MIN((ssize_t) CHECKSUM_BLOCK, n - k);
-                        if (all_zero(buf + k, len))
-                                continue;
-                        guint64 off = GUINT64_TO_LE((guint64) (pos + k));
-                        EVP_DigestUpdate(ctx, &off, sizeof(off));
-                        EVP_DigestUpdate(ctx, buf + k, len);
-                }
-                if (n == 0)
-                        break;
-        }
-        return 0;
-}
-
 int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return fail_errno(err, errno, "Cannot open", path);
-        struct stat st;
-        if (fstat(fd, &st) < 0) {
-                close(fd);
-                return fail_errno(err, errno, "Cannot stat", path);
-        }
-        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        g_autofree guint8 *buf = g_malloc(CHECKSUM_READ);
-        off_t pos = 0, s, e;
-        int r = 0;
-        while (r == 0 && next_data(fd, pos, st.st_size, &s, &e)) {
-                /* Whole aligned blocks, so that hole layout does not matter. */
-                off_t from = s - s % CHECKSUM_BLOCK;
-                pos = e + (CHECKSUM_BLOCK - e % CHECKSUM_BLOCK) % CHECKSUM_BLOCK;
-                r = checksum_range(fd, from, MIN(pos, st.st_size), ctx, buf);
-        }
-        close(fd);
-        guint64 size = GUINT64_TO_LE((guint64) st.st_size);
-        EVP_DigestUpdate(ctx, &size, sizeof(size));
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        if (r < 0)
-                return fail_errno(err, -r, "Cannot read", path);
-        GString *hex = g_string_sized_new(2 * mdlen);
-        for (unsigned i = 0; i < mdlen; i++)
-                g_string_append_printf(hex, "%02x", md[i]);
-        *ret_hex = g_string_free(hex, FALSE);
-        return 0;
+        return mig_disk_hash_file(path, NULL, NULL, NULL, NULL, ret_hex, err);
 }
 
 /* --- destination volumes --- */
@@ -352,6 +203,10 @@ char *mig_disks_to_json(GPtrArray *disks) {
                 }
                 json_builder_set_member_name(b, "shared");
                 json_builder_add_boolean_value(b, d->shared);
+                if (d->backing) {
+                        json_builder_set_member_name(b, "backing");
+                        json_builder_add_boolean_value(b, TRUE);
+                }
                 json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -375,6 +230,7 @@ GPtrArray *mig_disks_from_json(const char *json) {
                 d->size = (uint64_t) json_object_get_int_member_with_default(o, "size", 0);
                 d->data_bytes = (uint64_t) json_object_get_int_member_with_default(o, "data-bytes", 0);
                 d->shared = json_object_get_boolean_member_with_default(o, "shared", FALSE);
+                d->backing = json_object_get_boolean_member_with_default(o, "backing", FALSE);
                 d->target = g_strdup(json_object_get_string_member_with_default(o, "target", NULL));
                 g_ptr_array_add(disks, d);
         }
@@ -399,6 +255,103 @@ int mig_disk_check_movable(MigDisk *d, const char *how, MigVirtError *err) {
                 return -EINVAL;
         }
         return mig_disk_measure(d, err);
+}
+
+/* --- backing chains --- */
+
+#define CHAIN_MAX 16
+#define HEADER_READ (64 * 1024)
+
+static int fail_chain(MigVirtError *err, const char *path, const char *why) {
+        mig_virt_error_clear(err);
+        err->name = MIG_ERROR_NOT_SUPPORTED;
+        err->message = g_strdup_printf("The backing chain of %s cannot be moved: %s.", path, why);
+        return -EINVAL;
+}
+
+/* The first bytes of a file (*n of them). */
+static int read_header(const char *path, guint8 *buf, size_t *n, MigVirtError *err) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return fail_errno(err, errno, "Cannot open", path);
+        ssize_t r = pread(fd, buf, HEADER_READ, 0);
+        int e = errno;
+        close(fd);
+        if (r < 0)
+                return fail_errno(err, e, "Cannot read", path);
+        *n = (size_t) r;
+        return 0;
+}
+
+/* The backing file of d (a new MigDisk, measured), or NULL: *ret stays NULL without one. */
+static int backing_of(const MigDisk *d, MigDisk **ret, MigVirtError *err) {
+        g_autofree guint8 *buf = g_malloc(HEADER_READ);
+        g_autofree char *name = NULL, *format = NULL;
+        size_t n = 0;
+        *ret = NULL;
+        if (strcmp(d->format, "qcow2") != 0)
+                return 0;
+        int r = read_header(d->path, buf, &n, err);
+        if (r < 0)
+                return r;
+        r = mig_qcow2_backing(buf, n, &name, &format);
+        if (r < 0)
+                return fail_chain(err, d->path, "its qcow2 header is damaged");
+        if (r == 0)
+                return 0;
+        if (strchr(name, ':'))
+                return fail_chain(err, d->path, "its backing file is not a plain file");
+        g_autofree char *dir = g_path_get_dirname(d->path);
+        g_autoptr(MigDisk) b = g_new0(MigDisk, 1);
+        b->path = g_canonicalize_filename(name, dir);
+        b->backing = true;
+        if (!format) { /* none recorded in the header: what the file itself is */
+                r = read_header(b->path, buf, &n, err);
+                if (r < 0)
+                        return r;
+                format = g_strdup(n >= 4 && memcmp(buf, "QFI\xfb", 4) == 0 ? "qcow2" : "raw");
+        }
+        b->format = g_steal_pointer(&format);
+        r = mig_disk_check_movable(b, "cold", err);
+        if (r < 0)
+                return r;
+        *ret = g_steal_pointer(&b);
+        return 0;
+}
+
+static bool listed(GPtrArray *disks, const char *path) {
+        for (guint i = 0; i < disks->len; i++)
+                if (strcmp(((MigDisk *) disks->pdata[i])->path, path) == 0)
+                        return true;
+        return false;
+}
+
+int mig_disks_add_chains(GPtrArray *disks, MigVirtError *err) {
+        for (guint i = 0, n = disks->len; i < n; i++) {
+                const MigDisk *d = disks->pdata[i];
+                for (unsigned depth = 0;; depth++) {
+                        MigDisk *b = NULL;
+                        int r = backing_of(d, &b, err);
+                        if (r < 0)
+                                return r;
+                        if (!b)
+                                break;
+                        if (depth >= CHAIN_MAX) {
+                                mig_disk_free(b);
+                                return fail_chain(err, ((MigDisk *) disks->pdata[i])->path,
+                                                  "it is longer than 16 files");
+                        }
+                        /* listed already: the rest of the chain is in (a base two disks share),
+                         * or the chain loops */
+                        if (listed(disks, b->path)) {
+                                mig_disk_free(b);
+                                break;
+                        }
+                        g_ptr_array_add(disks, b);
+                        d = b;
+                }
+        }
+        return 0;
 }
 
 uint64_t mig_disks_local_bytes(GPtrArray *disks, const char *image_dir) {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Disk files of a cold migration: their size and data, a sparse-aware copy to
- * the destination through libvirt storage streams, and a checksum that is the
- * same for two files with the same content whatever their hole layout. All of
- * it blocks: worker threads only. */
+/* Disk files of a migration: their size and data, their backing chains, a checksum that is
+ * the same for two files with the same content whatever their hole layout (disk-hash.h),
+ * the destination's volumes, deleting. (The copy itself: disk-stream.h.) All of it
+ * blocks: worker threads only. */
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -22,9 +22,6 @@ typedef struct MigCopyProgress {
 /* Fills size and data_bytes from the file. */
 int mig_disk_measure(MigDisk *d, MigVirtError *err);
 
-/* Copies the file at d->path into the volume at dest_path on the node of dconn. */
-int mig_disk_upload(virConnectPtr dconn, const MigDisk *d, const char *dest_path, MigCopyProgress *p,
-                    MigVirtError *err);
 /* SHA-256 over the non-zero 64 KiB blocks (with their offsets) and the size. */
 int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
 
@@ -43,6 +40,11 @@ int mig_disk_delete(virConnectPtr conn, const MigDisk *d, MigVirtError *err);
  * err, which may be NULL) when a disk is left, or when libvirt cannot be reached to ask
  * (nothing was deleted then). Blocks. */
 int mig_disks_delete(MigVirt *v, GPtrArray *disks, unsigned upto, MigVirtError *err);
+
+/* Appends to disks (MigDisk*) the backing files of its qcow2 disks, whole chains, each file
+ * once, flagged backing and measured. A chain that loops, is longer than 16 files, or
+ * leads to something other than a raw or qcow2 file is refused (NotSupported). Blocks. */
+int mig_disks_add_chains(GPtrArray *disks, MigVirtError *err);
 
 /* disks <-> JSON text, for the store. */
 char *mig_disks_to_json(GPtrArray *disks);

@@ -154,9 +154,8 @@ static void append_escaped(GString *s, const char *value) {
         }
 }
 
-/* Like sd_bus_open_system_remote(), plus SSH options a daemon needs: never
- * prompt, give up on a dead peer within seconds. */
-static char *exec_address(const char *destination) {
+char **mig_peer_ssh_argv(const char *destination, const char *command) {
+        /* SSH options a daemon needs: never prompt, give up on a dead peer within seconds */
         const char *argv[] = {"ssh",
                               "-xT",
                               "-oBatchMode=yes",
@@ -165,9 +164,16 @@ static char *exec_address(const char *destination) {
                               "-oServerAliveCountMax=3",
                               "--",
                               destination,
-                              "systemd-stdio-bridge"};
+                              command,
+                              NULL};
+        return g_strdupv((char **) argv);
+}
+
+/* Like sd_bus_open_system_remote(), with mig_peer_ssh_argv's options. */
+static char *exec_address(const char *destination) {
+        g_auto(GStrv) argv = mig_peer_ssh_argv(destination, "systemd-stdio-bridge");
         GString *s = g_string_new("unixexec:path=ssh");
-        for (size_t i = 0; i < G_N_ELEMENTS(argv); i++) {
+        for (size_t i = 0; argv[i]; i++) {
                 g_string_append_printf(s, ",argv%zu=", i);
                 append_escaped(s, argv[i]);
         }

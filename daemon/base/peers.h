@@ -49,6 +49,10 @@ typedef void (*MigPeerReply)(MigPeer *peer, GVariant *reply, const sd_bus_error 
 MigPeers *mig_peers_new(sd_event *event, const MigConfig *config);
 void mig_peers_free(MigPeers *ps);
 MigPeer *mig_peers_find(MigPeers *ps, const char *name);
+
+/* The ssh command line that runs command on the node at destination (an address of the
+ * config, "root@host"), with the options every connection to a peer has. */
+char **mig_peer_ssh_argv(const char *destination, const char *command);
 unsigned mig_peers_count(const MigPeers *ps);
 MigPeer *mig_peers_get(MigPeers *ps, unsigned i);
 

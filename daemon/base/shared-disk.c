@@ -81,7 +81,9 @@ char **mig_shared_take_reply(GPtrArray *disks, GVariant *reply, char **what) {
                 g_variant_get_child(shared, i, "b", &b);
                 d->shared = b;
                 g_string_append_printf(s, "%s%s %s", s->len ? "; " : "", d->path,
-                                       d->shared ? "shared (not copied)" : "copied");
+                                       !d->backing ? (d->shared ? "shared (not copied)" : "copied")
+                                       : d->shared ? "backing file there already (not copied; compared)"
+                                                   : "backing file copied");
         }
         *what = g_string_free(g_steal_pointer(&s), FALSE);
         return g_steal_pointer(&paths);

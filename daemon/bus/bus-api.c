@@ -49,31 +49,30 @@ static void reply_path(void *msg, const MigResult *result, const sd_bus_error *e
         (void) sd_bus_reply_method_return(msg, "o", path);
 }
 
-static void reply_strv(void *msg, const MigResult *result, const sd_bus_error *error) {
+/* The strv of result, and for Prepare whether each of those disks is shared (ab). */
+static void reply_with_strv(void *msg, const MigResult *result, const sd_bus_error *error, bool shared) {
         if (error)
                 return (void) sd_bus_reply_method_error(msg, error);
         g_autoptr(sd_bus_message) reply = NULL;
         int r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_append_strv(reply, (char **) result->strv);
+        if (r >= 0 && shared)
+                r = sd_bus_message_open_container(reply, 'a', "b");
+        for (size_t i = 0; r >= 0 && shared && result->strv[i]; i++)
+                r = sd_bus_message_append(reply, "b", (int) (result->shared && result->shared[i]));
+        if (r >= 0 && shared)
+                r = sd_bus_message_close_container(reply);
         bus_send_or_fail(msg, reply, r);
+}
+
+static void reply_strv(void *msg, const MigResult *result, const sd_bus_error *error) {
+        reply_with_strv(msg, result, error, false);
 }
 
 /* Prepare: each disk's path here and whether it is on storage shared with the source. */
 static void reply_disks(void *msg, const MigResult *result, const sd_bus_error *error) {
-        if (error)
-                return (void) sd_bus_reply_method_error(msg, error);
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(reply, (char **) result->strv);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "b");
-        for (size_t i = 0; r >= 0 && result->strv[i]; i++)
-                r = sd_bus_message_append(reply, "b", (int) (result->shared && result->shared[i]));
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        bus_send_or_fail(msg, reply, r);
+        reply_with_strv(msg, result, error, true);
 }
 
 static void reply_times(void *msg, const MigResult *result, const sd_bus_error *error) {

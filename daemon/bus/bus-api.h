@@ -24,6 +24,9 @@ MigAnswer bus_answer_empty(sd_bus_message *msg);
 MigAnswer bus_answer_path(sd_bus_message *msg);
 MigAnswer bus_answer_strv(sd_bus_message *msg);
 MigAnswer bus_answer_disks(sd_bus_message *msg); /* as paths, ab shared */
+
+/* bus-receive.c: migrated --receive-disk ID PATH (the exit status). */
+int bus_receive_disk(bool user_bus, const char *id, const char *path);
 MigAnswer bus_answer_times(sd_bus_message *msg);
 /* Sends reply to request, built when r >= 0; otherwise (or when sending fails) answers
  * request with Internal. For replies assembled piece by piece. */

@@ -4,12 +4,15 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus-api.h"
 #include "bus-variant.h"
 #include "cold.h"
+#include "disk-spec.h"
 #include "errors.h"
 #include "events.h"
+#include "incoming.h"
 #include "live.h"
 #include "macro.h"
 #include "placement.h"
@@ -244,6 +247,8 @@ static int peer_prepare(sd_bus_message *msg, Manager *m, bool live, PrepareStep 
         g_autoptr(GVariant) placement = read ? g_variant_ref_sink(read) : NULL;
         in.group = placement ? mig_dict_string(placement, "group") : NULL;
         in.group_policy = placement ? mig_dict_string(placement, "group-policy") : NULL;
+        g_auto(GStrv) backing = placement ? mig_dict_strv(placement, "backing-files") : NULL;
+        in.backing = backing;
         if (placement)
                 (void) mig_dict_bool(placement, "group-elsewhere", &in.group_elsewhere);
         in.vcpus = vcpus;
@@ -327,6 +332,24 @@ static int peer_get_migration_status(sd_bus_message *msg, void *userdata, sd_bus
         return sd_bus_reply_method_return(msg, "s", mig ? mig->status : "");
 }
 
+/* For the receiving end of a cold copy's disk stream (migrated --receive-disk, started over
+ * ssh by the source): the volume to write into. */
+static int peer_open_incoming_disk(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *id, *path;
+        int fd = -1;
+        int r = require_root(msg, error);
+        if (r < 0 || (r = sd_bus_message_read(msg, "ss", &id, &path)) < 0)
+                return r;
+        if (!mig_migration_id_valid(id) || !mig_disk_path_canonical(path))
+                return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT,
+                                        "Invalid migration ID or disk path.");
+        if ((r = incoming_open_disk(userdata, id, path, &fd, error)) < 0)
+                return r;
+        r = sd_bus_reply_method_return(msg, "h", fd);
+        close(fd);
+        return r;
+}
+
 static int peer_forward_verb(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *verb, *id;
         int r = require_root(msg, error);
@@ -381,6 +404,8 @@ const sd_bus_vtable bus_peer_vtable[] = {
                                 SD_BUS_RESULT("t", downtime_msec, "t", duration_msec), peer_live_finish, 0),
         SD_BUS_METHOD_WITH_ARGS("AbortLiveMigration", SD_BUS_ARGS("s", id, "s", status), SD_BUS_NO_RESULT,
                                 peer_live_abort, 0),
+        SD_BUS_METHOD_WITH_ARGS("OpenIncomingDisk", SD_BUS_ARGS("s", id, "s", path), SD_BUS_RESULT("h", fd),
+                                peer_open_incoming_disk, 0),
         SD_BUS_METHOD_WITH_ARGS("GetMigrationStatus", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", status),
                                 peer_get_migration_status, 0),
         SD_BUS_METHOD_WITH_ARGS("ForwardVerb", SD_BUS_ARGS("s", verb, "s", id), SD_BUS_NO_RESULT,

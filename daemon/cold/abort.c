@@ -145,6 +145,7 @@ int cold_remove_incoming(Manager *m, const char *id, const char *final_status, M
         IncomingStep *s = incoming_step_new(m, id, answer);
         s->uuid = g_strdup(mig->domain_uuid);
         s->disks = mig_disks_from_json(mig->disks_json);
+        incoming_keep_backing_in_use(m, id, s->disks);
         s->final_status = g_strdup(final_status);
         mig_worker_submit(m->worker, remove_run, remove_done, s, incoming_step_free);
         return 1;

@@ -23,7 +23,7 @@ typedef struct ColdJob {
         uint64_t memory_free_here; /* a resize on this node: what it has free */
         GPtrArray *disks;
         MigDomainInfo *info;
-        char *dest_uri;    /* the destination's libvirt, for the disk streams */
+        char *dest_address; /* the destination's ssh address, for the disk streams */
         char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
         MigAttempts tries; /* the scheduler's plan and which of its destinations is tried */
         MigCopyProgress progress;
@@ -40,7 +40,7 @@ typedef struct ColdJob {
         MigVirtError err;
 } ColdJob;
 
-/* prepare.c: Conflict unless d is ACTIVE or SHUTOFF and persistent (what: "a cold
+/* job.c: Conflict unless d is ACTIVE or SHUTOFF and persistent (what: "a cold
  * migration"; done: "migrated cold", as the sentence says them). */
 int cold_refuse_state(const MigDomainInfo *d, const char *what, const char *done, sd_bus_error *e);
 
@@ -58,7 +58,7 @@ MigPeer *cold_job_peer(ColdJob *j, sd_bus_error *error);
 /* The job is over: answer the waiters and forget it. */
 void cold_job_end(ColdJob *j, const sd_bus_error *error);
 
-/* prepare.c, on a worker: removes the markers that let the destination find shared folders
+/* job.c, on a worker: removes the markers that let the destination find shared folders
  * (once it answered Prepare, or the migration rolls back). */
 void cold_unmark_shared(ColdJob *j);
 

@@ -29,8 +29,10 @@ static void confirm_run(void *data) {
         ColdJob *j = data;
         j->result = mig_virt_undefine(j->m->virt, j->info->uuid, &j->err);
         virConnectPtr conn = j->result == 0 ? mig_virt_connection(j->m->virt, &j->err) : NULL;
+        /* a backing file stays: other domains of this node may be built on it */
         for (guint i = 0; conn && j->result == 0 && i < j->disks->len; i++)
-                j->result = mig_disk_delete(conn, j->disks->pdata[i], &j->err);
+                if (!((MigDisk *) j->disks->pdata[i])->backing)
+                        j->result = mig_disk_delete(conn, j->disks->pdata[i], &j->err);
         if (conn)
                 virConnectClose(conn);
 }

@@ -2,15 +2,19 @@
 /* Cold migration, phase 2: resize_instance. "migrating" (resize_migrating) is committed
  * first; then, on the worker, the domain is shut down (ACPI, destroyed after
  * ShutdownTimeout) and each disk is streamed sparse into the volume the destination
- * precreated at Prepare (libvirt storage streams over qemu+ssh; the destination's daemon
- * takes no part). Progress is published every 500 ms and never goes backwards. A
+ * precreated at Prepare: one ssh per disk, all at once, runs `migrated --receive-disk` on the
+ * destination, which writes into that volume (its daemon hands it over) and hashes what it
+ * writes while this side hashes what it reads (disk-stream.h): equal checksums prove each
+ * copy, so neither file is read again. Progress is published every 500 ms and never goes backwards. A
  * failure, an abort, or a restart during the copy rolls back: the source's disks were only
  * read, so the domain is started here again as it was. */
 
 #include <errno.h>
 #include <string.h>
 
+#include "buildconfig.h"
 #include "cold-job.h"
+#include "disk-stream.h"
 #include "errors.h"
 #include "macro.h"
 
@@ -37,8 +41,56 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-static char *libvirt_uri_of(const MigPeerConfig *peer) {
-        return g_strdup_printf("qemu+ssh://%s/system?no_tty=1", peer->address);
+/* --- the disk streams: one ssh each, the disks at the same time --- */
+
+typedef struct DiskCopy {
+        ColdJob *job;
+        guint index;
+        int result;
+        MigVirtError err;
+} DiskCopy;
+
+static gpointer disk_copy_run(gpointer data) {
+        DiskCopy *c = data;
+        ColdJob *j = c->job;
+        g_autofree char *quoted = g_shell_quote(j->dest_paths[c->index]);
+        g_autofree char *command =
+                g_strdup_printf("%s/migrated --receive-disk %s %s", MIGRATED_LIBEXECDIR, j->id, quoted);
+        g_auto(GStrv) argv = mig_peer_ssh_argv(j->dest_address, command);
+        c->result = mig_disk_send_remote(argv, ((MigDisk *) j->disks->pdata[c->index])->path, &j->progress,
+                                         &c->err);
+        return NULL;
+}
+
+/* The first failure (the copies are independent: one failing does not stop the others, the
+ * roll back deletes what they wrote). */
+static void take_result(ColdJob *j, GPtrArray *copies) {
+        for (guint i = 0; i < copies->len; i++) {
+                DiskCopy *c = copies->pdata[i];
+                if (c->result < 0 && j->result == 0) {
+                        mig_virt_error_clear(&j->err);
+                        j->err = c->err;
+                        c->err = (MigVirtError){0};
+                        j->result = c->result;
+                }
+                mig_virt_error_clear(&c->err);
+        }
+}
+
+static void copy_disks(ColdJob *j) {
+        g_autoptr(GPtrArray) copies = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) threads = g_ptr_array_new();
+        for (guint i = 0; i < j->disks->len; i++) {
+                if (((MigDisk *) j->disks->pdata[i])->shared)
+                        continue;
+                DiskCopy *c = g_new0(DiskCopy, 1);
+                *c = (DiskCopy){.job = j, .index = i};
+                g_ptr_array_add(copies, c);
+                g_ptr_array_add(threads, g_thread_new("disk-copy", disk_copy_run, c));
+        }
+        for (guint i = 0; i < threads->len; i++)
+                g_thread_join(threads->pdata[i]);
+        take_result(j, copies);
 }
 
 static void copy_run(void *data) {
@@ -47,20 +99,7 @@ static void copy_run(void *data) {
         j->result = mig_virt_shutdown(j->m->virt, j->info->uuid, j->m->config->shutdown_timeout, &j->err);
         if (j->result < 0 || g_atomic_int_get(&j->progress.cancel))
                 return;
-        const char *uri = j->dest_uri;
-        virConnectPtr dconn = virConnectOpen(uri);
-        if (!dconn) {
-                j->result = -EIO;
-                mig_virt_error_clear(&j->err);
-                j->err.name = MIG_ERROR_PEER_UNREACHABLE;
-                j->err.message = g_strdup_printf("Cannot reach libvirt at %s", uri);
-                return;
-        }
-        for (guint i = 0; j->result == 0 && i < j->disks->len; i++)
-                if (!((MigDisk *) j->disks->pdata[i])->shared)
-                        j->result = mig_disk_upload(dconn, j->disks->pdata[i], j->dest_paths[i],
-                                                    &j->progress, &j->err);
-        virConnectClose(dconn);
+        copy_disks(j);
 }
 
 static void copy_done(void *data) {
@@ -84,8 +123,8 @@ static void copy_go(ColdJob *j) {
                                                 : "copying the disks of the shut-off domain") < 0)
                 return cold_rollback(j, MIG_ERROR_STORE, "cannot record the start of the copy");
         const MigPeerConfig *pc = mig_config_find_peer(j->m->config, mig->destination);
-        g_free(j->dest_uri);
-        j->dest_uri = libvirt_uri_of(pc);
+        g_free(j->dest_address);
+        j->dest_address = g_strdup(pc->address);
         (void) sd_event_add_time_relative(j->m->event, &j->progress_timer, CLOCK_MONOTONIC,
                                           PROGRESS_INTERVAL_USEC, 0, on_progress, j);
         mig_worker_submit_on(j->m->worker, MIG_LANE_LONG, copy_run, copy_done, j, NULL);

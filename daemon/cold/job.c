@@ -3,7 +3,11 @@
  * in m->cold_jobs under the migration's id. The record (MigMigration) is the durable part;
  * a job is rebuilt from it after a restart (resume.c). */
 
+#include <string.h>
+
 #include "cold-job.h"
+#include "errors.h"
+#include "shared-disk.h"
 
 void cold_job_free(ColdJob *j) {
         if (!j)
@@ -15,7 +19,7 @@ void cold_job_free(ColdJob *j) {
         if (j->disks)
                 g_ptr_array_unref(j->disks);
         mig_domain_info_free(j->info);
-        g_free(j->dest_uri);
+        g_free(j->dest_address);
         g_strfreev(j->dest_paths);
         mig_attempts_clear(&j->tries);
         sd_event_source_disable_unref(j->progress_timer);
@@ -76,4 +80,21 @@ void cold_job_end(ColdJob *j, const sd_bus_error *error) {
                 g_hash_table_remove(j->m->cold_jobs, j->id);
         else
                 cold_job_free(j);
+}
+
+void cold_unmark_shared(ColdJob *j) {
+        mig_shared_unmark(j->disks, j->id);
+}
+
+int cold_refuse_state(const MigDomainInfo *d, const char *what, const char *done, sd_bus_error *e) {
+        const char *state = mig_domain_state_name(d);
+        if (strcmp(state, "ACTIVE") != 0 && strcmp(state, "SHUTOFF") != 0)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is %s; %s needs it ACTIVE or SHUTOFF.", d->name, state,
+                                         what);
+        if (!d->persistent)
+                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
+                                         "Domain %s is transient; only defined domains can be %s.", d->name,
+                                         done);
+        return 0;
 }

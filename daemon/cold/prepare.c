@@ -30,10 +30,6 @@ static int record_shared(ColdJob *j, const char *what) {
         return manager_transition(j->m, mig, mig->status, NULL, msg);
 }
 
-void cold_unmark_shared(ColdJob *j) {
-        mig_shared_unmark(j->disks, j->id);
-}
-
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         ColdJob *j = userdata;
         if (mig_attempts_give_way(&j->tries, error))
@@ -63,7 +59,7 @@ static void send_prepare(void *job) {
                       g_variant_new("(sssstu@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
                                     mig_disks_to_specs(j->disks),
-                                    mig_plan_placement_args(j->tries.plan, j->info)));
+                                    mig_plan_placement_args(j->tries.plan, j->info, j->disks)));
 }
 
 static MigMigration *job_mig(void *job) {
@@ -156,6 +152,9 @@ static void inspect_run(void *data) {
                 j->disks = g_ptr_array_ref(j->info->disks);
                 j->result = check_disks(j);
         }
+        /* qcow2 overlays move with their backing files (each once; never flattened) */
+        if (j->result == 0)
+                j->result = mig_disks_add_chains(j->disks, &j->err);
 }
 
 static MigMigration *new_source_record(ColdJob *j, const char *destination) {
@@ -182,19 +181,6 @@ static MigMigration *new_source_record(ColdJob *j, const char *destination) {
                 mig->new_vcpus = j->info->vcpus;
         }
         return mig;
-}
-
-int cold_refuse_state(const MigDomainInfo *d, const char *what, const char *done, sd_bus_error *e) {
-        const char *state = mig_domain_state_name(d);
-        if (strcmp(state, "ACTIVE") != 0 && strcmp(state, "SHUTOFF") != 0)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is %s; %s needs it ACTIVE or SHUTOFF.", d->name, state,
-                                         what);
-        if (!d->persistent)
-                return sd_bus_error_setf(e, MIG_ERROR_CONFLICT,
-                                         "Domain %s is transient; only defined domains can be %s.", d->name,
-                                         done);
-        return 0;
 }
 
 static int refuse_state(ColdJob *j, sd_bus_error *e) {

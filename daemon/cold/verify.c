@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Cold migration, phase 3: verify. Both nodes checksum at the same time, on their workers:
- * the destination its copies (Peer.VerifyColdMigration), the source the originals. Only
- * when every checksum matches is "post-migrating" (resize_migrated) committed: from then
- * on the domain belongs to the destination and a restart finishes rather than rolls back.
- * A difference, or a failure on either side, rolls back. */
+/* Cold migration, phase 3: verify. Each copied disk was proven by its stream (copy.c: the
+ * checksum of what the destination wrote is the one of what was read here). What is left
+ * are the backing files the destination had already: both nodes checksum those at the same
+ * time, on their workers (Peer.VerifyColdMigration on the destination). Only when every
+ * checksum matches is "post-migrating" (resize_migrated) committed: from then on the domain
+ * belongs to the destination and a restart finishes rather than rolls back. A difference,
+ * or a failure on either side, rolls back. */
 
 #include <errno.h>
 #include <string.h>
@@ -28,8 +30,8 @@ static void verify_local_run(void *data) {
         j->checksums = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; j->result == 0 && i < j->disks->len; i++) {
                 char *hex = NULL;
-                if (((MigDisk *) j->disks->pdata[i])->shared)
-                        continue; /* one file: nothing was copied */
+                if (!mig_disk_needs_checksum(j->disks->pdata[i]))
+                        continue;
                 j->result = mig_disk_checksum(((MigDisk *) j->disks->pdata[i])->path, &hex, &j->err);
                 if (hex)
                         g_ptr_array_add(j->checksums, hex);
@@ -55,8 +57,15 @@ static bool verify_compare(VerifyStep *v) {
                        false;
         for (guint i = 0, k = 0; i < j->disks->len; i++) {
                 const MigDisk *d = j->disks->pdata[i];
-                if (d->shared)
+                if (!mig_disk_needs_checksum(d))
                         continue;
+                if (strcmp(v->remote[k], j->checksums->pdata[k]) != 0 && d->shared) {
+                        g_autofree char *msg = g_strdup_printf(
+                                "%s on %s is another file than the backing file the domain is built on "
+                                "(their contents differ): move or remove it there first",
+                                d->path, cold_job_mig(j)->destination);
+                        return cold_rollback(j, MIG_ERROR_CONFLICT, msg), false;
+                }
                 if (strcmp(v->remote[k], j->checksums->pdata[k]) != 0) {
                         g_autofree char *msg =
                                 g_strdup_printf("the copy of %s differs from the original", d->path);
@@ -115,8 +124,8 @@ static void verify_incoming_run(void *data) {
         s->checksums = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; s->result == 0 && i < s->disks->len; i++) {
                 char *hex = NULL;
-                if (((MigDisk *) s->disks->pdata[i])->shared)
-                        continue; /* one file: nothing was copied */
+                if (!mig_disk_needs_checksum(s->disks->pdata[i]))
+                        continue;
                 s->result = mig_disk_checksum(((MigDisk *) s->disks->pdata[i])->path, &hex, &s->err);
                 if (hex)
                         g_ptr_array_add(s->checksums, hex);

@@ -2,6 +2,7 @@
 #include "incoming.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,7 +138,9 @@ static int find_shared(Claim *c) {
         const char *here = manager_node(c->m), *images = c->m->config->image_directory;
         for (guint i = 0; i < c->disks->len; i++) {
                 MigDisk *d = c->disks->pdata[i];
-                d->shared = mig_shared_seen(d->path, c->id);
+                /* a backing file this node has already is kept as it is (the checksums of
+                 * the verify step tell whether it is the same) */
+                d->shared = mig_shared_seen(d->path, c->id) || (d->backing && access(d->path, F_OK) == 0);
                 if (d->shared)
                         continue;
                 if (is_live(c) && !c->copy_disks)
@@ -284,6 +287,70 @@ static void claim_inspected(void *data) {
         mig_worker_submit(c->m->worker, claim_volumes, claim_volumes_done, next, claim_free);
 }
 
+/* Flags the backing files among disks (mapped from in->disks, in that order); a chain keeps
+ * its paths (its files name each other), so a [Rewrite] rule may not move one. */
+static int mark_backing(GPtrArray *disks, const MigIncoming *in, char **why) {
+        for (guint i = 0; in->backing && i < disks->len; i++) {
+                MigDisk *d = disks->pdata[i];
+                const char *sent = ((MigDisk *) in->disks->pdata[i])->path;
+                d->backing = g_strv_contains((const char *const *) in->backing, sent);
+                if (d->backing && strcmp(sent, d->path) != 0) {
+                        *why = g_strdup_printf("Backing file %s would be %s here: the files of a chain "
+                                               "name each other and keep their paths.",
+                                               sent, d->path);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+int incoming_open_disk(Manager *m, const char *id, const char *path, int *ret_fd, sd_bus_error *error) {
+        MigMigration *mig = incoming_find(m, id, error);
+        if (!mig)
+                return -ENOENT;
+        if (strcmp(mig->kind, "cold") != 0 || strcmp(mig->status, "pre-migrating") != 0)
+                return sd_bus_error_setf(error, MIG_ERROR_CONFLICT,
+                                         "Migration %s is %s %s here: no copy now.", id, mig->kind,
+                                         mig->status);
+        g_autoptr(GPtrArray) disks = mig_disks_from_json(mig->disks_json);
+        for (guint i = 0; i < disks->len; i++) {
+                const MigDisk *d = disks->pdata[i];
+                if (strcmp(d->path, path) != 0 || d->shared)
+                        continue;
+                int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+                if (fd < 0)
+                        return sd_bus_error_setf(error,
+                                                 errno == ENOSPC ? MIG_ERROR_NO_SPACE : MIG_ERROR_INTERNAL,
+                                                 "Cannot open %s for the copy: %s", path, g_strerror(errno));
+                *ret_fd = fd;
+                return 0;
+        }
+        return sd_bus_error_setf(error, MIG_ERROR_INVALID_ARGUMENT,
+                                 "Migration %s created no disk %s here to copy into.", id, path);
+}
+
+void incoming_keep_backing_in_use(Manager *m, const char *id, GPtrArray *disks) {
+        GHashTableIter it;
+        MigMigration *other;
+        for (guint i = 0; i < disks->len; i++) {
+                MigDisk *d = disks->pdata[i];
+                if (!d->backing || d->shared)
+                        continue;
+                g_hash_table_iter_init(&it, m->migrations);
+                while (!d->shared && g_hash_table_iter_next(&it, NULL, (gpointer *) &other)) {
+                        if (strcmp(other->id, id) == 0 || strcmp(other->role, "destination") != 0)
+                                continue;
+                        g_autoptr(GPtrArray) theirs = mig_disks_from_json(other->disks_json);
+                        for (guint k = 0; k < theirs->len && !d->shared; k++)
+                                d->shared = ((MigDisk *) theirs->pdata[k])->backing &&
+                                            strcmp(((MigDisk *) theirs->pdata[k])->path, d->path) == 0;
+                        if (d->shared)
+                                g_message("Migration %s: backing file %s stays, migration %s uses it too.",
+                                          id, d->path, other->id);
+                }
+        }
+}
+
 int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error) {
         if (!mig_migration_id_valid(in->id) || !mig_domain_name_valid(in->name) ||
             !mig_uuid_valid(in->uuid) || !mig_config_find_peer(m->config, in->source)) {
@@ -295,6 +362,8 @@ int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus
          * live migration's XML the same way, the cold Finish its definition). */
         g_autofree char *why = NULL;
         g_autoptr(GPtrArray) disks = mig_disks_map(in->disks, m->config->rewrite, &why);
+        if (disks && mark_backing(disks, in, &why) < 0)
+                g_clear_pointer(&disks, g_ptr_array_unref);
         if (!disks) {
                 mig_answer_clear(&answer);
                 return sd_bus_error_set(error, MIG_ERROR_INVALID_ARGUMENT, why);

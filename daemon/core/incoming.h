@@ -20,6 +20,7 @@ typedef struct MigIncoming {
         unsigned vcpus;
         bool copy_disks;          /* live: a block migration copies the disks (they are not shared) */
         GPtrArray *disks;         /* MigDisk*, at the source's paths; Prepare maps them to this node's */
+        char *const *backing;     /* those of disks that are backing files (source's paths), or NULL */
         const char *group;        /* the domain's server group (NULL, "": none) */
         const char *group_policy; /* its policy, checked again as the claim is granted */
         bool group_elsewhere;     /* members run on other nodes (affinity needs one here) */
@@ -29,6 +30,16 @@ typedef struct MigIncoming {
  * memory, vCPUs or disk), records it, precreates the disk volumes, and answers with each
  * disk's path on this node (result.strv). A repeated Prepare answers the same. */
 int incoming_prepare(Manager *m, const MigIncoming *in, MigAnswer answer, sd_bus_error *error);
+
+/* The file of a disk this node created for cold migration id, opened for writing (*ret_fd)
+ * for the disk stream of the copy (disk-stream.h): only while the migration is prepared
+ * here, only a disk it lists as created (not shared, not a backing file it had). */
+int incoming_open_disk(Manager *m, const char *id, const char *path, int *ret_fd, sd_bus_error *error);
+
+/* Before the disks this node created for migration id are deleted: its backing files that
+ * another migration here lists too are kept (flagged shared in disks): that one found them
+ * here, and its domain may use them. */
+void incoming_keep_backing_in_use(Manager *m, const char *id, GPtrArray *disks);
 
 /* One step on an incoming migration, run on the worker. */
 typedef struct IncomingStep {

@@ -52,6 +52,7 @@ static void lapse(Manager *m, const LeaseKind *k, MigMigration *mig, const char 
         IncomingStep *s = incoming_step_new(m, mig->id, (MigAnswer){0});
         s->uuid = g_strdup(mig->domain_uuid);
         s->disks = mig_disks_from_json(mig->disks_json);
+        incoming_keep_backing_in_use(m, mig->id, s->disks);
         s->delete_disks = k->delete_disks;
         s->final_status = g_strdup(k->final_status);
         mig_worker_submit(m->worker, k->release_run, lapse_done, s, incoming_step_free);

@@ -57,14 +57,19 @@ MigCandidate *mig_plan_add(MigPlan *p, const char *node, bool source, MigPlaceme
 
 static bool group_elsewhere(const MigPlan *p);
 
-GVariant *mig_plan_placement_args(const MigPlan *plan, const MigDomainInfo *d) {
-        GVariantBuilder b;
+GVariant *mig_plan_placement_args(const MigPlan *plan, const MigDomainInfo *d, GPtrArray *disks) {
+        GVariantBuilder b, backing;
+        g_variant_builder_init(&backing, G_VARIANT_TYPE_STRING_ARRAY);
+        for (guint i = 0; disks && i < disks->len; i++)
+                if (((MigDisk *) disks->pdata[i])->backing)
+                        g_variant_builder_add(&backing, "s", ((MigDisk *) disks->pdata[i])->path);
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&b, "{sv}", "group", g_variant_new_string(d->group ? d->group : ""));
         g_variant_builder_add(&b, "{sv}", "group-policy",
                               g_variant_new_string(d->group_policy ? d->group_policy : ""));
         g_variant_builder_add(&b, "{sv}", "group-elsewhere",
                               g_variant_new_boolean(plan && group_elsewhere(plan)));
+        g_variant_builder_add(&b, "{sv}", "backing-files", g_variant_builder_end(&backing));
         return g_variant_builder_end(&b);
 }
 

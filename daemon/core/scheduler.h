@@ -70,10 +70,11 @@ bool mig_plan_give_way(Manager *m, const MigPlan *plan, unsigned *attempt, const
                        const sd_bus_error *error, const char *abort_method, const char *abort_status,
                        char **ret_why);
 
-/* The placement argument of a Prepare call for domain d: its group, the policy, and whether
- * the plan saw members anywhere (so that the destination checks affinity too). plan may be
- * NULL (a migration resumed after a restart). */
-GVariant *mig_plan_placement_args(const MigPlan *plan, const MigDomainInfo *d);
+/* The placement argument of a Prepare call for domain d: its group, the policy, whether
+ * the plan saw members anywhere (so that the destination checks affinity too), and which of
+ * disks (MigDisk*) are backing files ("backing-files", as). plan may be NULL (a migration
+ * resumed after a restart). */
+GVariant *mig_plan_placement_args(const MigPlan *plan, const MigDomainInfo *d, GPtrArray *disks);
 /* The request for domain d (needs: memory, vCPUs; disk, the bytes to copy) to host (NULL:
  * the scheduler picks). Borrows d's strings. */
 MigPlaceRequest mig_place_request(const MigDomainInfo *d, uint64_t disk, const char *host);

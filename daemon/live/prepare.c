@@ -50,7 +50,7 @@ static void send_prepare(void *job) {
                       g_variant_new("(sssstub@a(sstt)@a{sv})", mig->id, mig->domain_name, mig->domain_uuid,
                                     manager_node(j->m), (guint64) j->info->memory, (guint32) j->info->vcpus,
                                     (gboolean) j->opts.block, mig_disks_to_specs(j->disks),
-                                    mig_plan_placement_args(j->tries.plan, j->info)));
+                                    mig_plan_placement_args(j->tries.plan, j->info, j->disks)));
 }
 
 static MigMigration *job_mig(void *job) {

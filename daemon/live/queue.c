@@ -52,6 +52,35 @@ void live_init(Manager *m) {
 
 /* --- the request --- */
 
+/* A block migration mirrors what the guest sees into one image: an overlay's chain would be
+ * flattened. Refused (a cold migration moves the chain as it is). */
+static int refuse_chains(LiveJob *j) {
+        for (guint i = 0; i < j->disks->len; i++) {
+                MigDisk *d = j->disks->pdata[i];
+                g_autoptr(GPtrArray) chain = g_ptr_array_new();
+                g_ptr_array_add(chain, d);
+                int r = mig_disks_add_chains(chain, &j->err);
+                g_autofree char *base =
+                        chain->len > 1 ? g_strdup(((MigDisk *) chain->pdata[1])->path) : NULL;
+                for (guint k = 1; k < chain->len; k++)
+                        mig_disk_free(chain->pdata[k]);
+                if (r < 0)
+                        return r;
+                if (!base)
+                        continue;
+                mig_virt_error_clear(&j->err);
+                j->err.name = MIG_ERROR_NOT_SUPPORTED;
+                j->err.message = g_strdup_printf(
+                        "Disk %s of %s has a backing file (%s): a live block migration would flatten the "
+                        "chain into one image. Migrate it cold (the chain moves as it is), or keep the "
+                        "disks "
+                        "on storage both nodes share and migrate without --block-migration.",
+                        d->path, j->info->name, base);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int measure_disks(LiveJob *j) {
         j->disks = g_ptr_array_ref(j->info->disks);
         for (guint i = 0; i < j->disks->len; i++) {
@@ -62,7 +91,7 @@ static int measure_disks(LiveJob *j) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return j->opts.block ? refuse_chains(j) : 0;
 }
 
 static void inspect_run(void *data) {

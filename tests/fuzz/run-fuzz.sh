@@ -24,13 +24,15 @@ declare -A sources=(
     [dict-specs]="common/bus-variant.c common/errors.c"
     [config]="daemon/base/config.c common/rewrite.c common/validate.c"
     [disk-specs]="daemon/base/disk-spec.c common/rewrite.c"
+    [qcow2-header]="daemon/base/disk-spec.c common/rewrite.c"
 )
 declare -A extra_libs=(
     [dict-specs]="$(pkg-config --libs libsystemd)"
     [config]="$(pkg-config --libs libxml-2.0)"
     [disk-specs]="$(pkg-config --libs libxml-2.0)"
+    [qcow2-header]="$(pkg-config --libs libxml-2.0)"
 )
-targets=(hook-input spool dict-specs config disk-specs)
+targets=(hook-input spool dict-specs config disk-specs qcow2-header)
 for t in "${targets[@]}"; do
     # shellcheck disable=SC2086  # word lists
     "$CLANG" "${flags[@]}" -o "$out/fuzz-$t" "$src/tests/fuzz/fuzz-$t.c" \

@@ -6,8 +6,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk-stream.h"
 #include "disk.h"
 #include "shared-disk.h"
 
@@ -211,6 +214,138 @@ static void test_never_delete_shared(void) {
         g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
 }
 
+static void put32(guint8 *p, guint32 v) {
+        p[0] = (guint8) (v >> 24), p[1] = (guint8) (v >> 16), p[2] = (guint8) (v >> 8), p[3] = (guint8) v;
+}
+
+static void test_qcow2_header(void) {
+        guint8 h[512] = {0};
+        g_autofree char *name = NULL, *format = NULL;
+        memcpy(h, "QFI\xfb", 4);
+        put32(h + 4, 3);
+        put32(h + 100, 104); /* header length: the extensions follow */
+        g_assert_cmpint(mig_qcow2_backing(h, sizeof(h), &name, &format), ==, 0); /* no backing file */
+        put32(h + 104, 0xe2792aca);                                              /* backing format "qcow2" */
+        put32(h + 108, 5);
+        memcpy(h + 112, "qcow2", 5);
+        put32(h + 12, 200); /* backing file name at 200, 8 bytes */
+        put32(h + 16, 8);
+        memcpy(h + 200, "base.img", 8);
+        g_assert_cmpint(mig_qcow2_backing(h, sizeof(h), &name, &format), ==, 1);
+        g_assert_cmpstr(name, ==, "base.img");
+        g_assert_cmpstr(format, ==, "qcow2");
+        g_clear_pointer(&name, g_free);
+        g_clear_pointer(&format, g_free);
+        g_assert_cmpint(mig_qcow2_backing(h, 150, &name, &format), <, 0); /* the name does not fit */
+        put32(h + 16, 2000);
+        g_assert_cmpint(mig_qcow2_backing(h, sizeof(h), &name, &format), <, 0);
+        put32(h + 16, 8);
+        h[203] = 0; /* a NUL inside the name */
+        g_assert_cmpint(mig_qcow2_backing(h, sizeof(h), &name, &format), <, 0);
+        g_assert_cmpint(mig_qcow2_backing((const guint8 *) "raw data", 8, &name, &format), ==, 0);
+        g_assert_null(name);
+}
+
+/* base.raw <- mid.qcow2 <- top.qcow2, named relatively, as qemu-img makes them. */
+static void test_chain(void) {
+        if (!g_find_program_in_path("qemu-img")) {
+                g_test_skip("no qemu-img");
+                return;
+        }
+        g_autofree char *dir = file_in("chain");
+        g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+        g_autofree char *cmd =
+                g_strdup_printf("cd '%s' && qemu-img create -q -f raw base.raw 4M && "
+                                "qemu-img create -q -f qcow2 -b base.raw -F raw mid.qcow2 && "
+                                "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 top.qcow2 && "
+                                "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 other.qcow2",
+                                dir);
+        g_assert_cmpint(system(cmd), ==, 0);
+        g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_autofree char *top = g_build_filename(dir, "top.qcow2", NULL);
+        g_autofree char *other = g_build_filename(dir, "other.qcow2", NULL);
+        g_ptr_array_add(disks, disk_at(top, false));
+        g_ptr_array_add(disks, disk_at(other, false));
+        MigVirtError err = {0};
+        g_assert_cmpint(mig_disks_add_chains(disks, &err), ==, 0);
+        g_assert_cmpuint(disks->len, ==, 4); /* the base two disks share: once */
+        MigDisk *mid = disks->pdata[2], *base = disks->pdata[3];
+        g_assert_true(g_str_has_suffix(mid->path, "/chain/mid.qcow2") && mid->backing);
+        g_assert_cmpstr(mid->format, ==, "qcow2");
+        g_assert_true(g_str_has_suffix(base->path, "/chain/base.raw") && base->backing);
+        g_assert_cmpstr(base->format, ==, "raw");
+        g_assert_cmpuint(base->size, ==, 4 * MIB);
+        g_assert_false(((MigDisk *) disks->pdata[0])->backing);
+
+        /* a chain that leads to something else than a file is refused */
+        g_autofree char *cmd2 = g_strdup_printf(
+                "cd '%s' && qemu-img create -q -f qcow2 -u -b nbd://127.0.0.1/x -F raw net.qcow2 1M", dir);
+        g_assert_cmpint(system(cmd2), ==, 0);
+        g_autoptr(GPtrArray) net = g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        g_autofree char *netp = g_build_filename(dir, "net.qcow2", NULL);
+        g_ptr_array_add(net, disk_at(netp, false));
+        g_assert_cmpint(mig_disks_add_chains(net, &err), <, 0);
+        g_assert_cmpstr(err.name, ==, "org.example.Migrate1.Error.NotSupported");
+        mig_virt_error_clear(&err);
+}
+
+typedef struct Receive {
+        int in, fd, result;
+        char *hex;
+} Receive;
+
+static gpointer receive_thread(gpointer data) {
+        Receive *r = data;
+        MigVirtError err = {0};
+        r->result = mig_disk_receive(r->in, r->fd, &r->hex, &err);
+        mig_virt_error_clear(&err);
+        close(r->in);
+        return NULL;
+}
+
+/* The stream: what arrives is the file, sparse, and both sides' checksums are the file's. */
+static void test_stream(void) {
+        const off_t offsets[] = {0, 5 * MIB + 100, 9 * MIB - 10};
+        g_autofree char *src = make_sparse("stream-src", 9 * MIB, offsets, 3, 200 * 1024);
+        g_autofree char *dst = file_in("stream-dst");
+        int pipefd[2];
+        g_assert_cmpint(pipe(pipefd), ==, 0);
+        Receive rcv = {.in = pipefd[0], .fd = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644)};
+        GThread *t = g_thread_new("receive", receive_thread, &rcv);
+        MigCopyProgress p = {0};
+        MigVirtError err = {0};
+        g_autofree char *sent = NULL;
+        g_assert_cmpint(mig_disk_send(src, pipefd[1], &p, &sent, &err), ==, 0);
+        close(pipefd[1]);
+        g_thread_join(t);
+        close(rcv.fd);
+        g_autofree char *got = rcv.hex;
+        g_assert_cmpint(rcv.result, ==, 0);
+        g_autofree char *file_sum = sum_of(src), *copy_sum = sum_of(dst);
+        g_assert_cmpstr(sent, ==, file_sum);
+        g_assert_cmpstr(got, ==, file_sum);
+        g_assert_cmpstr(copy_sum, ==, file_sum);
+        g_assert_cmpint(p.bytes_done, >, 0);
+        struct stat st, st_src;
+        g_assert_cmpint(stat(dst, &st), ==, 0);
+        g_assert_cmpint(stat(src, &st_src), ==, 0);
+        g_assert_cmpint(st.st_size, ==, st_src.st_size); /* the last extent ends the file */
+        g_assert_cmpint(st.st_blocks * 512, <, 2 * MIB); /* sparse: ~600 KiB of data */
+
+        /* a stream cut short is not taken for a copy */
+        g_assert_cmpint(pipe(pipefd), ==, 0);
+        g_assert_cmpint(write(pipefd[1], "D\0\0\0\0\0\1\0", 8), ==, 8);
+        close(pipefd[1]);
+        int fd = open(dst, O_RDWR);
+        char *hex = NULL;
+        g_assert_cmpint(mig_disk_receive(pipefd[0], fd, &hex, &err), <, 0);
+        g_assert_null(hex);
+        g_assert_nonnull(err.message);
+        mig_virt_error_clear(&err);
+        close(fd);
+        close(pipefd[0]);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_autofree char *t = g_dir_make_tmp("test-disk-XXXXXX", NULL);
@@ -220,6 +355,9 @@ int main(int argc, char **argv) {
         g_test_add_func("/disk/reply", test_reply);
         g_test_add_func("/disk/json", test_json);
         g_test_add_func("/disk/never-delete-shared", test_never_delete_shared);
+        g_test_add_func("/disk/qcow2-header", test_qcow2_header);
+        g_test_add_func("/disk/chain", test_chain);
+        g_test_add_func("/disk/stream", test_stream);
         int r = g_test_run();
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
         (void) system(cmd);
