@@ -22,5 +22,7 @@ int mig_disk_send(const char *path, int out, MigCopyProgress *p, char **ret_hex,
  * back with its name and sentence; ssh failing to connect as PeerUnreachable. */
 int mig_disk_send_remote(char **argv, const char *path, MigCopyProgress *p, MigVirtError *err);
 /* Writes what arrives on in into the file fd (sparse: only the data is written; the size
- * at the end), flushes it to disk, and gives the checksum of what it wrote. */
+ * at the end) and gives the checksum of what it wrote. It does not wait for the disk: the
+ * destination flushes its copies when it proves a confirm (mig_disk_flush), before the
+ * source deletes anything. */
 int mig_disk_receive(int in, int fd, char **ret_hex, MigVirtError *err);

@@ -138,6 +138,17 @@ int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, 
         return 0;
 }
 
+int mig_disk_flush(const MigDisk *d, MigVirtError *err) {
+        if (d->shared)
+                return 0;
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return fail_errno(err, errno, "Cannot open", d->path);
+        int r = fdatasync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r < 0 ? fail_errno(err, -r, "Cannot flush", d->path) : 0;
+}
+
 int mig_disk_delete(virConnectPtr conn, const MigDisk *d, MigVirtError *err) {
         const char *path = d->path;
         if (d->shared) {

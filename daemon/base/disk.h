@@ -31,6 +31,9 @@ int mig_disk_checksum(const char *path, char **ret_hex, MigVirtError *err);
  * covers it). Refuses an existing file. */
 int mig_disk_create_volume(virConnectPtr conn, const char *path, uint64_t size, const char *format,
                            MigVirtError *err);
+/* Waits until what was written to the disk's file is on the device (a shared disk, or a
+ * backing file this node had: nothing to do). */
+int mig_disk_flush(const MigDisk *d, MigVirtError *err);
 /* Removes the disk's file (through its pool when it has one); a missing file is fine. A
  * shared disk is never removed (the other node's domain uses the same file): done. */
 int mig_disk_delete(virConnectPtr conn, const MigDisk *d, MigVirtError *err);

@@ -16,6 +16,32 @@
 #include "errors.h"
 #include "macro.h"
 
+#define RETRY_USEC (200 * 1000)
+#define RETRIES 50 /* 10 s: a daemon that died is started again by D-Bus activation */
+
+/* The daemon went away while it was asked (it died, or is being restarted). */
+static bool daemon_gone(const sd_bus_error *e) {
+        return sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED,
+                                      SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                                      SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                      "org.freedesktop.DBus.Error.Spawn.ChildExited",
+                                      "org.freedesktop.DBus.Error.Spawn.ChildSignaled");
+}
+
+static int call_open(sd_bus *bus, const char *id, const char *path, sd_bus_message **reply,
+                     sd_bus_error *e) {
+        int r = 0;
+        for (int i = 0; i < RETRIES; i++) {
+                sd_bus_error_free(e);
+                r = sd_bus_call_method(bus, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER, "OpenIncomingDisk",
+                                       e, reply, "ss", id, path);
+                if (r >= 0 || !daemon_gone(e))
+                        return r;
+                g_usleep(RETRY_USEC);
+        }
+        return r;
+}
+
 static int open_volume(bool user_bus, const char *id, const char *path, int *ret_fd, sd_bus_error *e) {
         g_autoptr(sd_bus) bus = NULL;
         g_autoptr(sd_bus_message) reply = NULL;
@@ -23,8 +49,7 @@ static int open_volume(bool user_bus, const char *id, const char *path, int *ret
         if (r < 0)
                 return sd_bus_error_setf(e, MIG_ERROR_INTERNAL, "Cannot reach the system bus: %s",
                                          g_strerror(-r));
-        r = sd_bus_call_method(bus, MIG_BUS_NAME, MIG_BUS_PATH, MIG_IFACE_PEER, "OpenIncomingDisk", e,
-                               &reply, "ss", id, path);
+        r = call_open(bus, id, path, &reply, e);
         int fd = -1;
         if (r >= 0)
                 r = sd_bus_message_read(reply, "h", &fd);

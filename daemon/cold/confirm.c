@@ -186,13 +186,18 @@ void cold_arm_auto_confirm(Manager *m, MigMigration *mig) {
 /* --- destination: the proof that this node holds the domain --- */
 
 /* Every disk of the record is here, at least as large as it was copied (a qcow2 grows as
- * the domain writes). */
+ * the domain writes), and what the copy wrote is on the device: the source deletes its copy
+ * next. */
 static int check_disks_here(IncomingStep *s) {
         for (guint i = 0; i < s->disks->len; i++) {
                 const MigDisk *d = s->disks->pdata[i];
                 struct stat st;
-                if (stat(d->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size >= d->size)
+                if (stat(d->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size >= d->size) {
+                        int r = mig_disk_flush(d, &s->err);
+                        if (r < 0)
+                                return r;
                         continue;
+                }
                 mig_virt_error_clear(&s->err);
                 s->err.name = MIG_ERROR_CONFLICT;
                 s->err.message = g_strdup_printf("node %s lacks disk %s of domain %s.", manager_node(s->m),
