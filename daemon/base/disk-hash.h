@@ -32,8 +32,10 @@ char *mig_disk_hash_end(MigDiskHash *h);
 bool mig_file_next_data(int fd, off_t pos, off_t size, off_t *start, off_t *end);
 
 /* Reads the file at path block by block, hashing it; on_block (may be NULL) gets each block
- * that was hashed (a non-zero one) and may stop the reading by failing (its -errno is
- * returned), on_read (may be NULL) the bytes read so far. *ret_size: the file's size. */
+ * that was hashed (a non-zero one; data points into a read buffer, blocks of one read side
+ * by side) and then (data NULL) word that this buffer is read into next, and may stop the
+ * reading by failing (its -errno is returned); on_read (may be NULL) the bytes read so far.
+ * *ret_size: the file's size. */
 typedef int (*MigDiskBlockFn)(void *userdata, uint64_t offset, const guint8 *data, size_t len);
 typedef void (*MigDiskReadFn)(void *userdata, size_t n);
 int mig_disk_hash_file(const char *path, MigDiskBlockFn on_block, MigDiskReadFn on_read, void *userdata,

@@ -15,7 +15,8 @@
 #include "errors.h"
 #include "macro.h"
 
-#define FRAME_MAX (4 * 1024 * 1024) /* data bytes in one frame */
+#define FRAME_MAX (4 * 1024 * 1024) /* data bytes in one frame, at most */
+#define PIPE_SIZE (1024 * 1024)
 
 typedef struct Frame {
         guint32 type, length;
@@ -73,7 +74,7 @@ static int send_frame(int out, guint32 type, guint64 offset, const guint8 *data,
 typedef struct Sender {
         int out;
         MigDiskHash hash;
-        guint8 *pending; /* data of the frame being gathered */
+        const guint8 *pending; /* data of the frame being gathered: in the reader's buffer */
         guint64 pending_offset;
         guint32 pending_len;
         MigCopyProgress *progress;
@@ -90,20 +91,24 @@ static int flush_pending(Sender *s) {
         return r;
 }
 
-/* One block with data: hashed, and gathered with the blocks right before it into a frame. */
+/* One block with data: hashed, and gathered with the blocks right before it into a frame
+ * (they lie side by side in the reader's buffer); data NULL: that buffer is read into next. */
 static int on_block(void *userdata, guint64 offset, const guint8 *data, size_t len) {
         Sender *s = userdata;
         if (g_atomic_int_get(&s->progress->cancel))
                 return -ECANCELED;
+        if (!data)
+                return flush_pending(s);
         if (s->pending_len &&
-            (s->pending_offset + s->pending_len != offset || s->pending_len + len > FRAME_MAX)) {
+            (s->pending_offset + s->pending_len != offset || s->pending + s->pending_len != data)) {
                 int r = flush_pending(s);
                 if (r < 0)
                         return r;
         }
-        if (!s->pending_len)
+        if (!s->pending_len) {
                 s->pending_offset = offset;
-        memcpy(s->pending + s->pending_len, data, len);
+                s->pending = data;
+        }
         s->pending_len += (guint32) len;
         return 0;
 }
@@ -114,12 +119,11 @@ static void on_read(void *userdata, size_t n) {
 }
 
 int mig_disk_send(const char *path, int out, MigCopyProgress *p, char **ret_hex, MigVirtError *err) {
-        Sender s = {.out = out, .pending = g_malloc(FRAME_MAX), .progress = p};
+        Sender s = {.out = out, .progress = p};
         uint64_t size = 0;
         int r = mig_disk_hash_file(path, on_block, on_read, &s, &size, ret_hex, err);
         if (r == 0 && (r = flush_pending(&s)) == 0 && (r = send_frame(out, 'E', size, NULL, 0)) < 0)
                 s.send_error = r;
-        g_free(s.pending);
         if (g_atomic_int_get(&p->cancel) && r < 0) {
                 mig_virt_error_clear(err);
                 err->name = MIG_ERROR_CONFLICT;
@@ -192,6 +196,7 @@ int mig_disk_send_remote(char **argv, const char *path, MigCopyProgress *p, MigV
                 return -EIO;
         }
         g_autofree char *sent = NULL;
+        (void) fcntl(in, F_SETPIPE_SZ, PIPE_SIZE); /* fewer switches between this thread and ssh */
         int r = mig_disk_send(path, in, p, &sent, err);
         close(in);
         if (r < 0 && g_atomic_int_get(&p->cancel))
@@ -241,6 +246,7 @@ static int receive_end(int fd, const Frame *f, guint64 next, MigDiskHash *h) {
 }
 
 int mig_disk_receive(int in, int fd, char **ret_hex, MigVirtError *err) {
+        (void) fcntl(in, F_SETPIPE_SZ, PIPE_SIZE); /* a pipe from sshd: larger reads */
         g_autofree guint8 *buf = g_malloc(FRAME_MAX);
         MigDiskHash h;
         mig_disk_hash_init(&h);
