@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -346,8 +347,31 @@ static void test_stream(void) {
         close(pipefd[0]);
 }
 
+/* A receiver's answers, played by sh (host: the argument before the last, as for ssh). */
+static void send_to(const char *script, const char *want_name, const char *want_text) {
+        const off_t at[] = {0};
+        g_autofree char *src = make_sparse("remote-src", 2 * BLOCK, at, 1, 1000);
+        char *argv[] = {"sh", "-c", (char *) script, "nodeb", "receive", NULL};
+        MigCopyProgress p = {0};
+        MigVirtError err = {0};
+        g_assert_cmpint(mig_disk_send_remote(argv, src, &p, &err), <, 0);
+        g_assert_cmpstr(err.name, ==, want_name);
+        g_assert_nonnull(strstr(err.message, want_text));
+        mig_virt_error_clear(&err);
+}
+
+static void test_send_remote(void) {
+        send_to("cat >/dev/null; echo ok 0123", "org.example.Migrate1.Error.Internal", "differs");
+        send_to("cat >/dev/null; echo error org.example.Migrate1.Error.NoSpace No room on nodeb.",
+                "org.example.Migrate1.Error.NoSpace", "No room on nodeb.");
+        send_to("exit 255", "org.example.Migrate1.Error.PeerUnreachable", "nodeb");
+        send_to("cat >/dev/null; echo error some.Other.Name what",
+                "org.example.Migrate1.Error.PeerUnreachable", "broke off");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        signal(SIGPIPE, SIG_IGN); /* as the daemon: a receiver gone is an error of the write */
         g_autofree char *t = g_dir_make_tmp("test-disk-XXXXXX", NULL);
         tmp = t;
         g_test_add_func("/disk/checksum", test_checksum);
@@ -358,6 +382,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/disk/qcow2-header", test_qcow2_header);
         g_test_add_func("/disk/chain", test_chain);
         g_test_add_func("/disk/stream", test_stream);
+        g_test_add_func("/disk/send-remote", test_send_remote);
         int r = g_test_run();
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
         (void) system(cmd);
