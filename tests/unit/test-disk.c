@@ -249,7 +249,8 @@ static void test_qcow2_header(void) {
 
 /* base.raw <- mid.qcow2 <- top.qcow2, named relatively, as qemu-img makes them. */
 static void test_chain(void) {
-        if (!g_find_program_in_path("qemu-img")) {
+        g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
+        if (!qemu_img) {
                 g_test_skip("no qemu-img");
                 return;
         }
