@@ -207,10 +207,8 @@ int mig_disk_send_remote(char **argv, const char *path, MigCopyProgress *p, MigV
         (void) waitpid(pid, &status, 0);
         g_spawn_close_pid(pid);
         /* cancelled, or the file could not be read here: that is the error; the stream broke:
-         * the receiver's word says better why (no space there, say), if it has one */
-        if (r < 0 &&
-            (g_atomic_int_get(&p->cancel) || g_strcmp0(err->name, MIG_ERROR_PEER_UNREACHABLE) != 0 ||
-             !g_str_has_prefix(line, "error ")))
+         * the receiver's word says better why (no space there, say), or ssh's in the log */
+        if (r < 0 && (g_atomic_int_get(&p->cancel) || g_strcmp0(err->name, MIG_ERROR_PEER_UNREACHABLE) != 0))
                 return r;
         return take_reply(line, sent ? sent : "", path, host, err);
 }

@@ -24,6 +24,21 @@ static int record_shared(LiveJob *j, const char *what) {
         return manager_transition(j->m, mig, mig->status, NULL, msg);
 }
 
+/* A block migration that leaves shared disks in place names the others to libvirt by their
+ * target: one without a known target could not be named, and would neither be copied nor
+ * be safe to delete here afterwards. The disk's path, or NULL. */
+static const char *unnamed_local_disk(LiveJob *j) {
+        bool any_shared = false;
+        const char *unnamed = NULL;
+        for (guint i = 0; i < j->disks->len; i++) {
+                const MigDisk *d = j->disks->pdata[i];
+                any_shared |= d->shared;
+                if (!d->shared && !d->target && !unnamed)
+                        unnamed = d->path;
+        }
+        return j->opts.block && any_shared ? unnamed : NULL;
+}
+
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {
         LiveJob *j = userdata;
         if (mig_attempts_give_way(&j->tries, error))
@@ -35,6 +50,12 @@ static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *erro
         if (!paths)
                 return live_fail(j, MIG_ERROR_INTERNAL,
                                  "the destination did not say which disks are shared");
+        const char *unnamed = unnamed_local_disk(j);
+        if (unnamed) {
+                g_autofree char *msg = g_strdup_printf(
+                        "disk %s has no target device in the domain's XML to name it to libvirt", unnamed);
+                return live_fail(j, MIG_ERROR_NOT_SUPPORTED, msg);
+        }
         if (record_shared(j, what) < 0)
                 return live_fail(j, MIG_ERROR_STORE, "cannot record which disks are shared");
         live_run_start(j);
