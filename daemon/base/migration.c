@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "id.h"
+
 MigMigration *mig_migration_new(void) {
         MigMigration *m = g_new0(MigMigration, 1);
         m->status = g_strdup("");
@@ -17,6 +19,21 @@ MigMigration *mig_migration_new(void) {
         m->dest_view = g_strdup("");
         m->group_name = g_strdup("");
         m->group_policy = g_strdup("");
+        return m;
+}
+
+MigMigration *mig_migration_new_source(const char *kind, const char *name, const char *uuid,
+                                       const char *source, const char *destination, const char *status) {
+        MigMigration *m = mig_migration_new();
+        m->id = mig_id_new();
+        m->domain_name = g_strdup(name);
+        m->domain_uuid = g_strdup(uuid);
+        m->kind = g_strdup(kind);
+        m->role = g_strdup("source");
+        m->source = g_strdup(source);
+        m->destination = g_strdup(destination);
+        mig_set_string(&m->status, status);
+        m->created_usec = m->updated_usec = mig_now_usec();
         return m;
 }
 

@@ -44,7 +44,7 @@ typedef struct MigMigration {
          * strings, "" before the first report) */
         char *source_view;
         char *dest_view;
-        char *group_name;   /* the domain's server group when it moved ("" none), and its policy */
+        char *group_name; /* the domain's server group when it moved ("" none), and its policy */
         char *group_policy;
         /* a resize (cold): the size before and after (0: not a resize, or that part kept) */
         uint64_t old_memory, new_memory; /* bytes */
@@ -65,6 +65,10 @@ typedef struct MigEvent {
 } MigEvent;
 
 MigMigration *mig_migration_new(void);
+/* The record of a migration this node starts (its source) of domain name/uuid: a new ID,
+ * created now, status s. */
+MigMigration *mig_migration_new_source(const char *kind, const char *name, const char *uuid,
+                                       const char *source, const char *destination, const char *status);
 void mig_migration_free(MigMigration *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigMigration, mig_migration_free)
 void mig_event_free(MigEvent *e);

@@ -24,8 +24,8 @@ typedef struct ColdJob {
         GPtrArray *disks;
         MigDomainInfo *info;
         char *dest_address; /* the destination's ssh address, for the disk streams */
-        char **dest_paths; /* where the destination keeps each disk (its [Rewrite] applied) */
-        MigAttempts tries; /* the scheduler's plan and which of its destinations is tried */
+        char **dest_paths;  /* where the destination keeps each disk (its [Rewrite] applied) */
+        MigAttempts tries;  /* the scheduler's plan and which of its destinations is tried */
         MigCopyProgress progress;
         sd_event_source *progress_timer;
         sd_event_source *retry_timer;
@@ -58,6 +58,9 @@ MigPeer *cold_job_peer(ColdJob *j, sd_bus_error *error);
 /* The job is over: answer the waiters and forget it. */
 void cold_job_end(ColdJob *j, const sd_bus_error *error);
 
+/* job.c: the record of a move of the job's domain that this node starts: pre-migrating
+ * (resize_prep), the job's definition, whether the domain runs. */
+MigMigration *cold_source_record(ColdJob *j, const char *kind, const char *destination);
 /* job.c, on a worker: removes the markers that let the destination find shared folders
  * (once it answered Prepare, or the migration rolls back). */
 void cold_unmark_shared(ColdJob *j);

@@ -82,6 +82,15 @@ void cold_job_end(ColdJob *j, const sd_bus_error *error) {
                 cold_job_free(j);
 }
 
+MigMigration *cold_source_record(ColdJob *j, const char *kind, const char *destination) {
+        MigMigration *mig = mig_migration_new_source(kind, j->info->name, j->info->uuid, manager_node(j->m),
+                                                     destination, "pre-migrating");
+        mig_set_string(&mig->task_state, "resize_prep");
+        mig->was_running = j->info->active;
+        mig_set_string(&mig->domain_xml, j->definition);
+        return mig;
+}
+
 void cold_unmark_shared(ColdJob *j) {
         mig_shared_unmark(j->disks, j->id);
 }

@@ -11,7 +11,6 @@
 
 #include "cold-job.h"
 #include "errors.h"
-#include "id.h"
 #include "macro.h"
 #include "rewrite.h"
 #include "scheduler.h"
@@ -158,22 +157,10 @@ static void inspect_run(void *data) {
 }
 
 static MigMigration *new_source_record(ColdJob *j, const char *destination) {
-        MigMigration *mig = mig_migration_new();
-        mig->id = mig_id_new();
-        mig->domain_name = g_strdup(j->info->name);
-        mig->domain_uuid = g_strdup(j->info->uuid);
-        mig->kind = g_strdup("cold");
-        mig->role = g_strdup("source");
-        mig->source = g_strdup(manager_node(j->m));
-        mig->destination = g_strdup(destination);
-        mig_set_string(&mig->status, "pre-migrating");
-        mig_set_string(&mig->task_state, "resize_prep");
-        mig->was_running = j->info->active;
-        mig_set_string(&mig->domain_xml, j->definition);
+        MigMigration *mig = cold_source_record(j, "cold", destination);
         g_free(mig->disks_json);
         mig->disks_json = mig_disks_to_json(j->disks);
         mig->bytes_total = mig->bytes_remaining = mig_disks_data_bytes(j->disks);
-        mig->created_usec = mig->updated_usec = mig_now_usec();
         if (j->resize.memory || j->resize.vcpus) {
                 mig->old_memory = j->old_memory;
                 mig->old_vcpus = j->old_vcpus;

@@ -17,7 +17,6 @@
 
 #include "cold-job.h"
 #include "errors.h"
-#include "id.h"
 #include "macro.h"
 #include "rewrite.h"
 
@@ -150,23 +149,12 @@ static int refuse(ColdJob *j, sd_bus_error *e) {
 }
 
 static MigMigration *new_record(ColdJob *j) {
-        MigMigration *mig = mig_migration_new();
-        mig->id = mig_id_new();
-        mig->domain_name = g_strdup(j->info->name);
-        mig->domain_uuid = g_strdup(j->info->uuid);
-        mig->kind = g_strdup("resize");
-        mig->role = g_strdup("source");
-        mig->source = g_strdup(manager_node(j->m));
-        mig->destination = g_strdup(manager_node(j->m));
-        mig_set_string(&mig->status, "pre-migrating");
-        mig_set_string(&mig->task_state, "resize_prep");
-        mig->was_running = j->info->active;
-        mig_set_string(&mig->domain_xml, j->definition); /* the old size, for a revert */
+        /* its definition: the old size, for a revert */
+        MigMigration *mig = cold_source_record(j, "resize", manager_node(j->m));
         mig->old_memory = j->info->memory;
         mig->old_vcpus = j->info->vcpus;
         mig->new_memory = j->resize.memory ? j->resize.memory : j->info->memory;
         mig->new_vcpus = j->resize.vcpus ? j->resize.vcpus : j->info->vcpus;
-        mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }
 

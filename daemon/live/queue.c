@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "errors.h"
-#include "id.h"
 #include "live-job.h"
 #include "macro.h"
 
@@ -102,15 +101,8 @@ static void inspect_run(void *data) {
 }
 
 static MigMigration *new_record(LiveJob *j) {
-        MigMigration *mig = mig_migration_new();
-        mig->id = mig_id_new();
-        mig->domain_name = g_strdup(j->info->name);
-        mig->domain_uuid = g_strdup(j->info->uuid);
-        mig->kind = g_strdup("live");
-        mig->role = g_strdup("source");
-        mig->source = g_strdup(manager_node(j->m));
-        mig->destination = g_strdup(j->destination);
-        mig_set_string(&mig->status, "queued");
+        MigMigration *mig = mig_migration_new_source("live", j->info->name, j->info->uuid,
+                                                     manager_node(j->m), j->destination, "queued");
         mig->was_running = true;
         /* Only a block migration's disks are recorded: they are deleted here once it completed
          * (shared disks are the destination's too and never touched). */
@@ -119,7 +111,6 @@ static MigMigration *new_record(LiveJob *j) {
                 mig->disks_json = mig_disks_to_json(j->disks);
         }
         mig->bytes_total = j->info->memory + (j->opts.block ? mig_disks_data_bytes(j->disks) : 0);
-        mig->created_usec = mig->updated_usec = mig_now_usec();
         return mig;
 }
 
