@@ -59,6 +59,13 @@ int mig_qcow2_backing(const guint8 *h, size_t n, char **name, char **format) {
         return 1;
 }
 
+bool mig_disks_any_shared(GPtrArray *disks) {
+        for (guint i = 0; disks && i < disks->len; i++)
+                if (((MigDisk *) disks->pdata[i])->shared)
+                        return true;
+        return false;
+}
+
 bool mig_disk_needs_checksum(const MigDisk *d) {
         return d->shared && d->backing;
 }

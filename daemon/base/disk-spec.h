@@ -36,6 +36,8 @@ int mig_qcow2_backing(const guint8 *header, size_t n, char **name, char **format
 /* A canonical absolute path of a file strictly inside image_dir (no "..", no symlink
  * tricks by name, no control characters, at most 1024 bytes). */
 bool mig_disk_path_allowed(const char *path, const char *image_dir);
+/* Whether any of disks (MigDisk*) is shared. */
+bool mig_disks_any_shared(GPtrArray *disks);
 /* Whether the verify step reads the disk on both nodes to compare: a backing file the
  * destination had already (it must be the same file). A copied disk was proven by its
  * stream's checksums, a shared one is one file. */

@@ -25,17 +25,24 @@ typedef struct VerifyStep {
         char *remote_error_name, *remote_error;
 } VerifyStep;
 
+/* Both nodes: the checksums of the disks the verify step compares, in their order. */
+static int checksums_of(GPtrArray *disks, GPtrArray **ret, MigVirtError *err) {
+        *ret = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < disks->len; i++) {
+                char *hex = NULL;
+                if (!mig_disk_needs_checksum(disks->pdata[i]))
+                        continue;
+                int r = mig_disk_checksum(((MigDisk *) disks->pdata[i])->path, &hex, err);
+                if (r < 0)
+                        return r;
+                g_ptr_array_add(*ret, hex);
+        }
+        return 0;
+}
+
 static void verify_local_run(void *data) {
         ColdJob *j = ((VerifyStep *) data)->job;
-        j->checksums = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; j->result == 0 && i < j->disks->len; i++) {
-                char *hex = NULL;
-                if (!mig_disk_needs_checksum(j->disks->pdata[i]))
-                        continue;
-                j->result = mig_disk_checksum(((MigDisk *) j->disks->pdata[i])->path, &hex, &j->err);
-                if (hex)
-                        g_ptr_array_add(j->checksums, hex);
-        }
+        j->result = checksums_of(j->disks, &j->checksums, &j->err);
 }
 
 static void verify_step_free(VerifyStep *v) {
@@ -121,15 +128,7 @@ void cold_verify_start(ColdJob *j) {
 
 static void verify_incoming_run(void *data) {
         IncomingStep *s = data;
-        s->checksums = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; s->result == 0 && i < s->disks->len; i++) {
-                char *hex = NULL;
-                if (!mig_disk_needs_checksum(s->disks->pdata[i]))
-                        continue;
-                s->result = mig_disk_checksum(((MigDisk *) s->disks->pdata[i])->path, &hex, &s->err);
-                if (hex)
-                        g_ptr_array_add(s->checksums, hex);
-        }
+        s->result = checksums_of(s->disks, &s->checksums, &s->err);
 }
 
 static void verify_incoming_done(void *data) {

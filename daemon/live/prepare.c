@@ -28,15 +28,14 @@ static int record_shared(LiveJob *j, const char *what) {
  * target: one without a known target could not be named, and would neither be copied nor
  * be safe to delete here afterwards. The disk's path, or NULL. */
 static const char *unnamed_local_disk(LiveJob *j) {
-        bool any_shared = false;
-        const char *unnamed = NULL;
+        if (!j->opts.block || !mig_disks_any_shared(j->disks))
+                return NULL;
         for (guint i = 0; i < j->disks->len; i++) {
                 const MigDisk *d = j->disks->pdata[i];
-                any_shared |= d->shared;
-                if (!d->shared && !d->target && !unnamed)
-                        unnamed = d->path;
+                if (!d->shared && !d->target)
+                        return d->path;
         }
-        return j->opts.block && any_shared ? unnamed : NULL;
+        return NULL;
 }
 
 static void on_prepared(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata) {

@@ -72,23 +72,16 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* --- the migration --- */
 
-static bool any_shared(LiveJob *j) {
-        for (guint i = 0; j->disks && i < j->disks->len; i++)
-                if (((MigDisk *) j->disks->pdata[i])->shared)
-                        return true;
-        return false;
-}
-
 /* A block migration with shared disks copies only the others (their targets, NULL-ended). */
 static char **copy_targets(LiveJob *j) {
+        if (!j->opts.block || !mig_disks_any_shared(j->disks))
+                return NULL;
         g_autoptr(GPtrArray) t = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; j->disks && i < j->disks->len; i++) {
+        for (guint i = 0; i < j->disks->len; i++) {
                 const MigDisk *d = j->disks->pdata[i];
                 if (!d->shared && d->target)
                         g_ptr_array_add(t, g_strdup(d->target));
         }
-        if (!j->opts.block || !any_shared(j))
-                return NULL;
         g_ptr_array_add(t, NULL);
         return (char **) g_ptr_array_free(g_steal_pointer(&t), FALSE);
 }
@@ -103,7 +96,7 @@ static void migrate_run(void *data) {
                 .block = j->opts.block,
                 .copy_targets = targets,
                 /* without block every disk is shared (the destination refuses otherwise) */
-                .shared_proven = any_shared(j),
+                .shared_proven = mig_disks_any_shared(j->disks),
                 .bandwidth_mib = j->opts.bandwidth_mib,
                 .max_downtime_ms = j->opts.max_downtime_ms,
                 .auto_converge = j->opts.auto_converge,
