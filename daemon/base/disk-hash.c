@@ -48,6 +48,13 @@ char *mig_disk_hash_end(MigDiskHash *h) {
         return g_string_free(hex, FALSE);
 }
 
+int mig_disk_fail(MigVirtError *err, int e, const char *name, const char *what) {
+        mig_virt_error_clear(err);
+        err->name = e == ENOSPC ? MIG_ERROR_NO_SPACE : e == ENOENT ? MIG_ERROR_NOT_FOUND : name;
+        err->message = g_strdup_printf("%s: %s", what, g_strerror(e));
+        return -e;
+}
+
 bool mig_file_next_data(int fd, off_t pos, off_t size, off_t *start, off_t *end) {
         if (pos >= size)
                 return false;
@@ -135,9 +142,8 @@ int mig_disk_hash_file(const char *path, MigDiskBlockFn on_block, MigDiskReadFn 
         if (r == 0 && ret_size)
                 *ret_size = (uint64_t) st.st_size;
         if (r < 0) { /* the caller may say better what on_block failed at */
-                mig_virt_error_clear(err);
-                err->name = r == -ENOENT ? MIG_ERROR_NOT_FOUND : MIG_ERROR_INTERNAL;
-                err->message = g_strdup_printf("Cannot read %s: %s", path, g_strerror(-r));
+                g_autofree char *what = g_strdup_printf("Cannot read %s", path);
+                mig_disk_fail(err, -r, MIG_ERROR_INTERNAL, what);
         }
         return r;
 }

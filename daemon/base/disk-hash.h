@@ -28,6 +28,10 @@ void mig_disk_hash_size(MigDiskHash *h, uint64_t size);
 /* The checksum in hex (frees what init took). */
 char *mig_disk_hash_end(MigDiskHash *h);
 
+/* err for a system call on a disk that failed with errno e: NoSpace for ENOSPC, NotFound for
+ * ENOENT, name otherwise; the message "WHAT: <strerror>". Returns -e. */
+int mig_disk_fail(MigVirtError *err, int e, const char *name, const char *what);
+
 /* Next data region at or after pos in a file of size bytes: [*start, *end). False at the end. */
 bool mig_file_next_data(int fd, off_t pos, off_t size, off_t *start, off_t *end);
 

@@ -23,13 +23,6 @@ typedef struct Frame {
         guint64 offset;
 } Frame;
 
-static int fail(MigVirtError *err, const char *name, int e, const char *what) {
-        mig_virt_error_clear(err);
-        err->name = e == ENOSPC ? MIG_ERROR_NO_SPACE : name;
-        err->message = g_strdup_printf("%s: %s", what, g_strerror(e));
-        return -e;
-}
-
 static int write_all(int fd, const struct iovec *iov, int n) {
         struct iovec v[2];
         memcpy(v, iov, sizeof(*iov) * (size_t) n);
@@ -130,7 +123,7 @@ int mig_disk_send(const char *path, int out, MigCopyProgress *p, char **ret_hex,
                 err->message = g_strdup_printf("The copy of %s was cancelled.", path);
         } else if (s.send_error < 0) {
                 g_autofree char *what = g_strdup_printf("Cannot send %s to the destination", path);
-                fail(err, MIG_ERROR_PEER_UNREACHABLE, -s.send_error, what);
+                mig_disk_fail(err, -s.send_error, MIG_ERROR_PEER_UNREACHABLE, what);
         }
         if (r < 0)
                 g_clear_pointer(ret_hex, g_free);
@@ -272,7 +265,7 @@ int mig_disk_receive(int in, int fd, char **ret_hex, MigVirtError *err) {
         char *hex = mig_disk_hash_end(&h);
         if (r < 0) {
                 g_free(hex);
-                return fail(err, MIG_ERROR_INTERNAL, -r, "Cannot receive the disk");
+                return mig_disk_fail(err, -r, MIG_ERROR_INTERNAL, "Cannot receive the disk");
         }
         *ret_hex = hex;
         return 0;

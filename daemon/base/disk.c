@@ -14,12 +14,8 @@
 #include "macro.h"
 
 static int fail_errno(MigVirtError *err, int e, const char *what, const char *path) {
-        mig_virt_error_clear(err);
-        err->name = e == ENOSPC   ? MIG_ERROR_NO_SPACE
-                    : e == ENOENT ? MIG_ERROR_NOT_FOUND
-                                  : MIG_ERROR_INTERNAL;
-        err->message = g_strdup_printf("%s %s: %s", what, path, g_strerror(e));
-        return -e;
+        g_autofree char *s = g_strdup_printf("%s %s", what, path);
+        return mig_disk_fail(err, e, MIG_ERROR_INTERNAL, s);
 }
 
 static int fail_virt(MigVirtError *err, const char *what, const char *path) {
