@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* watch, and migrate --wait: follow a migration object's PropertiesChanged until its Status ends
  * the watch (final, or waiting for an operator), drawing a progress line (redrawn in place on a
- * terminal, one line per change otherwise, one JSON object per change with --json). */
+ * terminal, one line per change otherwise, one JSON object per change with --json), and print
+ * each step the daemon records (EventAdded) as it happens. */
 
 #include <errno.h>
 #include <signal.h>
@@ -26,7 +27,7 @@ typedef struct Watch {
         sd_bus *bus;
         sd_event *event;
         const char *path;
-        sd_bus_slot *slots[3];
+        sd_bus_slot *slots[4];
         JsonObject *state; /* property name → value, merged from every change */
         char *last_line;
         bool tty;
@@ -199,6 +200,25 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+/* Each step as the daemon records it (EventAdded comes before the PropertiesChanged of the
+ * same step): one line above the progress line. Not in JSON, whose lines are the states. */
+static int on_event_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *status, *message;
+        Watch *w = userdata;
+        uint64_t usec;
+
+        if (w->ctl->json || sd_bus_message_read(m, "tss", &usec, &status, &message) < 0)
+                return 0;
+        g_autofree char *when = mig_format_timestamp_short(usec);
+        g_autofree char *line = g_strdup_printf("%s  %s  %s", when ? when : "-", status, message);
+        g_autofree char *clean = mig_sanitize(line);
+        watch_end_line(w);
+        printf("%s\n", clean);
+        g_clear_pointer(&w->last_line, g_free); /* the progress line is drawn again below it */
+        fflush(stdout);
+        return 0;
+}
+
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         const char *name, *old_owner, *new_owner;
         Watch *w = userdata;
@@ -259,6 +279,10 @@ static int watch_subscribe(Watch *w) {
                                 on_properties_changed, w);
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to changes of %s: %m", w->path);
+        r = sd_bus_match_signal(w->bus, &w->slots[3], MIG_BUS_NAME, w->path, MIG_IFACE_MIGRATION,
+                                "EventAdded", on_event_added, w);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to the steps of %s: %m", w->path);
         r = sd_bus_add_match(w->bus, &w->slots[1],
                              "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                              "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" MIG_BUS_NAME

@@ -275,6 +275,7 @@ static const sd_bus_vtable migration_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("GetEvents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tss)", events),
                                 method_get_events, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("EventAdded", SD_BUS_ARGS("t", time_usec, "s", status, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -306,8 +307,17 @@ static void on_change(Manager *m, const MigMigration *mig, MigChange change, voi
                 (void) sd_bus_emit_object_removed(m->bus, path);
 }
 
+/* Each event as it is committed: the entry GetEvents would list last (a UI appends it). */
+static void on_event(Manager *m, const MigMigration *mig, const char *message) {
+        g_autofree char *path = bus_migration_path(mig->id);
+        if (path && m->bus)
+                (void) sd_bus_emit_signal(m->bus, path, MIG_IFACE_MIGRATION, "EventAdded", "tss",
+                                          mig->updated_usec, mig->status, message);
+}
+
 int bus_migration_register(Manager *m) {
         manager_watch(m, on_change, NULL);
+        manager_watch_events(m, on_event);
         int r = sd_bus_add_fallback_vtable(m->bus, NULL, MIG_MIGRATION_PREFIX, MIG_IFACE_MIGRATION,
                                            migration_vtable, find_migration, m);
         if (r < 0)

@@ -184,11 +184,20 @@ void manager_watch(Manager *m, ManagerWatch fn, void *userdata) {
         g_array_append_val(m->watches, w);
 }
 
+void manager_watch_events(Manager *m, ManagerEventWatch fn) {
+        m->event_watch = fn;
+}
+
 static void notify(Manager *m, const MigMigration *mig, MigChange change) {
         for (guint i = 0; i < m->watches->len; i++) {
                 const ManagerWatcher *w = &g_array_index(m->watches, ManagerWatcher, i);
                 w->fn(m, mig, change, w->userdata);
         }
+}
+
+static void notify_event(Manager *m, const MigMigration *mig, const char *message) {
+        if (m->event_watch && message)
+                m->event_watch(m, mig, message);
 }
 
 void manager_publish(Manager *m, const MigMigration *mig) {
@@ -259,6 +268,7 @@ int manager_add_migration(Manager *m, MigMigration *mig, const char *message, sd
         g_hash_table_replace(m->migrations, mig->id, g_steal_pointer(&owned));
         mig_audit_transition(mig, manager_node(m), NULL, message);
         notify(m, mig, MIG_CHANGE_ADDED);
+        notify_event(m, mig, message ? message : "");
         return 0;
 }
 
@@ -269,6 +279,7 @@ int manager_save_migration(Manager *m, MigMigration *mig, const char *message, s
         if (r < 0)
                 return manager_store_error(error, r, e);
         mig->touched_boottime = mig_boottime_usec();
+        notify_event(m, mig, message);
         notify(m, mig, MIG_CHANGE_CHANGED);
         return 0;
 }

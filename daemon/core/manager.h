@@ -33,6 +33,9 @@ typedef enum MigChange {
 
 typedef struct Manager Manager;
 typedef void (*ManagerWatch)(Manager *m, const MigMigration *mig, MigChange change, void *userdata);
+/* An event recorded with a migration, as GetEvents lists it: its time and status are the
+ * record's (updated_usec, status) as committed. */
+typedef void (*ManagerEventWatch)(Manager *m, const MigMigration *mig, const char *message);
 
 struct Manager {
         sd_event *event;
@@ -52,9 +55,10 @@ struct Manager {
         char *state_dir;
         char *host_uuid; /* libvirt's, read at start (identity.c); NULL until then */
         uint64_t idle_usec;
-        uint64_t messages;      /* incoming bus messages, to detect idleness */
-        uint64_t messages_seen; /* the count at the previous idle check */
-        GArray *watches;        /* ManagerWatcher: who hears of changed records */
+        uint64_t messages;             /* incoming bus messages, to detect idleness */
+        uint64_t messages_seen;        /* the count at the previous idle check */
+        GArray *watches;               /* ManagerWatcher: who hears of changed records */
+        ManagerEventWatch event_watch; /* who hears of each event recorded (the bus layer) */
         /* the engines' work in flight, each table owned by its engine (value types and free
          * functions are theirs): migration id → job */
         GHashTable *cold_jobs;
@@ -82,6 +86,9 @@ int manager_run(Manager *m);
 /* The one narrow call from the logic to whoever shows it: fn hears of every record added
  * or changed. */
 void manager_watch(Manager *m, ManagerWatch fn, void *userdata);
+/* fn hears of every event committed with a record: before the watchers of the change (after
+ * them for a new record, whose object must exist first). */
+void manager_watch_events(Manager *m, ManagerEventWatch fn);
 /* Progress figures of mig changed (not stored): tells the watchers. */
 void manager_publish(Manager *m, const MigMigration *mig);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # compare-introspection.py CONTRACT.xml INTERFACE < live-introspection.xml
-# Exit 0 when the interface's methods (with argument names, types, directions) and
-# properties (types, access) are the same in the contract and in what the daemon exposes.
+# Exit 0 when the interface's methods (with argument names, types, directions), properties
+# (types, access) and signals (argument names, types) are the same in the contract and in what
+# the daemon exposes.
 import sys
 import xml.etree.ElementTree as ET
 
@@ -11,7 +12,9 @@ def shape(text, name):
             methods = {m.get("name"): [(a.get("name"), a.get("type"), a.get("direction", "in"))
                                        for a in m.findall("arg")] for m in iface.findall("method")}
             props = {p.get("name"): (p.get("type"), p.get("access")) for p in iface.findall("property")}
-            return methods, props
+            signals = {s.get("name"): [(a.get("name"), a.get("type")) for a in s.findall("arg")]
+                       for s in iface.findall("signal")}
+            return methods, props, signals
     return None
 
 contract = shape(open(sys.argv[1]).read(), sys.argv[2])

@@ -74,7 +74,9 @@ def interfaces_of(xml_text):
         methods = {m.get("name"): [(a.get("name"), a.get("type"), a.get("direction", "in"))
                                    for a in m.findall("arg")] for m in iface.findall("method")}
         props = {p.get("name"): (p.get("type"), p.get("access")) for p in iface.findall("property")}
-        out[name] = (methods, props)
+        signals = {s.get("name"): [(a.get("name"), a.get("type")) for a in s.findall("arg")]
+                   for s in iface.findall("signal")}
+        out[name] = (methods, props, signals)
     return out
 
 def contract(name):
