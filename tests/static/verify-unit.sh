@@ -13,7 +13,12 @@ if [ ! -x "$daemon" ]; then
         # Not installed yet: verify the unit's syntax against a stand-in path.
         sed -i "s|^ExecStart=.*|ExecStart=/bin/true|" "$tmp/migrated.service"
 fi
-out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$tmp/migrated.service" 2>&1)
+# Once the man pages are installed, verify also checks that Documentation= names pages man finds.
+man=no
+man -w migrated.8 >/dev/null 2>&1 && man -w migratectl.1 >/dev/null 2>&1 && man -w migrated.conf.5 >/dev/null 2>&1 &&
+        man=yes
+echo "checking Documentation= against the installed man pages: $man"
+out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=$man "$tmp/migrated.service" 2>&1)
 rc=$?
 # Without a running systemd, verify complains about the manager, not the unit.
 filtered=$(printf '%s\n' "$out" | grep -v -e 'Failed to connect to bus' -e 'System has not been booted with systemd' -e '^$' || true)
