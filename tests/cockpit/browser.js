@@ -142,6 +142,26 @@ async function liveFromMigratectl(page, shots, domain, dest) {
           `its history shows its steps: ${JSON.stringify(statuses)}`);
 }
 
+// Disables node with a reason from the page, sees the reason in the table, enables it again.
+async function disableEnable(page, shots, node) {
+    const row = `#nodes tr[data-node="${node}"]`;
+    await page.click(`${row} button[data-action="host-disable"]`);
+    await page.fill("#disable-reason", "kernel upgrade from the page");
+    await page.click("#disable-start");
+    await waitIn(page, `${node} shows disabled with the reason`,
+                 sel => document.querySelector(sel)?.dataset.state === "disabled" &&
+                        document.querySelector(sel + " td.reason").textContent === "kernel upgrade from the page",
+                 row, 30000);
+    const hosts = await migratectl(["--json", "hosts"]);
+    const entry = JSON.parse(hosts.stdout || "[]").find(h => h.node === node) || {};
+    check(entry.enabled === false && entry["disabled-reason"] === "kernel upgrade from the page",
+          `migratectl hosts agrees: ${JSON.stringify({ enabled: entry.enabled, reason: entry["disabled-reason"] })}`);
+    await shot(page, shots, "06-node-disabled");
+    await page.click(`${row} button[data-action="host-enable"]`);
+    await waitIn(page, `${node} is enabled again from the page`,
+                 sel => document.querySelector(sel)?.dataset.state === "enabled", row, 30000);
+}
+
 async function admin(url, shots, cold, live, dest) {
     const { browser, page } = await openPage(url);
     try {
@@ -152,6 +172,7 @@ async function admin(url, shots, cold, live, dest) {
         await followCold(page, shots, cold);
         await confirmFromPage(page, shots, cold);
         await liveFromMigratectl(page, shots, live, dest);
+        await disableEnable(page, shots, dest);
     } finally {
         await browser.close();
     }
@@ -175,7 +196,7 @@ async function limited(url, shots, node) {
                      null, 30000);
         const text = await page.textContent("#alert");
         check(/administrative access/.test(text), `the refusal says how to get access: "${text.trim()}"`);
-        await shot(page, shots, "06-limited-refused");
+        await shot(page, shots, "07-limited-refused");
         await page.click("#alert-close");
         const domain = await page.getAttribute("#domains tbody tr", "data-domain");
         await page.click(`#domains tr[data-domain="${domain}"] button[data-action="migrate"]`);
