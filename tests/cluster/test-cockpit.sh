@@ -19,7 +19,9 @@ set -u
 
 NAME=${CLUSTER_NAME:-tck}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-226}
-export CLUSTER_NODE_CONF=$'ShutdownTimeout=1'
+# A short IdleTimeout: the daemon exits while the page is open, and the page must follow the one
+# that D-Bus activation starts next.
+export CLUSTER_NODE_CONF=$'ShutdownTimeout=1\nIdleTimeout=4'
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 BROWSER=$SRC/tests/cockpit/browser.js

@@ -121,14 +121,31 @@ async function confirmFromPage(page, shots, domain) {
           `the history grew with each step's signal: ${JSON.stringify(origins)}`);
 }
 
-function migratectl(args) {
-    return new Promise(resolve => execFile("migratectl", args, (err, stdout, stderr) =>
+function run(cmd, args) {
+    return new Promise(resolve => execFile(cmd, args, (err, stdout, stderr) =>
         resolve({ code: err ? err.code : 0, stdout, stderr })));
+}
+
+function migratectl(args) {
+    return run("migratectl", args);
+}
+
+// True once no migrated runs in this node (it exits after IdleTimeout), within ms.
+async function daemonExits(ms) {
+    for (let t = 0; t < ms; t += 250) {
+        if ((await run("pgrep", ["-x", "migrated"])).code !== 0)
+            return true;
+        await new Promise(r => setTimeout(r, 250));
+    }
+    return false;
 }
 
 async function liveFromMigratectl(page, shots, domain, dest) {
     const row = migrationRow(domain);
     await recordRow(page, domain);
+    // The page makes no call while nothing happens: the daemon exits on idle, and the next
+    // call starts it again (D-Bus activation). The open page must follow the new daemon.
+    check(await daemonExits(30000), "the daemon exits on idle while the page is open");
     const started = await migratectl(["migrate", domain, "--live", "--block-migration", "--host", dest]);
     check(started.code === 0, `migratectl starts the live migration of ${domain}: ${started.stderr.trim()}`);
     await waitIn(page, `the live migration of ${domain} appears on the open page`,
