@@ -212,9 +212,8 @@ static int on_event_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         g_autofree char *when = mig_format_timestamp_short(usec);
         g_autofree char *line = g_strdup_printf("%s  %s  %s", when ? when : "-", status, message);
         g_autofree char *clean = mig_sanitize(line);
-        watch_end_line(w);
+        watch_end_line(w); /* on a terminal the progress line is drawn again below it */
         printf("%s\n", clean);
-        g_clear_pointer(&w->last_line, g_free); /* the progress line is drawn again below it */
         fflush(stdout);
         return 0;
 }
