@@ -366,7 +366,7 @@ function evacuationRow(e) {
     const status = val(e, "status", "");
     const done = val(e, "done", 0) + " of " + val(e, "total", 0) +
         (val(e, "failed", 0) ? ", " + val(e, "failed", 0) + " failed" : "");
-    return el("tr", { "data-node": node, "data-status": status },
+    return el("tr", { "data-node": node, "data-kind": val(e, "kind", ""), "data-status": status },
               el("td", {}, node), el("td", {}, val(e, "kind", "")), el("td", { class: "status" }, status),
               el("td", {}, done), el("td", {}, val(e, "message", "")), evacuationActions(node, status));
 }
@@ -378,10 +378,32 @@ function fillTable(id, list, makeRow) {
         empty.hidden = list.length > 0;
 }
 
-function readList(method, id, makeRow) {
+function readList(method, id, makeRow, after) {
     return client.call(ROOT, MANAGER, method, [])
-            .then(([list]) => fillTable(id, list, makeRow))
+            .then(([list]) => {
+                fillTable(id, list, makeRow);
+                if (after)
+                    after(list);
+            })
             .catch(err => showError("Reading " + id, err));
+}
+
+/* An evacuation of another node is an object of that node's daemon, whose signals do not
+ * reach this page: while one is under way, its row is read again every 2 s, and the whole
+ * cluster once it ends. */
+const EVACUATION_ENDED = ["completed", "cancelled", "failed"];
+let evacuationTimer = null;
+
+function followEvacuations(list) {
+    const going = list.some(e => !EVACUATION_ENDED.includes(val(e, "status", "")));
+    if (going && !evacuationTimer)
+        evacuationTimer = window.setInterval(
+            () => readList("ListEvacuations", "evacuations", evacuationRow, followEvacuations), 2000);
+    if (!going && evacuationTimer) {
+        window.clearInterval(evacuationTimer);
+        evacuationTimer = null;
+        refreshCluster();
+    }
 }
 
 let refreshing = null;
@@ -396,7 +418,7 @@ function refreshCluster() {
     refreshing = Promise.all([
         readList("ListDomains", "domains", domainRow),
         readList("ListHosts", "nodes", hostRow),
-        readList("ListEvacuations", "evacuations", evacuationRow),
+        readList("ListEvacuations", "evacuations", evacuationRow, followEvacuations),
     ]).finally(() => {
         refreshing = null;
         if (refreshAgain) {

@@ -179,6 +179,29 @@ async function disableEnable(page, shots, node) {
                  sel => document.querySelector(sel)?.dataset.state === "enabled", row, 30000);
 }
 
+// Evacuates node from the page (both domains run there), follows it to "completed", then
+// restores it from the page: the domains come back.
+async function evacuateRestore(page, shots, node, domains, other) {
+    const row = `#nodes tr[data-node="${node}"]`;
+    await page.click(`${row} button[data-action="evacuate"]`);
+    await page.check("#evacuate-live");
+    await page.click("#evacuate-start");
+    await waitIn(page, `the evacuation of ${node} shows and completes on the page`,
+                 n => document.querySelector(`#evacuations tr[data-node="${n}"][data-kind="evacuate"]`)?.dataset.status === "completed",
+                 node, 240000);
+    await waitIn(page, `its domains are on ${other} and ${node} is disabled`,
+                 ([ds, o, n]) => ds.every(d => document.querySelector(`#domains tr[data-domain="${d}"]`)?.dataset.node === o) &&
+                                 document.querySelector(`#nodes tr[data-node="${n}"]`)?.dataset.state === "disabled",
+                 [domains, other, node], 60000);
+    await shot(page, shots, "07-evacuated");
+    await page.click(`${row} button[data-action="restore"]`);
+    await waitIn(page, `restore from the page brings them back to ${node}, enabled`,
+                 ([ds, n]) => ds.every(d => document.querySelector(`#domains tr[data-domain="${d}"]`)?.dataset.node === n) &&
+                              document.querySelector(`#nodes tr[data-node="${n}"]`)?.dataset.state === "enabled" &&
+                              document.querySelector(`#evacuations tr[data-node="${n}"][data-kind="restore"]`)?.dataset.status === "completed",
+                 [domains, node], 240000);
+}
+
 async function admin(url, shots, cold, live, dest) {
     const { browser, page } = await openPage(url);
     try {
@@ -190,6 +213,8 @@ async function admin(url, shots, cold, live, dest) {
         await confirmFromPage(page, shots, cold);
         await liveFromMigratectl(page, shots, live, dest);
         await disableEnable(page, shots, dest);
+        const source = await page.$eval("#node-name", e => e.textContent.replace(/^on /, ""));
+        await evacuateRestore(page, shots, dest, [cold, live], source);
     } finally {
         await browser.close();
     }
@@ -213,7 +238,7 @@ async function limited(url, shots, node) {
                      null, 30000);
         const text = await page.textContent("#alert");
         check(/administrative access/.test(text), `the refusal says how to get access: "${text.trim()}"`);
-        await shot(page, shots, "07-limited-refused");
+        await shot(page, shots, "08-limited-refused");
         await page.click("#alert-close");
         const domain = await page.getAttribute("#domains tbody tr", "data-domain");
         await page.click(`#domains tr[data-domain="${domain}"] button[data-action="migrate"]`);
