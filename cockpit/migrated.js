@@ -228,12 +228,12 @@ function upsertMigration(p) {
         entry = { row: el("tr", { class: "migration", "data-path": p.path }), history: historyRow(p.path) };
         rows.set(p.path, entry);
         insertSorted($("migrations").tBodies[0], entry, p.CreatedUSec);
+        renderHistory(p.path); /* the steps whose signal came before the object */
         loadHistory(p.path);
     }
     const changed = entry.row.dataset.status !== p.Status;
     Object.assign(entry.row.dataset, { id: p.Id, domain: p.DomainName, kind: p.Kind, status: p.Status });
     entry.row.replaceChildren(...migrationCells(p));
-    renderHistory(p.path);
     $("migrations-empty").hidden = rows.size > 0;
     return changed;
 }
