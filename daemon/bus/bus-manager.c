@@ -138,7 +138,7 @@ static void on_migrate_lookup(VirtCall *c) {
 /* Reads and checks Migrate's domain, destination and options (Manager and Peer alike). */
 static int migrate_read(sd_bus_message *msg, Manager *m, MigrateStart **ret, sd_bus_error *error) {
         const char *domain, *destination;
-        MigrateArgs a = {.auto_converge = true};
+        MigrateArgs a = {.auto_converge = -1, .postcopy = -1, .compressed = -1}; /* -1: the [Live] default */
         const OptionSpec specs[] = {
                 {"live", 'b', &a.live},
                 {"block-migration", 'b', &a.block},
