@@ -50,6 +50,8 @@ enum {
         ARG_MAX_DOWNTIME,
         ARG_POSTCOPY,
         ARG_NO_AUTO_CONVERGE,
+        ARG_COMPRESSED,
+        ARG_NO_COMPRESSED,
         ARG_DRY_RUN,
         ARG_MAX_PARALLEL,
         ARG_VCPUS,
@@ -79,6 +81,10 @@ static const VerbOption verb_options[] = {
           "Live: permit post-copy (force-complete switches to it)" },
         { VO_TUNING, { "no-auto-converge", no_argument, NULL, ARG_NO_AUTO_CONVERGE }, NULL,
           "Live: do not throttle a guest that dirties memory too fast" },
+        { VO_TUNING, { "compressed", no_argument, NULL, ARG_COMPRESSED }, NULL,
+          "Live: always compress with XBZRLE (default: when the guest out-dirties the link)" },
+        { VO_TUNING, { "no-compressed", no_argument, NULL, ARG_NO_COMPRESSED }, NULL,
+          "Live: never compress" },
         { VO_RESIZE, { "vcpus", required_argument, NULL, ARG_VCPUS }, "N", "The new number of vCPUs" },
         { VO_RESIZE, { "memory", required_argument, NULL, ARG_MEMORY }, "SIZE",
           "The new memory: a number of MiB, or with K, M, G or T" },
@@ -455,6 +461,10 @@ static int parse_verb_options(MigCtl *ctl, const Verb *v, int argc, char **argv)
                 case ARG_NO_AUTO_CONVERGE:
                         ctl->opt.no_auto_converge = true;
                         break;
+                case ARG_COMPRESSED:
+                case ARG_NO_COMPRESSED:
+                        ctl->opt.compressed = c == ARG_COMPRESSED ? 1 : 0;
+                        break;
                 case ARG_WAIT:
                         ctl->opt.wait = true;
                         break;
@@ -533,6 +543,7 @@ int main(int argc, char **argv) {
         MigCtl ctl = {
                 .legend = true,
                 .ask_password = true,
+                .opt.compressed = -1,
         };
         int r;
 

@@ -20,6 +20,7 @@ typedef struct MigVerbOptions {
         uint64_t max_downtime; /* migrate --max-downtime=MS (live), 0: libvirt's */
         bool postcopy;         /* migrate --postcopy: permit post-copy */
         bool no_auto_converge; /* migrate --no-auto-converge */
+        int compressed;        /* migrate --compressed 1, --no-compressed 0, neither -1 */
         bool wait;
         bool full;
         bool dry_run;          /* evacuate --dry-run */

@@ -82,6 +82,8 @@ static int append_migrate_options(MigCtl *ctl, sd_bus_message *m) {
                 r = sd_bus_message_append(m, "{sv}", "max-downtime", "t", o->max_downtime);
         if (r >= 0 && o->postcopy)
                 r = sd_bus_message_append(m, "{sv}", "postcopy", "b", 1);
+        if (r >= 0 && o->compressed >= 0)
+                r = sd_bus_message_append(m, "{sv}", "compressed", "b", o->compressed);
         if (r >= 0 && o->no_auto_converge)
                 r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
         if (r >= 0 && o->memory)
@@ -123,10 +125,10 @@ int verb_migrate(MigCtl *ctl, int argc, char **argv) {
         if (strcmp(argv[0], "resize") == 0 && !ctl->opt.memory && !ctl->opt.vcpus)
                 return log_usage_error("resize needs the new size: --vcpus=N and/or --memory=SIZE.");
         bool tuned = ctl->opt.bandwidth || ctl->opt.max_downtime || ctl->opt.postcopy ||
-                     ctl->opt.no_auto_converge;
+                     ctl->opt.no_auto_converge || ctl->opt.compressed >= 0;
         if (tuned && !ctl->opt.live)
-                return log_usage_error(
-                        "--bandwidth, --max-downtime, --postcopy and --no-auto-converge need --live.");
+                return log_usage_error("--bandwidth, --max-downtime, --postcopy, --no-auto-converge and "
+                                       "--[no-]compressed need --live.");
         r = call_migrate(ctl, domain, &reply);
         if (r < 0)
                 return r;
@@ -337,6 +339,11 @@ static void print_live_fields(JsonObject *p) {
                         json_object_get_int_member_with_default(p, "ExpectedDowntimeMSec", 0));
                 mig_print_field("Convergence", line);
         }
+        int64_t throttle = json_object_get_int_member_with_default(p, "Throttle", 0);
+        const char *step = mig_json_string(p, "Step");
+        if (throttle || (step && *step))
+                mig_print_fieldf("Escalation", "throttle %" G_GINT64_FORMAT " %%, step %s", throttle,
+                                 step && *step ? step : "none");
         const char *status = mig_json_string(p, "Status");
         if (status && strcmp(status, "completed") == 0) {
                 g_autofree char *downtime =

@@ -5,6 +5,7 @@
  * each step the daemon records (EventAdded) as it happens. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,16 @@ static void watch_stop(Watch *w, int result) {
 
 /* ---- drawing ---- */
 
+/* A live migration's convergence: the throttle auto-converge holds and the escalation step. */
+static void append_convergence(GString *line, JsonObject *s) {
+        uint64_t throttle = 0;
+        const char *step = mig_json_string(s, "Step");
+        if (mig_json_uint(s, "Throttle", &throttle) && throttle)
+                g_string_append_printf(line, "  throttle %" PRIu64 "%%", throttle);
+        if (step && *step)
+                g_string_append_printf(line, "  step %s", step);
+}
+
 static char *watch_progress_line(JsonObject *s) {
         const char *status = mig_json_string(s, "Status"), *task = mig_json_string(s, "TaskState");
         uint64_t done = 0, total = 0;
@@ -82,6 +93,7 @@ static char *watch_progress_line(JsonObject *s) {
                 g_autofree char *d = mig_format_bytes(done), *t = mig_format_bytes(total);
                 g_string_append_printf(line, "  %s/%s", d, t);
         }
+        append_convergence(line, s);
         g_autofree char *raw = g_string_free(line, FALSE);
         return mig_sanitize(raw);
 }

@@ -152,6 +152,10 @@ function convergenceCell(p) {
         parts.push("pass " + p.Iteration);
     if (p.MemoryDirtyRate)
         parts.push("dirtied " + formatBytes(p.MemoryDirtyRate) + "/s");
+    if (p.Throttle)
+        parts.push("throttle " + p.Throttle + " %");
+    if (p.Step)
+        parts.push("step " + p.Step);
     return el("td", { class: "convergence" }, el("span", { class: "convergence-word" }, p.Convergence || ""),
               el("div", { class: "muted" }, parts.join(", ")));
 }

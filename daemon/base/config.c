@@ -51,6 +51,7 @@ MigConfig *mig_config_new_defaults(void) {
                                   .max_downtime_ceiling = 2000,
                                   .auto_converge = true,
                                   .parallel_connections = 1,
+                                  .compressed = MIG_COMPRESS_AUTO,
                                   .completion_action = g_strdup("abort")};
         c->peers = g_ptr_array_new_with_free_func(peer_config_free);
         return c;
@@ -201,6 +202,19 @@ static bool read_bool(GKeyFile *kf, const MigConfig *c, const char *group, const
         return true;
 }
 
+static bool read_compress(GKeyFile *kf, const MigConfig *c, const char *group, MigCompress *value,
+                          GError **error) {
+        g_autofree char *s = g_key_file_get_string(kf, group, "Compressed", NULL);
+        if (!s)
+                return true;
+        g_autoptr(GError) e = NULL;
+        gboolean on = strcmp(s, "auto") == 0 ? FALSE : g_key_file_get_boolean(kf, group, "Compressed", &e);
+        if (e)
+                return fail(error, c, group, "Compressed", "is not auto, true or false");
+        *value = strcmp(s, "auto") == 0 ? MIG_COMPRESS_AUTO : on ? MIG_COMPRESS_ALWAYS : MIG_COMPRESS_NEVER;
+        return true;
+}
+
 static bool action_valid(const char *s) {
         return strcmp(s, "abort") == 0 || strcmp(s, "force-complete") == 0;
 }
@@ -220,7 +234,7 @@ static bool parse_live(GKeyFile *kf, MigConfig *c, GError **error) {
                read_bool(kf, c, g, "AutoConverge", &l->auto_converge, error) &&
                read_bool(kf, c, g, "PostCopy", &l->postcopy, error) &&
                read_uint(kf, c, g, "ParallelConnections", 1, 64, &l->parallel_connections, error) &&
-               read_bool(kf, c, g, "Compressed", &l->compressed, error) &&
+               read_compress(kf, c, g, &l->compressed, error) &&
                read_uint(kf, c, g, "CompletionTimeout", 0, 86400, &l->completion_timeout, error) &&
                read_string(kf, c, g, "CompletionAction", action_valid, "abort or force-complete",
                            &l->completion_action, error);

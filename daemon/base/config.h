@@ -15,6 +15,9 @@ typedef struct MigPeerConfig {
         char *migration_address; /* where QEMU streams go */
 } MigPeerConfig;
 
+/* Compressed=: XBZRLE never, always, or when the figures before the start say so. */
+typedef enum { MIG_COMPRESS_NEVER, MIG_COMPRESS_ALWAYS, MIG_COMPRESS_AUTO } MigCompress;
+
 /* [Live]: defaults of live migrations (a Migrate call's options override them). */
 typedef struct MigLiveConfig {
         unsigned bandwidth;            /* MiB/s, 0: no limit */
@@ -23,7 +26,7 @@ typedef struct MigLiveConfig {
         bool auto_converge;
         bool postcopy; /* permitted: a stalled migration at the ceiling switches to it */
         unsigned parallel_connections;
-        bool compressed;
+        MigCompress compressed;
         unsigned completion_timeout; /* seconds per GiB of memory and disk, 0: none */
         char *completion_action;     /* "abort" or "force-complete" */
 } MigLiveConfig;
@@ -38,12 +41,12 @@ typedef struct MigConfig {
         unsigned max_concurrent_migrations;
         unsigned shutdown_timeout;
         unsigned migration_attempts; /* destinations the scheduler tries before NoValidHost */
-        unsigned claim_timeout;   /* seconds a destination keeps a claim whose source is unreachable */
-        unsigned idle_timeout;    /* seconds without work before the daemon exits; 0: never */
-        unsigned history_days;    /* ended migrations kept this long (0: no limit by age) */
-        unsigned history_max;     /* at most this many ended migrations kept (0: no limit) */
-        GPtrArray *peers;         /* MigPeerConfig* */
-        MigRewriteRules *rewrite; /* [Rewrite]: how domains from other nodes are adapted here */
+        unsigned claim_timeout;      /* seconds a destination keeps a claim whose source is unreachable */
+        unsigned idle_timeout;       /* seconds without work before the daemon exits; 0: never */
+        unsigned history_days;       /* ended migrations kept this long (0: no limit by age) */
+        unsigned history_max;        /* at most this many ended migrations kept (0: no limit) */
+        GPtrArray *peers;            /* MigPeerConfig* */
+        MigRewriteRules *rewrite;    /* [Rewrite]: how domains from other nodes are adapted here */
         MigLiveConfig live;
 } MigConfig;
 

@@ -15,6 +15,7 @@ MigMigration *mig_migration_new(void) {
         m->domain_xml = g_strdup("");
         m->disks_json = g_strdup("[]");
         m->convergence = g_strdup("");
+        m->step = g_strdup("");
         m->source_view = g_strdup("");
         m->dest_view = g_strdup("");
         m->group_name = g_strdup("");
@@ -58,6 +59,7 @@ void mig_migration_free(MigMigration *m) {
         g_free(m->group_name);
         g_free(m->group_policy);
         g_free(m->convergence);
+        g_free(m->step);
         g_free(m->unconfigured_noted);
         g_free(m);
 }

@@ -70,6 +70,9 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "ALTER TABLE migrations ADD COLUMN new_memory INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE migrations ADD COLUMN old_vcpus INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE migrations ADD COLUMN new_vcpus INTEGER NOT NULL DEFAULT 0;",
+        /* 10: the rate the last live migration's first memory pass reached, per destination */
+        "CREATE TABLE links (peer TEXT PRIMARY KEY, bytes_per_sec INTEGER NOT NULL,"
+        " measured_usec INTEGER NOT NULL);",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -425,7 +428,8 @@ int mig_store_load_migrations(MigStore *s, GPtrArray **ret, GError **error) {
                 "SELECT id, domain_name, domain_uuid, kind, role, source, destination, status,"
                 " task_state, error_name, error_message, bytes_processed, bytes_remaining, bytes_total,"
                 " progress, created_usec, updated_usec, finished_usec, domain_xml, was_running, disks,"
-                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view, group_name, group_policy,"
+                " claim_memory, claim_vcpus, downtime_msec, source_view, dest_view, group_name, "
+                "group_policy,"
                 " old_memory, new_memory, old_vcpus, new_vcpus FROM migrations"
                 " ORDER BY created_usec, id",
                 &st, error);
@@ -642,5 +646,34 @@ int mig_store_set_identity(MigStore *s, const char *key, const char *value, GErr
                 return r;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        return step_done(s, st, error);
+}
+
+/* --- links --- */
+
+int mig_store_get_link(MigStore *s, const char *peer, uint64_t *bytes_per_sec, GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s, "SELECT bytes_per_sec FROM links WHERE peer=?", &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_fail(s, rc, error, "Could not read the link's rate");
+        *bytes_per_sec = rc == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(st, 0) : 0;
+        return 0;
+}
+
+int mig_store_set_link(MigStore *s, const char *peer, uint64_t bytes_per_sec, uint64_t now_usec,
+                       GError **error) {
+        g_autoptr(sqlite3_stmt) st = NULL;
+        int r = prepare(s,
+                        "INSERT OR REPLACE INTO links (peer, bytes_per_sec, measured_usec) VALUES (?,?,?)",
+                        &st, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) bytes_per_sec);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec);
         return step_done(s, st, error);
 }

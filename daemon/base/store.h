@@ -14,7 +14,7 @@
 
 typedef struct MigStore MigStore;
 
-#define MIG_STORE_SCHEMA_VERSION 9
+#define MIG_STORE_SCHEMA_VERSION 10
 #define MIG_STORE_DOMAIN_EVENTS_KEPT 20000
 
 int mig_store_open(const char *path, MigStore **ret, GError **error);
@@ -70,3 +70,9 @@ int mig_store_load_domain_events(MigStore *s, const char *name, const char *uuid
 /* Who this node was when it last ran: "node-name", "host-uuid". *value NULL: never recorded. */
 int mig_store_get_identity(MigStore *s, const char *key, char **value, GError **error);
 int mig_store_set_identity(MigStore *s, const char *key, const char *value, GError **error);
+
+/* The rate (bytes/s) the first memory pass of the last live migration to peer reached; 0:
+ * none measured yet. */
+int mig_store_get_link(MigStore *s, const char *peer, uint64_t *bytes_per_sec, GError **error);
+int mig_store_set_link(MigStore *s, const char *peer, uint64_t bytes_per_sec, uint64_t now_usec,
+                       GError **error);

@@ -655,7 +655,7 @@ static unsigned live_flags(const MigLiveParams *p) {
                 flags |= VIR_MIGRATE_POSTCOPY;
         if (p->parallel > 1)
                 flags |= VIR_MIGRATE_PARALLEL;
-        if (p->compressed)
+        if (p->compressed || p->xbzrle_cache)
                 flags |= VIR_MIGRATE_COMPRESSED;
         return flags;
 }
@@ -682,6 +682,17 @@ int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, 
         if (r == 0 && p->parallel > 1)
                 r = virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
                                          (int) p->parallel);
+        if (r == 0 && p->throttle_initial)
+                r = virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
+                                         (int) p->throttle_initial);
+        if (r == 0 && p->throttle_increment)
+                r = virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
+                                         (int) p->throttle_increment);
+        if (r == 0 && p->xbzrle_cache)
+                r = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_COMPRESSION, "xbzrle");
+        if (r == 0)
+                r = add_param_ull(&params, &n, &max, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE,
+                                  p->xbzrle_cache);
         if (r == 0 && p->max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, p->max_downtime_ms, 0) < 0)
                 r = -1;
         if (r == 0)
@@ -716,6 +727,11 @@ static void fill_stats(virTypedParameterPtr params, int n, MigJobStats *s) {
         s->iteration = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
         s->expected_downtime_ms = stat_ull(params, n, VIR_DOMAIN_JOB_DOWNTIME);
         s->elapsed_ms = stat_ull(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
+        s->memory_bps = stat_ull(params, n, VIR_DOMAIN_JOB_MEMORY_BPS);
+        int throttle = 0;
+        if (virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE, &throttle) == 1 &&
+            throttle > 0)
+                s->throttle = (unsigned) throttle;
 }
 
 static int job_stats(MigVirt *v, const char *uuid, unsigned flags, MigJobStats *ret, MigVirtError *err) {
@@ -803,5 +819,49 @@ int mig_virt_set_max_downtime(MigVirt *v, const char *uuid, uint64_t ms, MigVirt
                 return -EIO;
         if (virDomainMigrateSetMaxDowntime(dom, ms, 0) < 0)
                 return fail_from_libvirt(err, "Cannot raise the maximum downtime");
+        return 0;
+}
+
+int mig_virt_set_xbzrle_cache(MigVirt *v, const char *uuid, uint64_t bytes, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainMigrateSetCompressionCache(dom, bytes, 0) < 0)
+                return fail_from_libvirt(err, "Cannot resize the XBZRLE cache");
+        return 0;
+}
+
+int mig_virt_dirty_rate_start(MigVirt *v, const char *uuid, MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        if (virDomainStartDirtyRateCalc(dom, 1, VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING) < 0)
+                return fail_from_libvirt(err, "Cannot measure the guest's dirty rate");
+        return 0;
+}
+
+int mig_virt_dirty_rate_read(MigVirt *v, const char *uuid, uint64_t *bytes_per_sec, bool *measured,
+                             MigVirtError *err) {
+        g_autoptr(MigVirConnect) c = get_conn(v, err);
+        g_autoptr(MigVirDomain) dom = c ? lookup_uuid(c, uuid, err) : NULL;
+        if (!dom)
+                return -EIO;
+        virDomainPtr doms[] = {dom, NULL};
+        virDomainStatsRecordPtr *records = NULL;
+        if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &records, 0) < 0)
+                return fail_from_libvirt(err, "Cannot read the guest's dirty rate");
+        int status = 0;
+        long long mib = 0;
+        if (records[0]) {
+                (void) virTypedParamsGetInt(records[0]->params, records[0]->nparams, "dirtyrate.calc_status",
+                                            &status);
+                (void) virTypedParamsGetLLong(records[0]->params, records[0]->nparams,
+                                              "dirtyrate.megabytes_per_second", &mib);
+        }
+        virDomainStatsRecordListFree(records);
+        *measured = status == VIR_DOMAIN_DIRTYRATE_MEASURED;
+        *bytes_per_sec = *measured && mib > 0 ? (uint64_t) mib << 20 : 0;
         return 0;
 }

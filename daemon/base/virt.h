@@ -127,6 +127,9 @@ typedef struct MigLiveParams {
         bool postcopy;     /* permitted (switched to by force-complete) */
         unsigned parallel; /* connections, 0/1: one */
         bool compressed;
+        unsigned throttle_initial; /* auto-converge's first and further steps, %; 0: QEMU's */
+        unsigned throttle_increment;
+        uint64_t xbzrle_cache; /* bytes: XBZRLE compression with a cache that size; 0: none */
 } MigLiveParams;
 
 typedef struct MigJobStats {
@@ -138,6 +141,8 @@ typedef struct MigJobStats {
         uint64_t iteration;
         uint64_t expected_downtime_ms;
         uint64_t elapsed_ms;
+        uint64_t memory_bps; /* bytes/s the memory stream moves */
+        unsigned throttle;   /* % of the guest's CPU auto-converge holds back */
 } MigJobStats;
 
 /* Peer-to-peer live migration of a running domain, persistent on the destination and
@@ -147,6 +152,14 @@ int mig_virt_migrate_live(MigVirt *v, const char *uuid, const MigLiveParams *p, 
 int mig_virt_job_stats(MigVirt *v, const char *uuid, MigJobStats *ret, MigVirtError *err);
 int mig_virt_abort_job(MigVirt *v, const char *uuid, MigVirtError *err);
 int mig_virt_set_max_downtime(MigVirt *v, const char *uuid, uint64_t ms, MigVirtError *err);
+/* Resizes the XBZRLE cache of a running migration. */
+int mig_virt_set_xbzrle_cache(MigVirt *v, const char *uuid, uint64_t bytes, MigVirtError *err);
+/* QEMU samples the pages the guest dirties for one second (page sampling: the other modes
+ * need KVM; under TCG they crash QEMU 7.2). */
+int mig_virt_dirty_rate_start(MigVirt *v, const char *uuid, MigVirtError *err);
+/* The sampled rate in bytes/s once measured; *measured false while QEMU still samples. */
+int mig_virt_dirty_rate_read(MigVirt *v, const char *uuid, uint64_t *bytes_per_sec, bool *measured,
+                             MigVirtError *err);
 /* Makes a running live migration converge: post-copy when permitted, else pauses the domain. */
 int mig_virt_force_complete(MigVirt *v, const char *uuid, bool postcopy, MigVirtError *err);
 /* Destination: the domain runs here; libvirt's figures of the migration that brought it. */

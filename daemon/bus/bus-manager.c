@@ -91,7 +91,9 @@ static MigLiveOptions live_options(const Manager *m, const MigrateArgs *a) {
                 .auto_converge = a->auto_converge < 0 ? l->auto_converge : a->auto_converge,
                 .postcopy = a->postcopy < 0 ? l->postcopy : a->postcopy,
                 .parallel = a->parallel ? a->parallel : l->parallel_connections,
-                .compressed = a->compressed < 0 ? l->compressed : a->compressed,
+                .compressed = a->compressed < 0 ? l->compressed
+                              : a->compressed   ? MIG_COMPRESS_ALWAYS
+                                                : MIG_COMPRESS_NEVER,
         };
 }
 

@@ -66,6 +66,7 @@ static void mirror_update(MigMigration *mig, GVariant *d) {
                        {&mig->error_name, "error-name"},
                        {&mig->error_message, "error-message"},
                        {&mig->convergence, "convergence"},
+                       {&mig->step, "step"},
                        {&mig->source_view, "source-view"},
                        {&mig->dest_view, "destination-view"}};
         for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
@@ -94,6 +95,8 @@ static void mirror_update(MigMigration *mig, GVariant *d) {
                 mig->old_vcpus = (unsigned) n;
         if (mig_dict_uint64(d, "new-vcpus", &n))
                 mig->new_vcpus = (unsigned) n;
+        if (mig_dict_uint64(d, "throttle", &n))
+                mig->throttle = (uint32_t) n;
         (void) mig_dict_double(d, "progress", &mig->progress);
 }
 
@@ -208,6 +211,7 @@ MIGRATION_STRING_PROPERTY(task_state, task_state)
 MIGRATION_STRING_PROPERTY(error_name, error_name)
 MIGRATION_STRING_PROPERTY(error_message, error_message)
 MIGRATION_STRING_PROPERTY(convergence, convergence)
+MIGRATION_STRING_PROPERTY(step, step)
 MIGRATION_STRING_PROPERTY(source_view, source_view)
 MIGRATION_STRING_PROPERTY(dest_view, dest_view)
 
@@ -260,6 +264,8 @@ static const sd_bus_vtable migration_vtable[] = {
         P("Iteration", "t", NULL, offsetof(MigMigration, iteration)),
         P("ExpectedDowntimeMSec", "t", NULL, offsetof(MigMigration, expected_downtime)),
         P("Convergence", "s", property_convergence, 0),
+        P("Throttle", "u", NULL, offsetof(MigMigration, throttle)),
+        P("Step", "s", property_step, 0),
         P("DowntimeMSec", "t", NULL, offsetof(MigMigration, downtime_msec)),
         P("SourceView", "s", property_source_view, 0),
         P("DestinationView", "s", property_dest_view, 0),
@@ -292,8 +298,8 @@ void bus_migration_emit_changed(Manager *m, const MigMigration *mig) {
                         m->bus, path, MIG_IFACE_MIGRATION, "Status", "TaskState", "BytesProcessed",
                         "BytesRemaining", "BytesTotal", "Progress", "UpdatedUSec", "FinishedUSec",
                         "DiskBytesProcessed", "DiskBytesTotal", "MemoryDirtyRate", "Iteration",
-                        "ExpectedDowntimeMSec", "Convergence", "DowntimeMSec", "SourceView",
-                        "DestinationView", "ErrorName", "ErrorMessage", NULL);
+                        "ExpectedDowntimeMSec", "Convergence", "Throttle", "Step", "DowntimeMSec",
+                        "SourceView", "DestinationView", "ErrorName", "ErrorMessage", NULL);
 }
 
 /* The manager's change notification, as InterfacesAdded and PropertiesChanged. */
@@ -358,8 +364,9 @@ int bus_append_migration_state(sd_bus_message *reply, const MigMigration *mig) {
                         mig->iteration, "expected-downtime", "t", mig->expected_downtime, "downtime-msec",
                         "t", mig->downtime_msec, "role", "s", mig->role);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "old-memory", "t", mig->old_memory,
-                                          "new-memory", "t", mig->new_memory, "old-vcpus", "u",
-                                          mig->old_vcpus, "new-vcpus", "u", mig->new_vcpus);
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "old-memory", "t",
+                                          mig->old_memory, "new-memory", "t", mig->new_memory, "old-vcpus",
+                                          "u", mig->old_vcpus, "new-vcpus", "u", mig->new_vcpus, "throttle",
+                                          "u", mig->throttle, "step", "s", mig->step ? mig->step : "");
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }

@@ -27,6 +27,7 @@ static void on_dest_aborted(MigPeer *peer, GVariant *reply, const sd_bus_error *
                           error->message);
         const char *status = j->cancel ? "cancelled" : "failed";
         mig_set_string(&mig->convergence, "");
+        mig->throttle = 0; /* the guest runs at full speed again */
         (void) manager_transition(j->m, mig, status, "", "the domain runs on the source as before");
         if (!j->cancel)
                 sd_bus_error_set(&e, mig->error_name, mig->error_message);

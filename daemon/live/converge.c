@@ -3,10 +3,14 @@
  * when the pass starts (the memory the guest dirtied during the previous one): converging
  * while that shrinks by a tenth or more; stalled after STALL_PASSES passes without;
  * diverging when it also grew past the best seen by half. Either of the last two takes the
- * next escalation step: a higher max downtime, doubling up to MaxDowntimeCeiling
- * (auto-converge throttles the guest from the start when enabled), then post-copy where
- * it is permitted. CompletionTimeout (seconds per GiB) then takes CompletionAction. Each
- * step is an event of the migration. */
+ * next escalation step, in this order:
+ *   1. the throttle: auto-converge (QEMU raises it once per pass, from where tune.c
+ *      started it) is waited for while it still rises and is below 99 %;
+ *   2. a higher max downtime, doubling up to MaxDowntimeCeiling;
+ *   3. post-copy where it is permitted.
+ * CompletionTimeout (seconds per GiB) then takes CompletionAction. Each step, and each
+ * change of the throttle, is an event of the migration; the Migration's Step says which
+ * was reached. */
 
 #include <inttypes.h>
 #include <string.h>
@@ -14,7 +18,8 @@
 #include "live-job.h"
 #include "macro.h"
 
-#define STALL_PASSES 2 /* memory passes without the dirty set shrinking */
+#define STALL_PASSES 2                        /* memory passes without the dirty set shrinking */
+#define THROTTLE_WAIT_USEC (3 * USEC_PER_SEC) /* a throttle that rose this recently goes first */
 
 static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
         MigMigration *mig = live_job_mig(j);
@@ -71,14 +76,24 @@ static void step_run(void *data) {
         case STEP_ABORT:
                 st->result = mig_virt_abort_job(v, uuid, &st->err);
                 break;
+        case STEP_CACHE:
+                st->result = mig_virt_set_xbzrle_cache(v, uuid, st->value, &st->err);
+                break;
         }
 }
+
+static const char *const step_words[] = {
+        [STEP_DOWNTIME] = "downtime", [STEP_POSTCOPY] = "post-copy", [STEP_PAUSE] = "pause",
+        [STEP_ABORT] = "abort",       [STEP_CACHE] = NULL, /* a tuning, not an escalation */
+};
 
 static void step_done(void *data) {
         Step *st = data;
         MigMigration *mig = manager_find_migration(st->m, st->id);
         LiveJob *j = live_job_find(st->m, st->id);
         if (mig && j && j->migrating) {
+                if (st->result >= 0 && step_words[st->kind])
+                        mig_set_string(&mig->step, step_words[st->kind]);
                 g_autofree char *msg = st->result < 0
                                                ? g_strdup_printf("%s failed: %s", st->note, st->err.message)
                                                : g_strdup(st->note);
@@ -100,8 +115,40 @@ void live_take_step(LiveJob *j, StepKind kind, uint64_t value, char *note) {
         mig_worker_submit(j->m->worker, step_run, step_done, st, NULL);
 }
 
+/* Each change of auto-converge's throttle is an event, with the figures behind it. */
+void live_watch_throttle(LiveJob *j, const MigJobStats *s) {
+        if (s->throttle == j->throttle_shown)
+                return;
+        MigMigration *mig = live_job_mig(j);
+        g_autofree char *msg = g_strdup_printf("auto-converge throttle %u %% (pass %" PRIu64 ": %" PRIu64
+                                               " MiB left, the guest dirties %" PRIu64
+                                               " MiB/s, the link moves %" PRIu64 " MiB/s)",
+                                               s->throttle, s->iteration, s->memory_remaining >> 20,
+                                               s->dirty_rate >> 20, s->memory_bps >> 20);
+        if (s->throttle > j->throttle_shown) {
+                j->throttle_rose_usec = mig_boottime_usec();
+                j->throttle_rose_pass = s->iteration;
+        }
+        j->throttle_shown = s->throttle;
+        if (s->throttle && !*mig->step)
+                mig_set_string(&mig->step, "throttle");
+        (void) manager_transition(j->m, mig, mig->status, NULL, msg);
+}
+
+/* The throttle goes first: while QEMU still raises it (when a pass ends, at most once a
+ * second), the max downtime waits. It still rises when it rose in this pass or the one
+ * before, or less than THROTTLE_WAIT_USEC ago (XBZRLE's passes are short). */
+static bool throttle_still_rising(LiveJob *j) {
+        const MigJobStats *s = &j->stats;
+        return j->opts.auto_converge && s->throttle && s->throttle < 99 &&
+               (s->iteration <= j->throttle_rose_pass + 1 ||
+                mig_boottime_usec() < j->throttle_rose_usec + THROTTLE_WAIT_USEC);
+}
+
 void live_escalate(LiveJob *j) {
         uint64_t ceiling = j->m->config->live.max_downtime_ceiling;
+        if (throttle_still_rising(j))
+                return;
         if (!j->downtime_now)
                 j->downtime_now = j->opts.max_downtime_ms ? j->opts.max_downtime_ms : 300;
         if (j->downtime_now < ceiling) {

@@ -20,6 +20,7 @@ void live_job_free(LiveJob *j) {
         mig_answer_clear(&j->started);
         mig_answers_free(j->waiters);
         sd_event_source_disable_unref(j->stats_timer);
+        sd_event_source_disable_unref(j->sample_timer);
         mig_virt_error_clear(&j->err);
         g_free(j->dest_uri);
         g_free(j->migration_uri);
@@ -84,6 +85,7 @@ void live_completed(LiveJob *j, GVariant *finish_reply) {
         mig->bytes_processed = MAX(mig->bytes_processed, mig->bytes_total);
         mig->progress = 100.0;
         mig_set_string(&mig->convergence, "");
+        mig->throttle = 0; /* the guest runs at full speed again */
         g_autofree char *msg =
                 g_strdup_printf("the domain runs on %s; %.1f s, downtime %" PRIu64 " ms", mig->destination,
                                 (double) (mig_now_usec() - mig->created_usec) / 1e6, downtime);

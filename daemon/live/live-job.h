@@ -4,11 +4,34 @@
 /* What the phases of a live migration share on the source (live.h lists them). A phase
  * calls only the phases after it, the roll back (abort.c) and the convergence steps. */
 
+#include "attempts.h"
 #include "disk.h"
 #include "live.h"
-#include "attempts.h"
 
 #define PEER_STEP_TIMEOUT_USEC MIG_PEER_STEP_TIMEOUT_USEC
+
+/* tune.c: what is known before the start, and what it chooses. */
+typedef struct LiveTuneFigures {
+        uint64_t dirty_rate; /* bytes/s, sampled; 0: unknown */
+        uint64_t link_rate;  /* bytes/s of the last first pass to the destination; 0: none yet */
+        uint64_t bandwidth;  /* bytes/s, the Bandwidth cap; 0: none */
+        uint64_t memory;     /* the guest's, bytes */
+        bool auto_converge;
+        unsigned parallel;
+        MigCompress compress;
+} LiveTuneFigures;
+
+typedef struct LiveTune {
+        uint64_t link;                                 /* bytes/s assumed */
+        unsigned throttle_initial, throttle_increment; /* 0: QEMU's */
+        uint64_t xbzrle_cache;                         /* bytes; 0: no XBZRLE */
+} LiveTune;
+
+void live_tune_plan(const LiveTuneFigures *f, LiveTune *t);
+/* The event that says what was chosen and why. */
+char *live_tune_describe(const LiveTuneFigures *f, const LiveTune *t, const char *peer);
+/* The XBZRLE cache for a dirty set of that many bytes. */
+uint64_t live_tune_cache_for(uint64_t dirty_set, uint64_t memory);
 
 typedef struct LiveJob {
         Manager *m;
@@ -33,6 +56,15 @@ typedef struct LiveJob {
         bool postcopy_started; /* the escalation or force-complete switched to post-copy */
         bool escalation_done;  /* nothing more is permitted */
         bool deadline_acted;   /* CompletionTimeout's action was taken */
+        LiveTuneFigures figures;
+        LiveTune tune;
+        sd_event_source *sample_timer; /* waits for the dirty rate QEMU samples */
+        uint64_t sample_deadline;
+        bool sample_measured;
+        bool first_pass_seen;        /* the link's rate was taken, the cache checked */
+        unsigned throttle_shown;     /* the throttle last recorded as an event */
+        uint64_t throttle_rose_usec; /* CLOCK_BOOTTIME of its last rise */
+        uint64_t throttle_rose_pass; /* the memory pass of it */
         MigJobStats stats;
         int result;
         MigVirtError err;
@@ -51,13 +83,15 @@ void live_end(LiveJob *j, const sd_bus_error *error);
 void live_completed(LiveJob *j, GVariant *finish_reply);
 
 /* converge.c */
-typedef enum { STEP_DOWNTIME, STEP_POSTCOPY, STEP_PAUSE, STEP_ABORT } StepKind;
+typedef enum { STEP_DOWNTIME, STEP_POSTCOPY, STEP_PAUSE, STEP_ABORT, STEP_CACHE } StepKind;
 /* Asks libvirt for a step on the running migration; note is the event recorded once taken. */
 void live_take_step(LiveJob *j, StepKind kind, uint64_t value, char *note);
 /* Judges a memory pass into the record's Convergence; true when it calls for the next
  * escalation step. */
 bool live_judge(LiveJob *j, const MigJobStats *s);
 void live_escalate(LiveJob *j);
+/* An event for each change of auto-converge's throttle. */
+void live_watch_throttle(LiveJob *j, const MigJobStats *s);
 void live_check_deadline(LiveJob *j, const MigJobStats *s);
 
 /* abort.c: the migration failed (name, message) or was cancelled: the destination drops

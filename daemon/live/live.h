@@ -27,7 +27,7 @@ typedef struct MigLiveOptions {
         bool auto_converge;
         bool postcopy;
         unsigned parallel;
-        bool compressed;
+        MigCompress compressed;
 } MigLiveOptions;
 
 /* Once at start: the queue starts the next migration whenever a slot frees. */

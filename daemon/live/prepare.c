@@ -94,9 +94,14 @@ static const MigAttemptOps live_attempts = {
         .fail = job_fail,
 };
 
+/* While the destination prepares, QEMU samples the guest's dirty rate (run.c reads it). */
 static void mark_run(void *data) {
         LiveJob *j = data;
         mig_shared_mark(j->disks, j->id);
+        MigVirtError err = {0};
+        if (mig_virt_dirty_rate_start(j->m->virt, j->info->uuid, &err) < 0)
+                g_message("Migration %s: %s; the tuning goes without it.", j->id, err.message);
+        mig_virt_error_clear(&err);
 }
 
 static void marked(void *data) {

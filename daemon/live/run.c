@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Live migration, phase 3: running. "running" is committed, then libvirt's
+/* Live migration, phase 3: running. The dirty rate QEMU sampled while the destination
+ * prepared is read (up to SAMPLE_WAIT_USEC more), the tuning chosen from it (tune.c) is
+ * committed with "running", then libvirt's
  * virDomainMigrateToURI3() (peer to peer, over qemu+ssh; QEMU's stream to the migration
  * address) blocks on the worker for the whole migration, while the loop reads job
  * statistics every 500 ms (also on the worker) and publishes them: progress that never
@@ -17,8 +19,32 @@
 #include "shared-disk.h"
 
 #define STATS_INTERVAL_USEC (500 * USEC_PER_MSEC)
+#define SAMPLE_INTERVAL_USEC (200 * USEC_PER_MSEC)
+#define SAMPLE_WAIT_USEC (1500 * USEC_PER_MSEC)
 
 /* --- statistics --- */
+
+/* The first memory pass is over: what the link moved is this peer's figure for the next
+ * migration's tuning, and the XBZRLE cache grows to what the guest really dirtied. */
+static void first_pass_done(LiveJob *j, const MigJobStats *s) {
+        MigMigration *mig = live_job_mig(j);
+        j->first_pass_seen = true;
+        g_autoptr(GError) e = NULL;
+        if (s->memory_bps && !j->opts.bandwidth_mib &&
+            mig_store_set_link(j->m->store, mig->destination, s->memory_bps, mig_now_usec(), &e) < 0)
+                g_warning("Migration %s: cannot keep the rate of the link to %s: %s", mig->id,
+                          mig->destination, e->message);
+        uint64_t cache =
+                live_tune_cache_for(s->memory_remaining + s->memory_remaining / 4, j->figures.memory);
+        if (!j->tune.xbzrle_cache || cache <= j->tune.xbzrle_cache)
+                return;
+        g_autofree char *note =
+                g_strdup_printf("first pass: the guest dirtied %" PRIu64 " MiB while the link moved %" PRIu64
+                                " MiB/s: XBZRLE cache resized to %" PRIu64 " MiB",
+                                s->memory_remaining >> 20, s->memory_bps >> 20, cache >> 20);
+        j->tune.xbzrle_cache = cache;
+        live_take_step(j, STEP_CACHE, cache, g_steal_pointer(&note));
+}
 
 static void publish_stats(LiveJob *j, const MigJobStats *s) {
         MigMigration *mig = live_job_mig(j);
@@ -37,6 +63,10 @@ static void publish_stats(LiveJob *j, const MigJobStats *s) {
         mig->dirty_rate = s->dirty_rate;
         mig->iteration = s->iteration;
         mig->expected_downtime = s->expected_downtime_ms;
+        mig->throttle = s->throttle;
+        live_watch_throttle(j, s);
+        if (!j->first_pass_seen && s->iteration >= 2)
+                first_pass_done(j, s);
         bool escalate = live_judge(j, s);
         mig->updated_usec = mig_now_usec();
         manager_publish(j->m, mig);
@@ -86,6 +116,71 @@ static char **copy_targets(LiveJob *j) {
         return (char **) g_ptr_array_free(g_steal_pointer(&t), FALSE);
 }
 
+/* --- the tuning --- */
+
+typedef struct Sample {
+        Manager *m;
+        char *id, *uuid;
+        uint64_t rate;
+        bool measured;
+} Sample;
+
+static void sample_free(void *data) {
+        Sample *sa = data;
+        g_free(sa->id);
+        g_free(sa->uuid);
+        g_free(sa);
+}
+
+static void sample_run(void *data) {
+        Sample *sa = data;
+        MigVirtError err = {0};
+        if (mig_virt_dirty_rate_read(sa->m->virt, sa->uuid, &sa->rate, &sa->measured, &err) < 0)
+                sa->measured = false;
+        mig_virt_error_clear(&err);
+}
+
+static void migrate_start(LiveJob *j);
+
+static void sample_done(void *data) {
+        Sample *sa = data;
+        LiveJob *j = live_job_find(sa->m, sa->id);
+        if (!j || j->migrating)
+                return;
+        if (sa->measured || j->cancel || mig_boottime_usec() >= j->sample_deadline) {
+                j->figures.dirty_rate = sa->measured ? sa->rate : 0;
+                return migrate_start(j);
+        }
+        (void) sd_event_source_set_enabled(j->sample_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_sample_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        LiveJob *j = userdata;
+        Sample *sa = g_new0(Sample, 1);
+        *sa = (Sample){j->m, g_strdup(j->id), g_strdup(j->info->uuid), 0, false};
+        mig_worker_submit(j->m->worker, sample_run, sample_done, sa, sample_free);
+        return sd_event_source_set_time_relative(s, SAMPLE_INTERVAL_USEC);
+}
+
+/* The figures tune.c weighs, the sampled dirty rate aside. */
+static void gather_figures(LiveJob *j, const char *destination) {
+        uint64_t link = 0;
+        g_autoptr(GError) e = NULL;
+        if (mig_store_get_link(j->m->store, destination, &link, &e) < 0)
+                g_warning("Migration %s: cannot read the rate of the link to %s: %s", j->id, destination,
+                          e->message);
+        j->figures = (LiveTuneFigures){
+                .link_rate = link,
+                .bandwidth = j->opts.bandwidth_mib << 20,
+                .memory = j->info->memory,
+                .auto_converge = j->opts.auto_converge,
+                .parallel = j->opts.parallel,
+                .compress = j->opts.compressed,
+        };
+}
+
+/* --- the migration --- */
+
 static void migrate_run(void *data) {
         LiveJob *j = data;
         mig_shared_unmark(j->disks, j->id);
@@ -102,7 +197,10 @@ static void migrate_run(void *data) {
                 .auto_converge = j->opts.auto_converge,
                 .postcopy = j->opts.postcopy,
                 .parallel = j->opts.parallel,
-                .compressed = j->opts.compressed,
+                .compressed = j->opts.compressed == MIG_COMPRESS_ALWAYS,
+                .throttle_initial = j->tune.throttle_initial,
+                .throttle_increment = j->tune.throttle_increment,
+                .xbzrle_cache = j->tune.xbzrle_cache,
         };
         j->result = mig_virt_migrate_live(j->m->virt, j->info->uuid, &p, &j->err);
 }
@@ -158,7 +256,23 @@ void live_run_start(LiveJob *j) {
                 g_strdup_printf("tcp://%s", pc->migration_address      ? pc->migration_address
                                             : strchr(pc->address, '@') ? strchr(pc->address, '@') + 1
                                                                        : pc->address);
-        if (manager_transition(j->m, mig, "running", "", "libvirt migrates the running domain") < 0)
+        gather_figures(j, mig->destination);
+        j->sample_deadline = mig_boottime_usec() + SAMPLE_WAIT_USEC;
+        if (sd_event_add_time_relative(j->m->event, &j->sample_timer, CLOCK_MONOTONIC, 0, 0, on_sample_timer,
+                                       j) < 0)
+                migrate_start(j);
+}
+
+/* The tuning is committed with "running", then libvirt is asked. */
+static void migrate_start(LiveJob *j) {
+        MigMigration *mig = live_job_mig(j);
+        j->sample_timer = sd_event_source_disable_unref(j->sample_timer);
+        if (j->cancel)
+                return live_fail(j, NULL, NULL);
+        live_tune_plan(&j->figures, &j->tune);
+        g_autofree char *tuned = live_tune_describe(&j->figures, &j->tune, mig->destination);
+        g_autofree char *msg = g_strdup_printf("libvirt migrates the running domain; %s", tuned);
+        if (manager_transition(j->m, mig, "running", "", msg) < 0)
                 return live_fail(j, MIG_ERROR_STORE, "cannot record the start");
         j->migrating = true;
         (void) sd_event_add_time_relative(j->m->event, &j->stats_timer, CLOCK_MONOTONIC, STATS_INTERVAL_USEC,

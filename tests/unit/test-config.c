@@ -61,6 +61,17 @@ static void test_live_group(void) {
         g_autoptr(MigConfig) bad2 = load("[Live]\nCompletionAction=explode\n", &msg2);
         g_assert_null(bad2);
         g_assert_nonnull(strstr(msg2, "abort or force-complete"));
+        g_assert_cmpint(c->live.compressed, ==, MIG_COMPRESS_AUTO); /* default */
+        g_autoptr(MigConfig) never = load("[Live]\nCompressed=false\n", NULL);
+        g_assert_cmpint(never->live.compressed, ==, MIG_COMPRESS_NEVER);
+        g_autoptr(MigConfig) always = load("[Live]\nCompressed=true\n", NULL);
+        g_assert_cmpint(always->live.compressed, ==, MIG_COMPRESS_ALWAYS);
+        g_autoptr(MigConfig) autos = load("[Live]\nCompressed=auto\n", NULL);
+        g_assert_cmpint(autos->live.compressed, ==, MIG_COMPRESS_AUTO);
+        g_autofree char *msg3 = NULL;
+        g_autoptr(MigConfig) bad3 = load("[Live]\nCompressed=sometimes\n", &msg3);
+        g_assert_null(bad3);
+        g_assert_nonnull(strstr(msg3, "is not auto, true or false"));
 }
 
 static void test_missing_file(void) {

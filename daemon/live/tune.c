@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live migration: the tuning chosen before the start, from figures. QEMU takes
+ * auto-converge's first throttle and its steps, and whether XBZRLE compresses, only when the
+ * migration starts (libvirt offers no call to change them while it runs), so they come from
+ * what is known then: the rate the guest dirties its memory, sampled for one second while
+ * the destination prepares, and the rate the link moved the first memory pass of the last
+ * live migration to the same destination (kept in sqlite; the Bandwidth cap when lower;
+ * 1 Gbit/s assumed before the first one).
+ *
+ * The aim is a guest that dirties at most half of what the link moves, so that every pass
+ * at least halves what is left. A guest that dirties more than that gets:
+ *   - XBZRLE (Compressed=auto, the default; not with parallel connections: QEMU 7.2's
+ *     multifd does not use it), which sends a page the guest rewrote as its difference from
+ *     the copy sent before. The throttle alone does not finish a guest that catches up on
+ *     its work whenever its vCPU runs: on the bench, a guest dirtying 256 MiB as fast as it
+ *     can still dirtied all of it in every pass at QEMU's 99 %. Its cache holds the pages the
+ *     guest dirties during one full pass (a power of two, at most the guest's memory and
+ *     2 GiB), and grows after the first pass to what the guest really dirtied (run.c).
+ *     With XBZRLE the passes are short, so QEMU's own throttle steps (20 %, then 10 % more
+ *     at most once a second) come quickly; a high first throttle measured no faster there
+ *     and sometimes much slower (the hot capped cell of tests/bench/live-grid.sh, XBZRLE
+ *     on: from 88 %: 15, 21, 44 and 57 s; from 20 %: 18, 19, 21 and 22 s).
+ *   - Without XBZRLE, the throttle where it needs to be: 1 - (link / 2) / dirty rate, at
+ *     least QEMU's 20 %, in steps that reach QEMU's 99 % within two more passes. */
+
+#include <inttypes.h>
+
+#include "live-job.h"
+#include "macro.h"
+
+#define ASSUMED_LINK (125ULL * 1000 * 1000) /* bytes/s: 1 Gbit/s, before a link was measured */
+#define XBZRLE_CACHE_MAX (2ULL << 30)
+#define XBZRLE_CACHE_MIN (64ULL << 20) /* QEMU's default */
+#define THROTTLE_MIN 20                /* QEMU's default first step */
+#define THROTTLE_MAX 99                /* QEMU's ceiling */
+
+static uint64_t pow2_ceil(uint64_t v) {
+        uint64_t p = 1;
+        while (p < v && p < (1ULL << 62))
+                p <<= 1;
+        return p;
+}
+
+static uint64_t pow2_floor(uint64_t v) {
+        uint64_t p = 1;
+        while (p <= v / 2)
+                p <<= 1;
+        return p;
+}
+
+uint64_t live_tune_cache_for(uint64_t dirty_set, uint64_t memory) {
+        uint64_t top = MIN(pow2_floor(MAX(memory, XBZRLE_CACHE_MIN)), XBZRLE_CACHE_MAX);
+        return MIN(MAX(pow2_ceil(dirty_set), XBZRLE_CACHE_MIN), top);
+}
+
+static uint64_t assumed_link(const LiveTuneFigures *f) {
+        uint64_t link = f->link_rate ? f->link_rate : ASSUMED_LINK;
+        return f->bandwidth && f->bandwidth < link ? f->bandwidth : link;
+}
+
+void live_tune_plan(const LiveTuneFigures *f, LiveTune *t) {
+        *t = (LiveTune){.link = assumed_link(f)};
+        bool out_dirtied = f->dirty_rate > t->link / 2;
+        bool xbzrle = f->parallel <= 1 && (f->compress == MIG_COMPRESS_ALWAYS ||
+                                           (f->compress == MIG_COMPRESS_AUTO && out_dirtied));
+        if (xbzrle) {
+                /* the pages dirtied during one pass over the memory at the link's rate */
+                double pass_sec = (double) f->memory / (double) t->link;
+                t->xbzrle_cache =
+                        live_tune_cache_for((uint64_t) ((double) f->dirty_rate * pass_sec), f->memory);
+        }
+        if (out_dirtied && f->auto_converge && !xbzrle) {
+                unsigned need = (unsigned) (100 - (100 * (t->link / 2)) / f->dirty_rate);
+                t->throttle_initial = CLAMP(need, THROTTLE_MIN, THROTTLE_MAX);
+                t->throttle_increment = MAX(10u, (THROTTLE_MAX - t->throttle_initial + 1) / 2);
+        }
+}
+
+static char *describe_link(const LiveTuneFigures *f, const LiveTune *t, const char *peer) {
+        if (f->bandwidth && t->link == f->bandwidth)
+                return g_strdup_printf("Bandwidth caps the link to %s at %" PRIu64 " MiB/s", peer,
+                                       t->link >> 20);
+        if (f->link_rate)
+                return g_strdup_printf("the link to %s moved %" PRIu64 " MiB/s last time", peer,
+                                       t->link >> 20);
+        return g_strdup_printf("no link to %s measured yet, 1 Gbit/s assumed", peer);
+}
+
+static char *describe_choice(const LiveTune *t) {
+        g_autofree char *throttle =
+                t->throttle_initial ? g_strdup_printf("auto-converge starts at %u %% in steps of %u %%",
+                                                      t->throttle_initial, t->throttle_increment)
+                                    : NULL;
+        g_autofree char *xbzrle = t->xbzrle_cache ? g_strdup_printf("XBZRLE with a %" PRIu64 " MiB cache",
+                                                                    t->xbzrle_cache >> 20)
+                                                  : NULL;
+        if (throttle && xbzrle)
+                return g_strdup_printf("%s, %s", throttle, xbzrle);
+        if (xbzrle)
+                return g_strdup_printf("%s, auto-converge in QEMU's steps", xbzrle);
+        return g_strdup(throttle ? throttle : "QEMU's own steps");
+}
+
+char *live_tune_describe(const LiveTuneFigures *f, const LiveTune *t, const char *peer) {
+        g_autofree char *link = describe_link(f, t, peer);
+        g_autofree char *choice = describe_choice(t);
+        if (!f->dirty_rate)
+                return g_strdup_printf("the guest's dirty rate could not be sampled; %s: %s", link, choice);
+        const char *enough = f->dirty_rate > t->link / 2 ? "" : "half the link is enough, ";
+        return g_strdup_printf("the guest dirties %" PRIu64 " MiB/s, %s: %s%s", f->dirty_rate >> 20, link,
+                               enough, choice);
+}
