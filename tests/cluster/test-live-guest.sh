@@ -113,15 +113,17 @@ check "progress never went backwards" monotonic "$WATCH2" 2
 rm -f "$WATCH" "$WATCH2"
 
 # ---------------------------------------------------------------------------
-say "3. escalation alone: $A -> $B with --bandwidth 32 --postcopy, 100 MiB/s dirtied, no operator"
+say "3. escalation alone: $A -> $B with --bandwidth 32 --postcopy --no-compressed, 100 MiB/s dirtied, no operator"
 guest_define "$A" vm3 384 192 100 --disk-mib 64 >/dev/null || exit 1
 t=$SECONDS
-out=$(on "$A" migratectl migrate vm3 --live --block-migration --host "$B" --bandwidth 32 --postcopy --wait 2>&1)
+out=$(on "$A" migratectl migrate vm3 --live --block-migration --host "$B" --bandwidth 32 --postcopy --no-compressed \
+        --wait 2>&1)
 rc=$?
 echo "   migrate --wait exited $rc after $((SECONDS - t)) s"
 check "it completes without force-complete" [ $rc -eq 0 ]
 events=$(on "$A" migratectl show vm3)
 grep -E "stalled|post-copy" <<<"$events" | sed 's/^/   /'
+check "its events show the throttle computed before the start" grep -q "auto-converge starts at" <<<"$events"
 check "its events show the max downtime raised when it stalled" grep -q "max downtime raised" <<<"$events"
 check "its events show the switch to post-copy at the ceiling" grep -q "switched to post-copy" <<<"$events"
 check "vm3 runs on $B" is_state "$B" vm3 running
