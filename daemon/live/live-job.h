@@ -60,6 +60,7 @@ typedef struct LiveJob {
         LiveTune tune;
         sd_event_source *sample_timer; /* waits for the dirty rate QEMU samples */
         uint64_t sample_deadline;
+        uint64_t sampled_usec; /* CLOCK_BOOTTIME the dirty rate's sampling started */
         bool sample_measured;
         bool first_pass_seen;        /* the link's rate was taken, the cache checked */
         unsigned throttle_shown;     /* the throttle last recorded as an event */
@@ -103,7 +104,9 @@ void live_recover_after(Manager *m, const char *id, const char *uuid);
  * completed, or, without an answer, both nodes' views decide. */
 void live_on_finished(MigPeer *peer, GVariant *reply, const sd_bus_error *error, void *userdata);
 /* The phases, each started by the one before it. */
-void live_send_finish(LiveJob *j);    /* finish.c */
-void live_run_start(LiveJob *j);      /* run.c */
+void live_send_finish(LiveJob *j); /* finish.c */
+void live_run_start(LiveJob *j);   /* run.c */
+/* run.c, on the worker: QEMU samples the guest's dirty rate for a second (for tune.c). */
+void live_sample_dirty_rate(LiveJob *j);
 void live_prepare_start(LiveJob *j);  /* prepare.c */
 void live_lease_register(Manager *m); /* abort.c: the destination's claims as leases */

@@ -94,14 +94,12 @@ static const MigAttemptOps live_attempts = {
         .fail = job_fail,
 };
 
-/* While the destination prepares, QEMU samples the guest's dirty rate (run.c reads it). */
+/* A migration that waited in the queue samples the guest's dirty rate again. */
 static void mark_run(void *data) {
         LiveJob *j = data;
         mig_shared_mark(j->disks, j->id);
-        MigVirtError err = {0};
-        if (mig_virt_dirty_rate_start(j->m->virt, j->info->uuid, &err) < 0)
-                g_message("Migration %s: %s; the tuning goes without it.", j->id, err.message);
-        mig_virt_error_clear(&err);
+        if (mig_boottime_usec() > j->sampled_usec + 5 * USEC_PER_SEC)
+                live_sample_dirty_rate(j);
 }
 
 static void marked(void *data) {

@@ -98,6 +98,8 @@ static void inspect_run(void *data) {
         j->result = mig_virt_lookup(j->m->virt, j->domain, &j->info, &j->err);
         if (j->result == 0)
                 j->result = measure_disks(j);
+        if (j->result == 0 && strcmp(mig_domain_state_name(j->info), "ACTIVE") == 0)
+                live_sample_dirty_rate(j); /* run.c reads it: started early, it is ready sooner */
 }
 
 static MigMigration *new_record(LiveJob *j) {

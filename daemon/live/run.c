@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Live migration, phase 3: running. The dirty rate QEMU sampled while the destination
- * prepared is read (up to SAMPLE_WAIT_USEC more), the tuning chosen from it (tune.c) is
- * committed with "running", then libvirt's
- * virDomainMigrateToURI3() (peer to peer, over qemu+ssh; QEMU's stream to the migration
- * address) blocks on the worker for the whole migration, while the loop reads job
- * statistics every 500 ms (also on the worker) and publishes them: progress that never
- * goes backwards, the disks' share, the dirty rate, the convergence (converge.c). When
- * libvirt returns, the destination is asked to finish (finish.c); a failure is looked up
- * in the destination's domain events first, since libvirt can lose the hook's refusal. */
+/* Live migration, phase 3: running. The dirty rate QEMU sampled since the request (queue.c,
+ * again after a wait in the queue: prepare.c) is read (up to SAMPLE_WAIT_USEC more), the tuning chosen from
+ * it (tune.c) is committed with "running", then libvirt's virDomainMigrateToURI3() (peer to peer, over
+ * qemu+ssh; QEMU's stream to the migration address) blocks on the worker for the whole migration, while the
+ * loop reads job statistics every 500 ms (also on the worker) and publishes them: progress that never goes
+ * backwards, the disks' share, the dirty rate, the convergence (converge.c). When libvirt returns, the
+ * destination is asked to finish (finish.c); a failure is looked up in the destination's domain events
+ * first, since libvirt can lose the hook's refusal. */
 
 #include <string.h>
 
@@ -19,7 +18,7 @@
 #include "shared-disk.h"
 
 #define STATS_INTERVAL_USEC (500 * USEC_PER_MSEC)
-#define SAMPLE_INTERVAL_USEC (200 * USEC_PER_MSEC)
+#define SAMPLE_INTERVAL_USEC (100 * USEC_PER_MSEC)
 #define SAMPLE_WAIT_USEC (1500 * USEC_PER_MSEC)
 
 /* --- statistics --- */
@@ -160,6 +159,14 @@ static int on_sample_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         *sa = (Sample){j->m, g_strdup(j->id), g_strdup(j->info->uuid), 0, false};
         mig_worker_submit(j->m->worker, sample_run, sample_done, sa, sample_free);
         return sd_event_source_set_time_relative(s, SAMPLE_INTERVAL_USEC);
+}
+
+void live_sample_dirty_rate(LiveJob *j) {
+        MigVirtError err = {0};
+        j->sampled_usec = mig_boottime_usec();
+        if (mig_virt_dirty_rate_start(j->m->virt, j->info->uuid, &err) < 0)
+                g_message("Migration of %s: %s; the tuning goes without it.", j->info->name, err.message);
+        mig_virt_error_clear(&err);
 }
 
 /* The figures tune.c weighs, the sampled dirty rate aside. */

@@ -2,8 +2,8 @@
 /* Live migration: the tuning chosen before the start, from figures. QEMU takes
  * auto-converge's first throttle and its steps, and whether XBZRLE compresses, only when the
  * migration starts (libvirt offers no call to change them while it runs), so they come from
- * what is known then: the rate the guest dirties its memory, sampled for one second while
- * the destination prepares, and the rate the link moved the first memory pass of the last
+ * what is known then: the rate the guest dirties its memory, sampled for one second from the
+ * request on, and the rate the link moved the first memory pass of the last
  * live migration to the same destination (kept in sqlite; the Bandwidth cap when lower;
  * 1 Gbit/s assumed before the first one).
  *
