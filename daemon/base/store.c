@@ -70,9 +70,10 @@ static const char *const schema_steps[MIG_STORE_SCHEMA_VERSION] = {
         "ALTER TABLE migrations ADD COLUMN new_memory INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE migrations ADD COLUMN old_vcpus INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE migrations ADD COLUMN new_vcpus INTEGER NOT NULL DEFAULT 0;",
-        /* 10: the rate the last live migration's first memory pass reached, per destination */
-        "CREATE TABLE links (peer TEXT PRIMARY KEY, bytes_per_sec INTEGER NOT NULL,"
-        " measured_usec INTEGER NOT NULL);",
+        /* 10: the rates the first memory passes of live migrations reached, per destination */
+        "CREATE TABLE links (seq INTEGER PRIMARY KEY AUTOINCREMENT, peer TEXT NOT NULL,"
+        " bytes_per_sec INTEGER NOT NULL, measured_usec INTEGER NOT NULL);"
+        "CREATE INDEX links_peer ON links(peer, seq);",
 };
 
 static int store_fail(MigStore *s, int rc, GError **error, const char *what) {
@@ -653,27 +654,40 @@ int mig_store_set_identity(MigStore *s, const char *key, const char *value, GErr
 
 int mig_store_get_link(MigStore *s, const char *peer, uint64_t *bytes_per_sec, GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
-        int r = prepare(s, "SELECT bytes_per_sec FROM links WHERE peer=?", &st, error);
+        int r = prepare(s,
+                        "SELECT MIN(bytes_per_sec) FROM (SELECT bytes_per_sec FROM links WHERE peer=?"
+                        " ORDER BY seq DESC LIMIT " G_STRINGIFY(MIG_STORE_LINKS_KEPT) ")",
+                        &st, error);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 return store_fail(s, rc, error, "Could not read the link's rate");
-        *bytes_per_sec = rc == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(st, 0) : 0;
+        *bytes_per_sec = rc == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(st, 0) : 0; /* NULL: 0 */
         return 0;
 }
 
 int mig_store_set_link(MigStore *s, const char *peer, uint64_t bytes_per_sec, uint64_t now_usec,
                        GError **error) {
         g_autoptr(sqlite3_stmt) st = NULL;
-        int r = prepare(s,
-                        "INSERT OR REPLACE INTO links (peer, bytes_per_sec, measured_usec) VALUES (?,?,?)",
-                        &st, error);
+        int r = prepare(s, "INSERT INTO links (peer, bytes_per_sec, measured_usec) VALUES (?,?,?)", &st,
+                        error);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64) bytes_per_sec);
         sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec);
-        return step_done(s, st, error);
+        r = step_done(s, st, error);
+        g_autoptr(sqlite3_stmt) old = NULL;
+        if (r >= 0)
+                r = prepare(
+                        s,
+                        "DELETE FROM links WHERE peer=?1 AND seq NOT IN (SELECT seq FROM links WHERE peer=?1"
+                        " ORDER BY seq DESC LIMIT " G_STRINGIFY(MIG_STORE_LINKS_KEPT) ")",
+                        &old, error);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(old, 1, peer, -1, SQLITE_STATIC);
+        return step_done(s, old, error);
 }

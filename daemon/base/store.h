@@ -71,8 +71,10 @@ int mig_store_load_domain_events(MigStore *s, const char *name, const char *uuid
 int mig_store_get_identity(MigStore *s, const char *key, char **value, GError **error);
 int mig_store_set_identity(MigStore *s, const char *key, const char *value, GError **error);
 
-/* The rate (bytes/s) the first memory pass of the last live migration to peer reached; 0:
- * none measured yet. */
+/* The lowest rate (bytes/s) the first memory passes of the last MIG_STORE_LINKS_KEPT live
+ * migrations to peer reached (a link shared with other traffic is as fast as its busy
+ * hours: the tuning errs towards helping); 0: none measured yet. */
+#define MIG_STORE_LINKS_KEPT 5
 int mig_store_get_link(MigStore *s, const char *peer, uint64_t *bytes_per_sec, GError **error);
 int mig_store_set_link(MigStore *s, const char *peer, uint64_t bytes_per_sec, uint64_t now_usec,
                        GError **error);

@@ -3,9 +3,10 @@
  * auto-converge's first throttle and its steps, and whether XBZRLE compresses, only when the
  * migration starts (libvirt offers no call to change them while it runs), so they come from
  * what is known then: the rate the guest dirties its memory, sampled for one second from the
- * request on, and the rate the link moved the first memory pass of the last
- * live migration to the same destination (kept in sqlite; the Bandwidth cap when lower;
- * 1 Gbit/s assumed before the first one).
+ * request on, and the rate of the slowest first memory pass of the last five live
+ * migrations to the same destination (kept in sqlite: a link is as fast as its busy hours,
+ * and helping a guest that did not need it costs less than a migration that never ends;
+ * the Bandwidth cap when lower; 1 Gbit/s assumed before the first one).
  *
  * The aim is a guest that dirties at most half of what the link moves, so that every pass
  * at least halves what is left. A guest that dirties more than that gets:
@@ -81,8 +82,8 @@ static char *describe_link(const LiveTuneFigures *f, const LiveTune *t, const ch
                 return g_strdup_printf("Bandwidth caps the link to %s at %" PRIu64 " MiB/s", peer,
                                        t->link >> 20);
         if (f->link_rate)
-                return g_strdup_printf("the link to %s moved %" PRIu64 " MiB/s last time", peer,
-                                       t->link >> 20);
+                return g_strdup_printf("the link to %s moved %" PRIu64 " MiB/s (the slowest of its last %d)",
+                                       peer, t->link >> 20, MIG_STORE_LINKS_KEPT);
         return g_strdup_printf("no link to %s measured yet, 1 Gbit/s assumed", peer);
 }
 

@@ -178,6 +178,30 @@ static void test_private_mode(void) {
 
 /* The history is bounded: ended migrations past the age or beyond the count go, with their
  * events; those in flight stay whatever their age. */
+/* A peer's link is the slowest of its last MIG_STORE_LINKS_KEPT measurements. */
+static void test_links(void) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, "db.sqlite", NULL);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(MigStore) s = NULL;
+        g_assert_cmpint(mig_store_open(path, &s, &e), ==, 0);
+        uint64_t rate = 1;
+        g_assert_cmpint(mig_store_get_link(s, "hostb", &rate, &e), ==, 0);
+        g_assert_cmpuint(rate, ==, 0); /* never measured */
+        const uint64_t rates[] = {300, 55, 300};
+        for (size_t i = 0; i < G_N_ELEMENTS(rates); i++)
+                g_assert_cmpint(mig_store_set_link(s, "hostb", rates[i], i, &e), ==, 0);
+        g_assert_cmpint(mig_store_set_link(s, "hostc", 10, 0, &e), ==, 0);
+        g_assert_cmpint(mig_store_get_link(s, "hostb", &rate, &e), ==, 0);
+        g_assert_cmpuint(rate, ==, 55);
+        for (int i = 0; i < MIG_STORE_LINKS_KEPT - 1; i++)
+                g_assert_cmpint(mig_store_set_link(s, "hostb", 300, 10 + i, &e), ==, 0);
+        g_assert_cmpint(mig_store_get_link(s, "hostb", &rate, &e), ==, 0);
+        g_assert_cmpuint(rate, ==, 300); /* the slow one is 5 measurements old: gone */
+        g_assert_cmpint(mig_store_get_link(s, "hostc", &rate, &e), ==, 0);
+        g_assert_cmpuint(rate, ==, 10);
+}
+
 static void test_prune(void) {
         static const char *const final[] = {"confirmed", "reverted", "error", "cancelled",
                                             "completed", "failed",   NULL};
@@ -221,5 +245,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/store/newer-schema-refused", test_newer_schema_refused);
         g_test_add_func("/store/private-mode", test_private_mode);
         g_test_add_func("/store/prune", test_prune);
+        g_test_add_func("/store/links", test_links);
         return g_test_run();
 }

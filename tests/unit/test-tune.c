@@ -30,7 +30,8 @@ static void test_out_dirtied(void) {
         g_assert_cmpuint(t.xbzrle_cache, ==, 512 * MIB);
         g_autofree char *msg = live_tune_describe(&f, &t, "b");
         g_assert_cmpstr(msg, ==,
-                        "the guest dirties 254 MiB/s, the link to b moved 58 MiB/s last time: XBZRLE with a "
+                        "the guest dirties 254 MiB/s, the link to b moved 58 MiB/s (the slowest of its last "
+                        "5): XBZRLE with a "
                         "512 MiB cache, auto-converge in QEMU's steps");
         f.compress = MIG_COMPRESS_NEVER;
         live_tune_plan(&f, &t);
@@ -39,7 +40,8 @@ static void test_out_dirtied(void) {
         g_assert_cmpuint(t.xbzrle_cache, ==, 0);
         g_autofree char *computed = live_tune_describe(&f, &t, "b");
         g_assert_cmpstr(computed, ==,
-                        "the guest dirties 254 MiB/s, the link to b moved 58 MiB/s last time: auto-converge "
+                        "the guest dirties 254 MiB/s, the link to b moved 58 MiB/s (the slowest of its last "
+                        "5): auto-converge "
                         "starts at 89 % in steps of 10 %");
 }
 
@@ -53,7 +55,8 @@ static void test_enough_link(void) {
         g_assert_cmpuint(t.xbzrle_cache, ==, 0);
         g_autofree char *msg = live_tune_describe(&f, &t, "b");
         g_assert_cmpstr(msg, ==,
-                        "the guest dirties 20 MiB/s, the link to b moved 58 MiB/s last time: half the link "
+                        "the guest dirties 20 MiB/s, the link to b moved 58 MiB/s (the slowest of its last "
+                        "5): half the link "
                         "is enough, QEMU's own steps");
 }
 
@@ -125,10 +128,10 @@ static void test_compress_modes(void) {
         g_assert_cmpuint(t.throttle_initial, ==, 0);
         g_assert_cmpuint(t.xbzrle_cache, ==, 64 * MIB);
         g_autofree char *msg = live_tune_describe(&f, &t, "b");
-        g_assert_cmpstr(
-                msg, ==,
-                "the guest dirties 4 MiB/s, the link to b moved 58 MiB/s last time: half the link is "
-                "enough, XBZRLE with a 64 MiB cache, auto-converge in QEMU's steps");
+        g_assert_cmpstr(msg, ==,
+                        "the guest dirties 4 MiB/s, the link to b moved 58 MiB/s (the slowest of its last "
+                        "5): half the link is "
+                        "enough, XBZRLE with a 64 MiB cache, auto-converge in QEMU's steps");
 }
 
 static void test_cache_size(void) {
