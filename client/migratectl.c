@@ -82,7 +82,7 @@ static const VerbOption verb_options[] = {
         { VO_TUNING, { "no-auto-converge", no_argument, NULL, ARG_NO_AUTO_CONVERGE }, NULL,
           "Live: do not throttle a guest that dirties memory too fast" },
         { VO_TUNING, { "compressed", no_argument, NULL, ARG_COMPRESSED }, NULL,
-          "Live: always compress with XBZRLE (default: when the guest out-dirties the link)" },
+          "Live: send rewritten pages as XBZRLE differences (default: Compressed= of migrated.conf)" },
         { VO_TUNING, { "no-compressed", no_argument, NULL, ARG_NO_COMPRESSED }, NULL,
           "Live: never compress" },
         { VO_RESIZE, { "vcpus", required_argument, NULL, ARG_VCPUS }, "N", "The new number of vCPUs" },

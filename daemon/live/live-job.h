@@ -25,6 +25,7 @@ typedef struct LiveTune {
         uint64_t link;                                 /* bytes/s assumed */
         unsigned throttle_initial, throttle_increment; /* 0: QEMU's */
         uint64_t xbzrle_cache;                         /* bytes; 0: no XBZRLE */
+        bool auto_converge;
 } LiveTune;
 
 void live_tune_plan(const LiveTuneFigures *f, LiveTune *t);

@@ -45,6 +45,21 @@ static void test_out_dirtied(void) {
                         "starts at 89 % in steps of 10 %");
 }
 
+/* The hot guest over a fast link: no XBZRLE (it costs more than it saves there), and a
+ * throttle of 1 - 240/254 is below QEMU's first step: QEMU's own steps. */
+static void test_fast_link(void) {
+        LiveTuneFigures f = figures(254, 480);
+        LiveTune t;
+        live_tune_plan(&f, &t);
+        g_assert_cmpuint(t.xbzrle_cache, ==, 0);
+        g_assert_cmpuint(t.throttle_initial, ==, 0);
+        g_autofree char *msg = live_tune_describe(&f, &t, "b");
+        g_assert_cmpstr(
+                msg, ==,
+                "the guest dirties 254 MiB/s, the link to b moved 480 MiB/s (the slowest of its last 5): "
+                "QEMU's own steps");
+}
+
 /* A guest that dirties less than half the link needs nothing. */
 static void test_enough_link(void) {
         LiveTuneFigures f = figures(20, 58);
@@ -146,6 +161,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/tune/out-dirtied", test_out_dirtied);
         g_test_add_func("/tune/enough-link", test_enough_link);
+        g_test_add_func("/tune/fast-link", test_fast_link);
         g_test_add_func("/tune/unknown-link", test_unknown_link);
         g_test_add_func("/tune/bandwidth-and-no-sample", test_bandwidth_and_no_sample);
         g_test_add_func("/tune/options", test_options);
