@@ -207,11 +207,15 @@ static bool read_compress(GKeyFile *kf, const MigConfig *c, const char *group, M
         g_autofree char *s = g_key_file_get_string(kf, group, "Compressed", NULL);
         if (!s)
                 return true;
+        if (strcmp(s, "auto") == 0) {
+                *value = MIG_COMPRESS_AUTO;
+                return true;
+        }
         g_autoptr(GError) e = NULL;
-        gboolean on = strcmp(s, "auto") == 0 ? FALSE : g_key_file_get_boolean(kf, group, "Compressed", &e);
+        gboolean on = g_key_file_get_boolean(kf, group, "Compressed", &e);
         if (e)
                 return fail(error, c, group, "Compressed", "is not auto, true or false");
-        *value = strcmp(s, "auto") == 0 ? MIG_COMPRESS_AUTO : on ? MIG_COMPRESS_ALWAYS : MIG_COMPRESS_NEVER;
+        *value = on ? MIG_COMPRESS_ALWAYS : MIG_COMPRESS_NEVER;
         return true;
 }
 

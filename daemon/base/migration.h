@@ -56,7 +56,7 @@ typedef struct MigMigration {
         uint64_t expected_downtime; /* ms, while running (not stored) */
         char *convergence;          /* converging, stalled, diverging, or "" (not stored) */
         uint32_t throttle;          /* % auto-converge holds the guest's CPU back (not stored) */
-        char *step;                 /* the escalation reached: "" or a LiveStep word (not stored) */
+        char *step;                 /* the escalation reached: "" or a word of converge.c (not stored) */
         char *unconfigured_noted;   /* the status at which a missing peer was recorded (not stored) */
 } MigMigration;
 

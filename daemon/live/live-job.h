@@ -13,7 +13,7 @@
 /* tune.c: what is known before the start, and what it chooses. */
 typedef struct LiveTuneFigures {
         uint64_t dirty_rate; /* bytes/s, sampled; 0: unknown */
-        uint64_t link_rate;  /* bytes/s of the last first pass to the destination; 0: none yet */
+        uint64_t link_rate;  /* bytes/s, mig_store_get_link() of the destination; 0: none yet */
         uint64_t bandwidth;  /* bytes/s, the Bandwidth cap; 0: none */
         uint64_t memory;     /* the guest's, bytes */
         bool auto_converge;
@@ -25,7 +25,6 @@ typedef struct LiveTune {
         uint64_t link;                                 /* bytes/s assumed */
         unsigned throttle_initial, throttle_increment; /* 0: QEMU's */
         uint64_t xbzrle_cache;                         /* bytes; 0: no XBZRLE */
-        bool auto_converge;
 } LiveTune;
 
 void live_tune_plan(const LiveTuneFigures *f, LiveTune *t);
@@ -61,8 +60,7 @@ typedef struct LiveJob {
         LiveTune tune;
         sd_event_source *sample_timer; /* waits for the dirty rate QEMU samples */
         uint64_t sample_deadline;
-        uint64_t sampled_usec; /* CLOCK_BOOTTIME the dirty rate's sampling started */
-        bool sample_measured;
+        uint64_t sampled_usec;       /* CLOCK_BOOTTIME the dirty rate's sampling started */
         bool first_pass_seen;        /* the link's rate was taken, the cache checked */
         unsigned throttle_shown;     /* the throttle last recorded as an event */
         uint64_t throttle_rose_usec; /* CLOCK_BOOTTIME of its last rise */

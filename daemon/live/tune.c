@@ -71,7 +71,7 @@ static uint64_t assumed_link(const LiveTuneFigures *f) {
 }
 
 void live_tune_plan(const LiveTuneFigures *f, LiveTune *t) {
-        *t = (LiveTune){.link = assumed_link(f), .auto_converge = f->auto_converge};
+        *t = (LiveTune){.link = assumed_link(f)};
         bool out_dirtied = f->dirty_rate > t->link / 2;
         bool xbzrle = f->parallel <= 1 &&
                       (f->compress == MIG_COMPRESS_ALWAYS ||
@@ -99,25 +99,22 @@ static char *describe_link(const LiveTuneFigures *f, const LiveTune *t, const ch
         return g_strdup_printf("no link to %s measured yet, 1 Gbit/s assumed", peer);
 }
 
-static char *describe_choice(const LiveTune *t) {
-        g_autofree char *throttle =
-                t->throttle_initial ? g_strdup_printf("auto-converge starts at %u %% in steps of %u %%",
-                                                      t->throttle_initial, t->throttle_increment)
-                                    : NULL;
-        g_autofree char *xbzrle = t->xbzrle_cache ? g_strdup_printf("XBZRLE with a %" PRIu64 " MiB cache",
-                                                                    t->xbzrle_cache >> 20)
-                                                  : NULL;
-        if (throttle && xbzrle)
-                return g_strdup_printf("%s, %s", throttle, xbzrle);
-        if (xbzrle)
-                return g_strdup_printf(t->auto_converge ? "%s, auto-converge in QEMU's steps" : "%s",
-                                       xbzrle);
-        return g_strdup(throttle ? throttle : "QEMU's own steps");
+/* XBZRLE and a computed throttle never come together (live_tune_plan). */
+static char *describe_choice(const LiveTuneFigures *f, const LiveTune *t) {
+        if (t->xbzrle_cache)
+                return g_strdup_printf(f->auto_converge ? "XBZRLE with a %" PRIu64
+                                                          " MiB cache, auto-converge in QEMU's steps"
+                                                        : "XBZRLE with a %" PRIu64 " MiB cache",
+                                       t->xbzrle_cache >> 20);
+        if (t->throttle_initial)
+                return g_strdup_printf("auto-converge starts at %u %% in steps of %u %%",
+                                       t->throttle_initial, t->throttle_increment);
+        return g_strdup("QEMU's own steps");
 }
 
 char *live_tune_describe(const LiveTuneFigures *f, const LiveTune *t, const char *peer) {
         g_autofree char *link = describe_link(f, t, peer);
-        g_autofree char *choice = describe_choice(t);
+        g_autofree char *choice = describe_choice(f, t);
         if (!f->dirty_rate)
                 return g_strdup_printf("the guest's dirty rate could not be sampled; %s: %s", link, choice);
         const char *enough = f->dirty_rate > t->link / 2 ? "" : "half the link is enough, ";
