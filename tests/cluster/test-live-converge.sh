@@ -80,14 +80,16 @@ at99=$(first_at "auto-converge throttle 99 %" "$events") atdt=$(first_at "max do
 before() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -lt "$2" ]; }
 check "the max downtime is raised only after the throttle reached 99 % (events ${at99:-?} < ${atdt:-?})" \
         before "$at99" "$atdt"
+# read before the abort: its "abort" replaces "downtime" at once, faster than the sampler
+step_downtime() { prop_is "$A" hot Step downtime; }
+check "the Step property says downtime once it is raised" wait_until 10 step_downtime
 check "abort exits 0" on "$A" migratectl abort hot
 wait "$MIGRATE"
 kill "$SAMPLER" 2>/dev/null
 wait "$SAMPLER" 2>/dev/null
 echo "   Throttle/Step seen: $(sort -u "$SAMPLES" | tr '\n' ';')"
 check "the Throttle property rose above 0 while it ran" grep -Eq '^[1-9][0-9]* ' "$SAMPLES"
-steps_seen() { grep -q ' throttle$' "$1" && grep -q ' downtime$' "$1"; }
-check "the Step property said throttle, and downtime" steps_seen "$SAMPLES"
+check "the Step property said throttle before" grep -q ' throttle$' "$SAMPLES"
 check "migratectl watch showed the throttle and the step" grep -Eq "throttle [0-9]+%  step (throttle|downtime)" "$WATCH" ||
         { tr '\r' '\n' <"$WATCH" | tail -n 3; }
 check "the record is cancelled" prop_is "$A" hot Status cancelled
