@@ -4,7 +4,7 @@
  * while that shrinks by a tenth or more; stalled after STALL_PASSES passes without;
  * diverging when it also grew past the best seen by half. Either of the last two takes the
  * next escalation step, in this order:
- *   1. the throttle: auto-converge (QEMU raises it once per pass, from where tune.c
+ *   1. the throttle: auto-converge (QEMU raises it every other stalled pass, from where tune.c
  *      started it) is waited for while it still rises and is below 99 %;
  *   2. a higher max downtime, doubling up to MaxDowntimeCeiling;
  *   3. post-copy where it is permitted.
@@ -20,6 +20,7 @@
 
 #define STALL_PASSES 2                        /* memory passes without the dirty set shrinking */
 #define THROTTLE_WAIT_USEC (3 * USEC_PER_SEC) /* a throttle that rose this recently goes first */
+#define THROTTLE_WAIT_PASSES 2                /* ... or this few passes ago */
 
 static const char *convergence_of(LiveJob *j, const MigJobStats *s) {
         MigMigration *mig = live_job_mig(j);
@@ -135,13 +136,15 @@ void live_watch_throttle(LiveJob *j, const MigJobStats *s) {
         (void) manager_transition(j->m, mig, mig->status, NULL, msg);
 }
 
-/* The throttle goes first: while QEMU still raises it (when a pass ends, at most once a
- * second), the max downtime waits. It still rises when it rose in this pass or the one
- * before, or less than THROTTLE_WAIT_USEC ago (XBZRLE's passes are short). */
+/* The throttle goes first: while QEMU still raises it, the max downtime waits. QEMU raises
+ * it when a pass ends, on the second stalled pass in a row, at most once a second, and the
+ * pass's number can be read before the new throttle: it still rises when it rose in one of
+ * the last THROTTLE_WAIT_PASSES passes, or less than THROTTLE_WAIT_USEC ago (XBZRLE's passes
+ * are short). */
 static bool throttle_still_rising(LiveJob *j) {
         const MigJobStats *s = &j->stats;
         return j->opts.auto_converge && s->throttle && s->throttle < 99 &&
-               (s->iteration <= j->throttle_rose_pass + 1 ||
+               (s->iteration <= j->throttle_rose_pass + THROTTLE_WAIT_PASSES ||
                 mig_boottime_usec() < j->throttle_rose_usec + THROTTLE_WAIT_USEC);
 }
 
