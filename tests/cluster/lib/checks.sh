@@ -12,6 +12,7 @@
 #   check TEXT COMMAND...       ok when COMMAND succeeds, bad otherwise; never exits
 #   check_eq TEXT WANT GOT      ok when GOT is WANT
 #   fail TEXT                   "FAIL: TEXT" and exit 1 (for tests that stop at the first failure)
+#   cluster_exit_note           the failed checks, one line each (cluster.sh calls it last)
 #   finish NODE...              the summary; on failures the daemons' logs, exit 1; else exit 0
 #   bench_up NAME N             exit 77 unless root, tear down on exit, N nodes up (exit 1
 #                               otherwise); A and B name the first two
@@ -34,13 +35,14 @@
 
 failures=0
 checks=0
+FAILED_CHECKS=()
 CHECKS_T0=$SECONDS
 
 say() {
         if [ "${SAY_CLOCK:-0}" = 1 ]; then echo "== [$((SECONDS - CHECKS_T0)) s] $*"; else echo "== $*"; fi
 }
 ok()  { checks=$((checks + 1)); echo "ok   $*"; }
-bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $*"; }
+bad() { checks=$((checks + 1)); failures=$((failures + 1)); FAILED_CHECKS+=("$*"); echo "FAIL $*"; }
 check() {
         local what=$1
         shift
@@ -49,7 +51,14 @@ check() {
 check_eq() {
         if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$2', got '$3')"; fi
 }
-fail() { echo "FAIL: $*"; exit 1; }
+fail() { echo "FAIL: $*"; FAILED_CHECKS+=("$*"); exit 1; }
+
+# Called by cluster.sh's exit trap after the diagnostics and the teardown: the failed
+# checks again, last, where a log cut to its tail still shows them.
+cluster_exit_note() {
+        [ ${#FAILED_CHECKS[@]} -gt 0 ] || return 0
+        printf 'failed check: %s\n' "${FAILED_CHECKS[@]}"
+}
 
 finish() {
         local n

@@ -545,6 +545,8 @@ _cluster_on_exit() {
         _cluster_say "tearing down $name"
         cluster_down "$name"
     done
+    # the sourcing script's last word (checks.sh: its failed checks), after all else
+    if declare -F cluster_exit_note >/dev/null; then cluster_exit_note; fi
     exit "$rc"
 }
 
