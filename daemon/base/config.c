@@ -51,7 +51,7 @@ MigConfig *mig_config_new_defaults(void) {
                                   .max_downtime_ceiling = 2000,
                                   .auto_converge = true,
                                   .parallel_connections = 1,
-                                  .compressed = MIG_COMPRESS_NEVER, /* see tune.c: opt-in for now */
+                                  .compressed = MIG_COMPRESS_AUTO, /* see tune.c */
                                   .completion_action = g_strdup("abort")};
         c->peers = g_ptr_array_new_with_free_func(peer_config_free);
         return c;

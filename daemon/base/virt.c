@@ -312,6 +312,10 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
         d->disks =
                 xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
+        /* libvirt writes the root element first, and its type first */
+        d->emulated = xml && g_str_has_prefix(xml, "<domain type='qemu'");
+        if (virConnectGetVersion(virDomainGetConnect(dom), &d->hv_version) < 0)
+                d->hv_version = 0;
         *ret = g_steal_pointer(&d);
         return 0;
 }

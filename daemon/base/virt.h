@@ -33,12 +33,14 @@ typedef struct MigDomainInfo {
         bool persistent;
         uint64_t memory; /* bytes */
         unsigned vcpus;
-        char *group;        /* "" when the domain is in no group */
-        char *group_policy; /* "" likewise */
-        GPtrArray *disks;   /* MigDisk*: file-backed disks (path and format only) */
-        char *cpu;          /* mig_virt_lookup only: the operator's custom <cpu> element of the
-                             * inactive definition (what a live move's destination must give),
-                             * else NULL */
+        bool emulated;            /* <domain type='qemu'>: TCG, not KVM */
+        unsigned long hv_version; /* its node's QEMU, major * 1000000 + minor * 1000 + micro; 0: unknown */
+        char *group;              /* "" when the domain is in no group */
+        char *group_policy;       /* "" likewise */
+        GPtrArray *disks;         /* MigDisk*: file-backed disks (path and format only) */
+        char *cpu;                /* mig_virt_lookup only: the operator's custom <cpu> element of the
+                                   * inactive definition (what a live move's destination must give),
+                                   * else NULL */
 } MigDomainInfo;
 
 typedef struct MigCapacity {

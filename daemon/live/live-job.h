@@ -19,6 +19,8 @@ typedef struct LiveTuneFigures {
         bool auto_converge;
         unsigned parallel;
         MigCompress compress;
+        bool emulated;            /* a TCG domain */
+        unsigned long hv_version; /* QEMU's, as virConnectGetVersion gives it; 0: unknown */
 } LiveTuneFigures;
 
 typedef struct LiveTune {
@@ -28,6 +30,8 @@ typedef struct LiveTune {
 } LiveTune;
 
 void live_tune_plan(const LiveTuneFigures *f, LiveTune *t);
+/* TCG on a QEMU that loses guest writes at each memory sync (see tune.c). */
+bool live_tune_lossy_tcg(const LiveTuneFigures *f);
 /* The event that says what was chosen and why. */
 char *live_tune_describe(const LiveTuneFigures *f, const LiveTune *t, const char *peer);
 /* The XBZRLE cache for a dirty set of that many bytes. */

@@ -183,6 +183,8 @@ static void gather_figures(LiveJob *j, const char *destination) {
                 .auto_converge = j->opts.auto_converge,
                 .parallel = j->opts.parallel,
                 .compress = j->opts.compressed,
+                .emulated = j->info->emulated,
+                .hv_version = j->info->hv_version,
         };
 }
 

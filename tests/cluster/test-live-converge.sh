@@ -4,8 +4,9 @@
 # Live convergence with migratectl's defaults, on the hot guest of tests/bench/live-grid.sh
 # (512 MiB, 256 MiB dirtied as fast as it can, TCG):
 #   1. A -> B over a link capped at 512 Mbit/s (tc tbf on both nodes): the start's event
-#      names the sampled dirty rate and the throttle computed from it (no XBZRLE: it is
-#      opt-in, see daemon/live/tune.c); each change of the throttle is an event; the
+#      names the sampled dirty rate and the throttle computed from it (no XBZRLE, and why:
+#      Compressed=auto does not take it for a TCG guest on QEMU 7.2, see daemon/live/tune.c;
+#      that is what the bench's guests are); each change of the throttle is an event; the
 #      Throttle and Step properties and `migratectl watch` show them; the max downtime is
 #      raised only once the throttle has reached 99 % (the escalation's order). The
 #      throttle alone does not finish this guest (measured: it catches up whenever its vCPU
@@ -74,7 +75,8 @@ grep -E "throttle|max downtime" <<<"$events" | grep -v "libvirt migrates" | sed 
 check "the start names the sampled dirty rate" grep -Eq "the guest dirties [0-9]+ MiB/s" <<<"$START"
 check "A knew no rate of its link to B yet (1 Gbit/s assumed)" grep -q "no link to $B measured yet" <<<"$START"
 check "the throttle's start is computed from them" grep -Eq "auto-converge starts at [0-9]+ % in steps of [0-9]+ %" <<<"$START"
-check "no XBZRLE by default" bash -c '! grep -q XBZRLE <<<"$1"' _ "$START"
+check "no XBZRLE for a TCG guest on QEMU 7.2, and the start says why" \
+        grep -q "no XBZRLE (this TCG guest's QEMU, before 9.0, loses writes" <<<"$START"
 check "each change of the throttle is an event" grep -q "auto-converge throttle [0-9]* % (pass" <<<"$events"
 at99=$(first_at "auto-converge throttle 99 %" "$events") atdt=$(first_at "max downtime raised" "$events")
 before() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -lt "$2" ]; }

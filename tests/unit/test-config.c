@@ -61,7 +61,7 @@ static void test_live_group(void) {
         g_autoptr(MigConfig) bad2 = load("[Live]\nCompletionAction=explode\n", &msg2);
         g_assert_null(bad2);
         g_assert_nonnull(strstr(msg2, "abort or force-complete"));
-        g_assert_cmpint(c->live.compressed, ==, MIG_COMPRESS_NEVER); /* default: XBZRLE is opt-in */
+        g_assert_cmpint(c->live.compressed, ==, MIG_COMPRESS_AUTO); /* default: when the figures say so */
         g_autoptr(MigConfig) never = load("[Live]\nCompressed=false\n", NULL);
         g_assert_cmpint(never->live.compressed, ==, MIG_COMPRESS_NEVER);
         g_autoptr(MigConfig) always = load("[Live]\nCompressed=true\n", NULL);

@@ -149,6 +149,45 @@ static void test_compress_modes(void) {
                         "enough, XBZRLE with a 64 MiB cache, auto-converge in QEMU's steps");
 }
 
+/* A TCG guest on QEMU 7.2 (or a QEMU not known): auto takes no XBZRLE and says why, the
+ * throttle is computed instead; QEMU 9.0, KVM, and Compressed=true do take it. */
+static void test_lossy_tcg(void) {
+        LiveTuneFigures f = figures(254, 58);
+        f.emulated = true;
+        f.hv_version = 7002000;
+        LiveTune t;
+        live_tune_plan(&f, &t);
+        g_assert_true(live_tune_lossy_tcg(&f));
+        g_assert_cmpuint(t.xbzrle_cache, ==, 0);
+        g_assert_cmpuint(t.throttle_initial, ==, 89);
+        g_autofree char *msg = live_tune_describe(&f, &t, "b");
+        g_assert_cmpstr(
+                msg, ==,
+                "the guest dirties 254 MiB/s, the link to b moved 58 MiB/s (the slowest of its last "
+                "5): no XBZRLE (this TCG guest's QEMU, before 9.0, loses writes at each memory sync, "
+                "and XBZRLE multiplies them), auto-converge starts at 89 % in steps of 10 %");
+        f.hv_version = 0;
+        live_tune_plan(&f, &t);
+        g_assert_cmpuint(t.xbzrle_cache, ==, 0);
+        f.hv_version = 9000000;
+        live_tune_plan(&f, &t);
+        g_assert_cmpuint(t.xbzrle_cache, ==, 512 * MIB);
+        f.hv_version = 7002000;
+        f.emulated = false;
+        live_tune_plan(&f, &t);
+        g_assert_cmpuint(t.xbzrle_cache, ==, 512 * MIB);
+        f.emulated = true;
+        f.compress = MIG_COMPRESS_ALWAYS;
+        live_tune_plan(&f, &t);
+        g_assert_cmpuint(t.xbzrle_cache, ==, 512 * MIB);
+        /* no word about XBZRLE where auto would not have taken it anyway */
+        f = figures(60, 58);
+        f.emulated = true;
+        live_tune_plan(&f, &t);
+        g_autofree char *plain = live_tune_describe(&f, &t, "b");
+        g_assert_null(strstr(plain, "XBZRLE"));
+}
+
 static void test_cache_size(void) {
         g_assert_cmpuint(live_tune_cache_for(1 * MIB, 512 * MIB), ==, 64 * MIB);
         g_assert_cmpuint(live_tune_cache_for(300 * MIB, 8 * GIB), ==, 512 * MIB);
@@ -166,6 +205,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/tune/bandwidth-and-no-sample", test_bandwidth_and_no_sample);
         g_test_add_func("/tune/options", test_options);
         g_test_add_func("/tune/compress-modes", test_compress_modes);
+        g_test_add_func("/tune/lossy-tcg", test_lossy_tcg);
         g_test_add_func("/tune/cache-size", test_cache_size);
         return g_test_run();
 }
