@@ -125,7 +125,14 @@ events=$(on "$A" migratectl show vm3)
 grep -E "stalled|post-copy" <<<"$events" | sed 's/^/   /'
 check "its events show the throttle computed before the start" grep -q "auto-converge starts at" <<<"$events"
 check "its events show the max downtime raised when it stalled" grep -q "max downtime raised" <<<"$events"
-check "its events show the switch to post-copy at the ceiling" grep -q "switched to post-copy" <<<"$events"
+# The throttle, now waited for two passes after each rise, sometimes finishes it at the
+# first raised downtime: then post-copy is rightly never reached (the escalation's order).
+postcopy_or_earlier() {
+        grep -q "switched to post-copy" <<<"$events" && return 0
+        ! grep -q "max downtime raised to 2000 ms" <<<"$events" && [ "$(prop "$A" vm3 Status)" = completed ]
+}
+check "its events show the switch to post-copy at the ceiling, or it completed before the ceiling" \
+        postcopy_or_earlier
 check "vm3 runs on $B" is_state "$B" vm3 running
 check "the guest keeps running on $B" guest_wait_progress "$B" vm3 3 30
 check "no page of the dirtier was lost or mixed up" no_corruption "$B" vm3
