@@ -314,8 +314,6 @@ static int domain_info(virDomainPtr dom, MigDomainInfo **ret, MigVirtError *err)
                 xml ? mig_parse_disks(xml) : g_ptr_array_new_with_free_func((GDestroyNotify) mig_disk_free);
         /* libvirt writes the root element first, and its type first */
         d->emulated = xml && g_str_has_prefix(xml, "<domain type='qemu'");
-        if (virConnectGetVersion(virDomainGetConnect(dom), &d->hv_version) < 0)
-                d->hv_version = 0;
         *ret = g_steal_pointer(&d);
         return 0;
 }
@@ -368,6 +366,8 @@ int mig_virt_lookup(MigVirt *v, const char *name_or_uuid, MigDomainInfo **ret, M
                 return r;
         g_autofree char *inactive = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
         (*ret)->cpu = inactive ? mig_parse_cpu_model_element(inactive) : NULL;
+        if (virConnectGetVersion(c, &(*ret)->hv_version) < 0)
+                (*ret)->hv_version = 0;
         return 0;
 }
 

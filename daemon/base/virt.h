@@ -34,7 +34,8 @@ typedef struct MigDomainInfo {
         uint64_t memory; /* bytes */
         unsigned vcpus;
         bool emulated;            /* <domain type='qemu'>: TCG, not KVM */
-        unsigned long hv_version; /* its node's QEMU, major * 1000000 + minor * 1000 + micro; 0: unknown */
+        unsigned long hv_version; /* mig_virt_lookup only: its node's QEMU, major * 1000000 + minor * 1000 +
+                                     micro; 0: unknown */
         char *group;              /* "" when the domain is in no group */
         char *group_policy;       /* "" likewise */
         GPtrArray *disks;         /* MigDisk*: file-backed disks (path and format only) */
